@@ -1,0 +1,23 @@
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+import prettier from 'eslint-config-prettier';
+import globals from 'globals';
+
+export default tseslint.config(
+  { ignores: ['node_modules/**', 'dist/**', 'cdk.out/**', 'coverage/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  prettier,
+  {
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      'no-console': ['error', { allow: ['error'] }],
+    },
+  },
+  // The CLI, the local tools and the benchmarks talk to a person through the console.
+  {
+    files: ['cli/**', 'local/**', 'bench/**', 'bin/**', 'esbuild.config.mjs', 'scripts/**'],
+    rules: { 'no-console': 'off' },
+  },
+  { languageOptions: { globals: globals.node } },
+);

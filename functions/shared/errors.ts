@@ -1,0 +1,65 @@
+/**
+ * Typed errors. Each class sets a stable `name`, which is what Step Functions matches in
+ * Retry/Catch `ErrorEquals` when a Lambda throws it, so names are part of the public contract:
+ * never rename one without changing the state machines.
+ */
+export class LabError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** A resource is not in the state we wait for yet (instance pending, node not Online, tier pending). */
+export class NotReadyYet extends LabError {}
+
+/** IAM has created an entity but another service cannot see it yet (profile at RunInstances, role at CreateActivation). */
+export class IamNotPropagatedYet extends LabError {}
+
+/** Bad input. `field` names the offending field so the caller knows what to fix. */
+export class InvalidLabInput extends LabError {
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
+    super(`${field}: ${message}`);
+  }
+}
+
+/** A deployment setting (environment variable) is missing or malformed; fails at cold start. */
+export class ConfigurationError extends LabError {
+  constructor(
+    readonly variable: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** What AWS holds differs from what the lab requires after we wrote it (trust policy, attachments, preferences). */
+export class LabStateMismatch extends LabError {}
+
+/** A step cannot succeed by retrying: a failed registration script, an expired activation, a terminated host. */
+export class LabStepFailed extends LabError {}
+
+/** Error names the state machines retry with backoff and jitter. */
+export const RETRYABLE_ERRORS = [NotReadyYet.name, IamNotPropagatedYet.name] as const;
+
+/**
+ * True when `err` is an AWS SDK error (or one of ours) whose name is one of `names`.
+ * SDK v3 sets `name` to the modelled shape for IAM/SSM/Logs and to the raw code string for EC2
+ * (for example `InvalidKeyPair.Duplicate`), so matching on `name` covers every service we call.
+ */
+export function isErrorNamed(err: unknown, ...names: string[]): boolean {
+  return err instanceof Error && names.includes(err.name);
+}
+
+/** Runs `call`; an error named in `names` resolves to `undefined` instead (for "not found means done"). */
+export async function ignoreErrors<T>(call: () => Promise<T>, ...names: string[]): Promise<T | undefined> {
+  try {
+    return await call();
+  } catch (err) {
+    if (isErrorNamed(err, ...names)) return undefined;
+    throw err;
+  }
+}

@@ -1,0 +1,26 @@
+import middy from '@middy/core';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import type { Context } from 'aws-lambda';
+import type { z } from 'zod';
+import { parseInput } from './input.js';
+import { logger } from './logger.js';
+
+export type LabHandler<O> = (event: unknown, context: Context) => Promise<O>;
+
+/**
+ * The thin wrapper every task's handler.ts uses: Lambda context in the logs, the lab id as a
+ * log key, input validated against the task's schema (InvalidLabInput names the field), then the
+ * plain task function. Errors propagate unchanged so Step Functions sees their `name`.
+ */
+export function labHandler<S extends z.ZodType, O>(
+  schema: S,
+  task: (input: z.output<S>) => Promise<O>,
+): LabHandler<O> {
+  return middy<unknown, O, Error, Context>()
+    .use(injectLambdaContext(logger, { resetKeys: true }))
+    .handler(async (event) => {
+      const labId = (event as { labId?: unknown } | null)?.labId;
+      if (typeof labId === 'string') logger.appendKeys({ labId });
+      return task(parseInput(schema, event));
+    });
+}

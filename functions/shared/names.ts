@@ -1,0 +1,85 @@
+import { z } from 'zod';
+
+/**
+ * Every name session-lab gives a resource comes from here, so teardown, verify and the tests
+ * agree on what a lab owns. Per-lab names keep the seed's names with the lab id added.
+ */
+
+/** Lowercase letters, digits and hyphens, 3..32, starting and ending with a letter or digit. */
+export const labIdSchema = z
+  .string()
+  .min(3)
+  .max(32)
+  .regex(
+    /^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$/,
+    'must be lowercase letters, digits and hyphens, starting and ending with a letter or digit',
+  );
+
+export type Environment = 'Dev' | 'Prod';
+export const ENVIRONMENTS: readonly Environment[] = ['Dev', 'Prod'];
+
+/** The seed's four lab hosts plus the bootstrap host that registers the on-prem ones. */
+export type HostRole = 'ProdEC2Instance' | 'DevEC2Instance' | 'ProdOnPrem' | 'DevOnPrem' | 'Bootstrap';
+
+export interface HostSpec {
+  role: HostRole;
+  /** `ec2`: managed through the instance profile; `onprem`: no profile, registered with an activation. */
+  kind: 'ec2' | 'onprem' | 'bootstrap';
+  environment: Environment | 'Bootstrap';
+}
+
+export const LAB_HOSTS: readonly HostSpec[] = [
+  { role: 'ProdEC2Instance', kind: 'ec2', environment: 'Prod' },
+  { role: 'DevEC2Instance', kind: 'ec2', environment: 'Dev' },
+  { role: 'ProdOnPrem', kind: 'onprem', environment: 'Prod' },
+  { role: 'DevOnPrem', kind: 'onprem', environment: 'Dev' },
+  { role: 'Bootstrap', kind: 'bootstrap', environment: 'Bootstrap' },
+];
+
+/** Account- and Region-wide resources shared by every lab (facts sheet 0.3 and 10). */
+export const SHARED_NAMES = {
+  instanceRole: 'SSMLabRole',
+  instanceProfile: 'SSMLabProfile',
+  serviceRole: 'SSMServiceRole',
+  preferencesDocument: 'SSM-SessionManagerRunShell',
+  defaultLogGroup: 'SSM-Logs',
+  activationTierSetting: '/ssm/managed-instance/activation-tier',
+  amiParameter: '/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64',
+} as const;
+
+export const MANAGED_POLICIES = {
+  ssmCore: 'arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore',
+  cloudWatchAgent: 'arn:aws:iam::aws:policy/CloudWatchAgentServerPolicy',
+  cloudWatchLogsReadOnly: 'arn:aws:iam::aws:policy/CloudWatchLogsReadOnlyAccess',
+  // The seed's AWSCloudTrailReadOnlyAccess was replaced by this name.
+  cloudTrailReadOnly: 'arn:aws:iam::aws:policy/AWSCloudTrail_ReadOnlyAccess',
+  userChangePassword: 'arn:aws:iam::aws:policy/IAMUserChangePassword',
+} as const;
+
+/** The root of everything a lab keeps in Parameter Store and Secrets Manager. */
+export const labPath = (labId: string) => `/session-lab/${labId}`;
+
+/** The names of one lab's resources. */
+export function labNames(labId: string) {
+  const path = labPath(labId);
+  return {
+    labId,
+    user: `MyWorkshopUser-${labId}`,
+    userPolicy: `SSMDevAccess-${labId}`,
+    keyPair: `MyKeyPair-${labId}`,
+    bootstrapSecurityGroup: `session-lab-${labId}-bootstrap`,
+    onPremSecurityGroup: `session-lab-${labId}-onprem`,
+    /** The `Name` tag of a host (and the default instance name of an activation). */
+    host: (role: HostRole) => `${role}-${labId}`,
+    privateKeyParameter: `${path}/key-pair/private-key`,
+    activationCodeParameter: (environment: Environment) => `${path}/activation/${environment}/code`,
+    passwordSecret: `session-lab/${labId}/MyWorkshopUser-password`,
+    parameterPath: path,
+  };
+}
+
+export type LabNames = ReturnType<typeof labNames>;
+
+/** The ARN of the account-wide service setting, the form UpdateServiceSetting requires (facts sheet 3). */
+export const activationTierArn = (region: string, accountId: string) =>
+  `arn:aws:ssm:${region}:${accountId}:servicesetting${SHARED_NAMES.activationTierSetting}`;

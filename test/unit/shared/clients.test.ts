@@ -1,0 +1,82 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { IAMClient } from '@aws-sdk/client-iam';
+import { awsClient, clientConfig, labClients, resetClients } from '../../../functions/shared/clients.js';
+import { ConfigurationError } from '../../../functions/shared/errors.js';
+
+describe('clientConfig', () => {
+  it('takes the region from the environment and asks for adaptive retries', () => {
+    expect(clientConfig({ AWS_REGION: 'eu-west-1' })).toEqual({
+      region: 'eu-west-1',
+      retryMode: 'adaptive',
+      maxAttempts: 8,
+    });
+  });
+
+  it('falls back to AWS_DEFAULT_REGION', () => {
+    expect(clientConfig({ AWS_DEFAULT_REGION: 'us-west-2' }).region).toBe('us-west-2');
+  });
+
+  it('refuses to guess a region', () => {
+    expect(() => clientConfig({})).toThrow(ConfigurationError);
+    expect(() => clientConfig({})).toThrow(/AWS_REGION/);
+  });
+
+  it('rejects a malformed attempt count, naming the variable', () => {
+    expect(() => clientConfig({ AWS_REGION: 'us-east-1', SESSION_LAB_MAX_ATTEMPTS: 'lots' })).toThrow(
+      /SESSION_LAB_MAX_ATTEMPTS/,
+    );
+  });
+});
+
+describe('awsClient', () => {
+  const saved = { ...process.env };
+  beforeEach(() => {
+    resetClients();
+    process.env.AWS_REGION = 'us-east-1';
+  });
+  afterAll(() => {
+    process.env = saved;
+    resetClients();
+  });
+
+  it('reuses one client per class across calls (warm invocations)', () => {
+    expect(awsClient(SSMClient)).toBe(awsClient(SSMClient));
+    expect(awsClient(IAMClient)).not.toBe(awsClient(SSMClient) as unknown);
+  });
+
+  it('configures the client with the region and adaptive retry mode', async () => {
+    const ssm = awsClient(SSMClient);
+    expect(await ssm.config.region()).toBe('us-east-1');
+    expect(await ssm.config.retryStrategy()).toHaveProperty('mode', 'adaptive');
+  });
+
+  it('reaches the endpoint named by AWS_ENDPOINT_URL (how the code finds the local emulator)', async () => {
+    const seen: string[] = [];
+    const server = createServer((req, res) => {
+      seen.push(String(req.headers['x-amz-target']));
+      res.writeHead(200, { 'content-type': 'application/x-amz-json-1.1' });
+      res.end(JSON.stringify({ Parameter: { Name: '/p', Value: 'v' } }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    process.env.AWS_ENDPOINT_URL = `http://127.0.0.1:${port}`;
+    process.env.AWS_ACCESS_KEY_ID = 'test';
+    process.env.AWS_SECRET_ACCESS_KEY = 'test';
+    try {
+      const out = await awsClient(SSMClient).send(new GetParameterCommand({ Name: '/p' }));
+      expect(out.Parameter?.Value).toBe('v');
+      expect(seen).toEqual(['AmazonSSM.GetParameter']);
+    } finally {
+      delete process.env.AWS_ENDPOINT_URL;
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  it('labClients builds only the clients a caller touches, from the same cache', () => {
+    const clients = labClients();
+    expect(clients.ssm).toBe(awsClient(SSMClient));
+    expect(clients.iam).toBeInstanceOf(IAMClient);
+  });
+});

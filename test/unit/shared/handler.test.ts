@@ -1,0 +1,57 @@
+import { jest } from '@jest/globals';
+import { z } from 'zod';
+import type { Context } from 'aws-lambda';
+import { labHandler } from '../../../functions/shared/handler.js';
+import { readEnv } from '../../../functions/shared/env.js';
+import { labIdSchema } from '../../../functions/shared/names.js';
+
+const context = {
+  functionName: 'session-lab-test',
+  awsRequestId: 'req-1',
+  invokedFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:session-lab-test',
+  memoryLimitInMB: '128',
+  functionVersion: '$LATEST',
+  getRemainingTimeInMillis: () => 1000,
+} as unknown as Context;
+
+describe('labHandler', () => {
+  const schema = z.object({ labId: labIdSchema, count: z.number().int().min(1).default(1) }).strict();
+
+  it('passes the parsed input (defaults applied) to the task and returns its result', async () => {
+    const handler = labHandler(schema, async (input) => ({ echoed: input }));
+    await expect(handler({ labId: 'demo' }, context)).resolves.toEqual({
+      echoed: { labId: 'demo', count: 1 },
+    });
+  });
+
+  it('refuses bad input with InvalidLabInput naming the field, before the task runs', async () => {
+    const task = jest.fn(async () => 'never');
+    const handler = labHandler(schema, task);
+    await expect(handler({ labId: 'NO' }, context)).rejects.toMatchObject({
+      name: 'InvalidLabInput',
+      field: 'labId',
+    });
+    await expect(handler({ labId: 'demo', count: 0 }, context)).rejects.toThrow(/^count:/);
+    await expect(handler({ labId: 'demo', extra: 1 }, context)).rejects.toMatchObject({ field: 'extra' });
+    expect(task).not.toHaveBeenCalled();
+  });
+
+  it("lets the task's own error reach Step Functions with its name", async () => {
+    const handler = labHandler(schema, async () => {
+      throw Object.assign(new Error('pending'), { name: 'NotReadyYet' });
+    });
+    await expect(handler({ labId: 'demo' }, context)).rejects.toMatchObject({ name: 'NotReadyYet' });
+  });
+});
+
+describe('readEnv', () => {
+  const schema = z.object({ TABLE_NAME: z.string().min(1) });
+
+  it('returns the validated environment', () => {
+    expect(readEnv(schema, { TABLE_NAME: 'labs' })).toEqual({ TABLE_NAME: 'labs' });
+  });
+
+  it('names the missing variable', () => {
+    expect(() => readEnv(schema, {})).toThrow(/TABLE_NAME/);
+  });
+});
