@@ -1,0 +1,70 @@
+import { z } from 'zod';
+import { labIdSchema } from './names.js';
+
+/** CloudWatch Logs accepts only these retention periods (facts sheet 8). */
+export const RETENTION_DAYS = [
+  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+] as const;
+
+const awsId = (prefix: string) =>
+  z.string().regex(new RegExp(`^${prefix}-[0-9a-f]{8,17}$`), `must be a ${prefix}- id`);
+
+/**
+ * The input of the provision workflow, the API and the CLI: small, every field but `labId`
+ * optional with a default, unknown fields refused, so `{"labId": "demo"}` from the console works
+ * and a typo fails at once naming the field.
+ */
+export const labInputSchema = z
+  .object({
+    labId: labIdSchema,
+    /** `strict` (default): the deny covers EC2 and managed instances and the allow is limited to the lab's own nodes; `seed`: the seed's policy as written. */
+    policyMode: z.enum(['strict', 'seed']).default('strict'),
+    instanceType: z
+      .string()
+      .regex(/^[a-z][a-z0-9-]*\.[a-z0-9]+$/, 'must be an EC2 instance type such as t3.micro')
+      .max(32)
+      .default('t3.micro'),
+    logGroupName: z
+      .string()
+      .min(1)
+      .max(512)
+      .regex(/^[.\-_/#A-Za-z0-9]+$/, 'may contain only letters, digits and . - _ / #')
+      .refine((name) => !name.startsWith('aws/'), 'must not start with aws/')
+      .default('SSM-Logs'),
+    logRetentionDays: z
+      .number()
+      .int()
+      .refine((days) => (RETENTION_DAYS as readonly number[]).includes(days), 'must be a CloudWatch Logs retention period')
+      .default(30),
+    /** Stream session output as it happens (true) or upload it when the session ends (false). */
+    cloudWatchStreaming: z.boolean().default(true),
+    /** A KMS key ARN: the log group is encrypted with it and the preferences say so. */
+    logKmsKeyArn: z
+      .string()
+      .regex(/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[0-9a-f-]{36}$/, 'must be a KMS key ARN')
+      .optional(),
+    s3BucketName: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name')
+      .optional(),
+    idleSessionTimeoutMinutes: z.number().int().min(1).max(60).default(20),
+    runAsUser: z
+      .string()
+      .regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'must be a Linux user name')
+      .optional(),
+    vpcId: awsId('vpc').optional(),
+    subnetId: awsId('subnet').optional(),
+    /** How long the hybrid activations stay usable; short, as registration happens minutes later. */
+    activationExpiryHours: z.number().int().min(1).max(720).default(4),
+    owner: z.string().max(128).regex(/^[\w+=,.@ -]*$/, 'has characters not allowed').optional(),
+  })
+  .strict();
+
+export type LabInput = z.input<typeof labInputSchema>;
+
+/**
+ * The validated lab configuration every task receives as `lab`. `runId` is unique per provisioning
+ * run (the execution name): client tokens derive from it so a reset never gets a terminated
+ * instance back (facts sheet 7.1).
+ */
+export type LabConfig = z.output<typeof labInputSchema> & { runId: string };
