@@ -1,0 +1,37 @@
+import type { Clock } from './time.js';
+import type { AwsCall, RawReply } from './protocol.js';
+
+/** The account moto serves by default; the emulator speaks for the same one. */
+export const ACCOUNT_ID = '123456789012';
+
+/** Credentials the emulator itself uses towards moto: moto treats them as the account's root. */
+export const EMULATOR_CREDENTIALS = { accessKeyId: 'session-lab-emulator', secretAccessKey: 'emulator' };
+
+type ClientClass<T> = new (config: {
+  region: string;
+  endpoint: string;
+  credentials: typeof EMULATOR_CREDENTIALS;
+}) => T;
+
+/** What a service handler may use: moto, the clock, its own state slice, and a way to forward. */
+export interface EmulatorContext {
+  accountId: string;
+  /** The emulator's own endpoint (what simulated hosts call back to). */
+  url: string;
+  motoUrl: string;
+  clock: Clock;
+  /** An SDK client of moto for the emulator's own reads and writes, cached per class and region. */
+  moto<T>(Client: ClientClass<T>, region: string): T;
+  /** Sends the call to moto unchanged and returns moto's answer. */
+  forward(call: AwsCall): Promise<RawReply>;
+  /** A named piece of emulator state, created on first use, so each service module owns its own. */
+  slice<T>(name: string, create: () => T): T;
+}
+
+export type OperationHandler = (call: AwsCall, ctx: EmulatorContext) => Promise<unknown>;
+
+/** `service -> operation -> handler`; anything not listed is forwarded to moto. */
+export type ServiceTable = Record<string, Record<string, OperationHandler>>;
+
+/** Internal endpoints the simulated hosts' commands call: POST /__emulator/<name> with JSON. */
+export type ControlHandler = (body: unknown, ctx: EmulatorContext) => Promise<unknown>;

@@ -1,0 +1,54 @@
+import type { Server } from 'node:http';
+import { startMoto } from './moto.js';
+import { freePort } from './net.js';
+import { createEmulatorServer } from './server.js';
+import { controls, services } from './services/index.js';
+import { Clock, timeProfile, type TimeProfile } from './time.js';
+
+export { ACCOUNT_ID } from './context.js';
+export type { TimeProfile } from './time.js';
+
+export interface Emulator {
+  /** The endpoint to put in AWS_ENDPOINT_URL. */
+  url: string;
+  motoUrl: string;
+  clock: Clock;
+  stop(): Promise<void>;
+}
+
+export interface EmulatorOptions {
+  /** Port for the endpoint; a free one when omitted. moto always gets a free port. */
+  port?: number;
+  /** Overrides of the time profile (scale and delays). */
+  time?: Partial<TimeProfile>;
+}
+
+/** Starts moto and the session-lab endpoint in front of it; `stop()` ends both. */
+export async function startEmulator(options: EmulatorOptions = {}): Promise<Emulator> {
+  const moto = await startMoto();
+  const clock = new Clock(timeProfile(options.time));
+  let server: Server | undefined;
+  try {
+    const port = options.port ?? (await freePort());
+    server = createEmulatorServer({ motoUrl: moto.url, clock, services, controls }).server;
+    await new Promise<void>((resolve, reject) => {
+      server!.once('error', reject);
+      server!.listen(port, '127.0.0.1', resolve);
+    });
+    const url = `http://127.0.0.1:${port}`;
+    return {
+      url,
+      motoUrl: moto.url,
+      clock,
+      async stop() {
+        server!.closeAllConnections();
+        await new Promise((resolve) => server!.close(resolve));
+        await moto.stop();
+      },
+    };
+  } catch (err) {
+    server?.close();
+    await moto.stop();
+    throw err;
+  }
+}

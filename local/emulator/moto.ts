@@ -1,0 +1,60 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { freePort, waitFor } from './net.js';
+
+export interface MotoServer {
+  url: string;
+  stop(): Promise<void>;
+}
+
+/** Fails at once, saying what to install, when Python 3 or moto's server is missing. */
+export function checkMotoInstalled(python = process.env.SESSION_LAB_PYTHON ?? 'python3'): void {
+  const probe = spawnSync(python, ['-c', 'import moto.server, flask'], { encoding: 'utf8' });
+  if (probe.error)
+    throw new Error(`${python} not found: install Python 3 and moto's server (pip install 'moto[server]')`);
+  if (probe.status !== 0)
+    throw new Error(`moto's server is not installed for ${python}: pip install 'moto[server]'`);
+}
+
+/**
+ * Starts moto's server as a child process on a free loopback port, with AWS managed policies
+ * loaded (the lab attaches several), and resolves once it answers.
+ */
+export async function startMoto(options: { port?: number; python?: string } = {}): Promise<MotoServer> {
+  const python = options.python ?? process.env.SESSION_LAB_PYTHON ?? 'python3';
+  checkMotoInstalled(python);
+  const port = options.port ?? (await freePort());
+  const child: ChildProcess = spawn(python, ['-m', 'moto.server', '-H', '127.0.0.1', '-p', String(port)], {
+    env: { ...process.env, MOTO_IAM_LOAD_MANAGED_POLICIES: 'true' },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString()).slice(-4000);
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const url = `http://127.0.0.1:${port}`;
+  try {
+    await waitFor(
+      async () => {
+        if (child.exitCode !== null)
+          throw new Error(`moto exited with code ${child.exitCode}: ${stderr.trim()}`);
+        const res = await fetch(`${url}/moto-api/data.json`).catch(() => undefined);
+        return res?.ok === true;
+      },
+      { timeoutMs: 30_000, intervalMs: 100, what: `moto's server on port ${port}` },
+    );
+  } catch (err) {
+    child.kill('SIGKILL');
+    throw err;
+  }
+  return {
+    url,
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}

@@ -1,0 +1,165 @@
+import { createServer, request, type IncomingMessage, type Server } from 'node:http';
+import type { Clock } from './time.js';
+import {
+  ACCOUNT_ID,
+  EMULATOR_CREDENTIALS,
+  type ControlHandler,
+  type EmulatorContext,
+  type ServiceTable,
+} from './context.js';
+import {
+  AwsError,
+  RawReply,
+  ec2Reply,
+  errorReply,
+  iamReply,
+  jsonReply,
+  parseCall,
+  type AwsCall,
+  type RawRequest,
+} from './protocol.js';
+
+async function readBody(req: IncomingMessage): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+/** Sends a request to moto exactly as it came and returns moto's answer. */
+function forwardRaw(motoUrl: string, raw: RawRequest): Promise<RawReply> {
+  const target = new URL(raw.url, motoUrl);
+  return new Promise((resolve, reject) => {
+    const req = request(
+      target,
+      {
+        method: raw.method,
+        headers: { ...raw.headers, host: target.host, 'content-length': String(raw.body.length) },
+      },
+      (res) => {
+        readBody(res).then((body) => {
+          const headers: Record<string, string> = {};
+          for (const [key, value] of Object.entries(res.headers)) {
+            if (value !== undefined && key !== 'transfer-encoding' && key !== 'connection')
+              headers[key] = String(value);
+          }
+          resolve(new RawReply(res.statusCode ?? 502, headers, body));
+        }, reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(raw.body);
+  });
+}
+
+function encode(call: AwsCall, output: unknown): RawReply {
+  if (output instanceof RawReply) return output;
+  if (call.protocol === 'json') return jsonReply(output);
+  if (call.service === 'ec2') return ec2Reply(call.operation, (output ?? {}) as Record<string, unknown>);
+  return iamReply(call.operation, output);
+}
+
+export interface EmulatorServerOptions {
+  motoUrl: string;
+  clock: Clock;
+  services: ServiceTable;
+  controls: Record<string, ControlHandler>;
+  /** Called with every AWS call the emulator receives (after parsing), for recording and faults. */
+  onCall?: (call: AwsCall) => void;
+}
+
+/**
+ * The one endpoint the product talks to: operations listed in `services` are served here with AWS's
+ * shapes and error codes, every other request goes to moto unchanged.
+ */
+export function createEmulatorServer(options: EmulatorServerOptions): {
+  server: Server;
+  context: (url: string) => EmulatorContext;
+} {
+  const slices = new Map<string, unknown>();
+  const clients = new Map<string, unknown>();
+  let ctx: EmulatorContext | undefined;
+
+  const context = (url: string): EmulatorContext => {
+    ctx ??= {
+      accountId: ACCOUNT_ID,
+      url,
+      motoUrl: options.motoUrl,
+      clock: options.clock,
+      moto(Client, region) {
+        const key = `${Client.name}:${region}`;
+        let client = clients.get(key);
+        if (!client) {
+          client = new Client({ region, endpoint: options.motoUrl, credentials: EMULATOR_CREDENTIALS });
+          clients.set(key, client);
+        }
+        return client as never;
+      },
+      forward: (call) => forwardRaw(options.motoUrl, call.raw),
+      slice(name, create) {
+        if (!slices.has(name)) slices.set(name, create());
+        return slices.get(name) as never;
+      },
+    };
+    return ctx;
+  };
+
+  const server = createServer((req, res) => {
+    const send = (reply: RawReply) => {
+      res.writeHead(reply.status, reply.headers);
+      res.end(reply.body);
+    };
+    readBody(req)
+      .then(async (body) => {
+        const raw: RawRequest = {
+          method: req.method ?? 'GET',
+          url: req.url ?? '/',
+          headers: req.headers,
+          body,
+        };
+        const address = server.address();
+        const self = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+        const emulator = context(self);
+        if (raw.url.startsWith('/__emulator/')) {
+          const name = raw.url.slice('/__emulator/'.length).split('?')[0]!;
+          const control = options.controls[name];
+          if (!control)
+            return send(
+              new RawReply(
+                404,
+                { 'content-type': 'application/json' },
+                JSON.stringify({ error: `no control ${name}` }),
+              ),
+            );
+          try {
+            const out = await control(body.length ? JSON.parse(body.toString('utf8')) : {}, emulator);
+            return send(new RawReply(200, { 'content-type': 'application/json' }, JSON.stringify(out ?? {})));
+          } catch (err) {
+            const status = err instanceof AwsError ? err.status : 500;
+            return send(
+              new RawReply(
+                status,
+                { 'content-type': 'application/json' },
+                JSON.stringify({ error: (err as Error).message, code: (err as Error).name }),
+              ),
+            );
+          }
+        }
+        const call = parseCall(raw);
+        const handler = call && options.services[call.service]?.[call.operation];
+        if (call) options.onCall?.(call);
+        if (!call || !handler) return send(await forwardRaw(options.motoUrl, raw));
+        try {
+          send(encode(call, await handler(call, emulator)));
+        } catch (err) {
+          if (err instanceof AwsError) return send(errorReply(call, err));
+          console.error(`emulator: ${call.service}.${call.operation} failed:`, err);
+          send(errorReply(call, new AwsError('InternalServerError', (err as Error).message, 500)));
+        }
+      })
+      .catch((err: unknown) => {
+        console.error('emulator: request failed:', err);
+        if (!res.headersSent) send(new RawReply(502, { 'content-type': 'text/plain' }, String(err)));
+      });
+  });
+  return { server, context };
+}

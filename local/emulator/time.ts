@@ -1,0 +1,50 @@
+/**
+ * Every delay the emulator models, in seconds of AWS time, from one profile. `scale` maps model
+ * seconds to real ones (0.01 = a 40 s boot takes 0.4 s), so tests run in seconds and benchmarks
+ * can model real latencies with the same code.
+ */
+export interface TimeProfile {
+  scale: number;
+  /** RunInstances until the instance's agent is Online with an instance profile. */
+  ec2BootSeconds: number;
+  /** `systemctl start amazon-ssm-agent` on a registered host until the mi- node is Online. */
+  agentOnlineSeconds: number;
+  /** UpdateServiceSetting until the activation tier leaves PendingUpdate. */
+  tierChangeSeconds: number;
+  /** SendCommand until GetCommandInvocation stops answering InvocationDoesNotExist. */
+  invocationVisibleSeconds: number;
+  /** How long a Run Command script may run before it is killed (execution timeout cap). */
+  commandTimeoutSeconds: number;
+}
+
+/** Figures close to what AWS shows; bench/README.md documents their sources. */
+export const REALISTIC_PROFILE: Omit<TimeProfile, 'scale'> = {
+  ec2BootSeconds: 40,
+  agentOnlineSeconds: 15,
+  tierChangeSeconds: 120,
+  invocationVisibleSeconds: 2,
+  commandTimeoutSeconds: 600,
+};
+
+export function timeProfile(overrides: Partial<TimeProfile> = {}): TimeProfile {
+  return { scale: 0.005, ...REALISTIC_PROFILE, ...overrides };
+}
+
+export class Clock {
+  constructor(readonly profile: TimeProfile) {}
+
+  /** Real milliseconds for `modelSeconds` of AWS time. */
+  realMs(modelSeconds: number): number {
+    return modelSeconds * this.profile.scale * 1000;
+  }
+
+  /** True once `modelSeconds` of AWS time have passed since the real instant `sinceMs`. */
+  hasElapsed(sinceMs: number, modelSeconds: number): boolean {
+    return Date.now() - sinceMs >= this.realMs(modelSeconds);
+  }
+
+  /** Model seconds since the real instant `sinceMs`. */
+  modelSecondsSince(sinceMs: number): number {
+    return this.profile.scale > 0 ? (Date.now() - sinceMs) / 1000 / this.profile.scale : Infinity;
+  }
+}

@@ -1,0 +1,44 @@
+import { afterAll, beforeAll } from '@jest/globals';
+import { resetClients } from '../../functions/shared/clients.js';
+import { startEmulator, type Emulator, type EmulatorOptions } from '../../local/emulator/index.js';
+
+export const TEST_REGION = 'us-east-1';
+
+/** SDK client settings that reach the emulator. */
+export function emulatorClientConfig(emulator: Emulator) {
+  return {
+    region: TEST_REGION,
+    endpoint: emulator.url,
+    credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
+  };
+}
+
+/**
+ * Starts one emulator for the test file and points the shared clients at it through the standard
+ * AWS_ENDPOINT_URL (as the product runs locally); stops it and restores the environment afterwards.
+ */
+export function useEmulator(options: EmulatorOptions = {}): () => Emulator {
+  let emulator: Emulator | undefined;
+  const saved = { ...process.env };
+  beforeAll(async () => {
+    emulator = await startEmulator(options);
+    Object.assign(process.env, {
+      AWS_ENDPOINT_URL: emulator.url,
+      AWS_REGION: TEST_REGION,
+      AWS_ACCESS_KEY_ID: 'testing',
+      AWS_SECRET_ACCESS_KEY: 'testing',
+    });
+    delete process.env.AWS_PROFILE;
+    resetClients();
+  }, 60_000);
+  afterAll(async () => {
+    await emulator?.stop();
+    process.env = saved;
+    resetClients();
+  });
+  return () => {
+    if (!emulator)
+      throw new Error('the emulator is not running (useEmulator must be called at the top of the file)');
+    return emulator;
+  };
+}
