@@ -68,3 +68,9 @@ export type LabInput = z.input<typeof labInputSchema>;
  * instance back (facts sheet 7.1).
  */
 export type LabConfig = z.output<typeof labInputSchema> & { runId: string };
+
+/**
+ * The schema of `lab` in a task's input: the validated input plus `runId`. Parsing an already
+ * validated config again is a no-op (the defaults are already there), so tasks re-validate cheaply.
+ */
+export const labConfigSchema = labInputSchema.extend({ runId: z.string().min(1).max(80) });
