@@ -1,0 +1,212 @@
+import './polyfills.js';
+import { randomUUID } from 'node:crypto';
+import type { Context } from 'aws-lambda';
+import { StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
+import {
+  folderOfFunctionArn,
+  loadDefinition,
+  localStateMachineArn,
+  pathWaitStates,
+  scalePauses,
+  stateMachineOfArn,
+  type StateMachineName,
+} from './definitions.js';
+
+/** A Lambda handler as the runner calls it: the deployed function's `handler` export. */
+export type TaskHandler = (event: unknown, context: Context) => Promise<unknown>;
+export type HandlerResolver = (folder: string) => Promise<TaskHandler>;
+
+/** Imports functions/<folder>/handler.ts in-process, exactly the module esbuild bundles. */
+export const importHandler: HandlerResolver = async (folder) => {
+  const module = (await import(`../../functions/${folder}/handler.js`)) as { handler?: TaskHandler };
+  if (typeof module.handler !== 'function')
+    throw new Error(`functions/${folder}/handler.ts exports no handler`);
+  return module.handler;
+};
+
+/** One recorded execution event, flattened for printing and for assertions. */
+export interface ExecutionEvent {
+  type: string;
+  timestamp: number;
+  state?: string;
+  stateType?: string;
+  error?: string;
+  cause?: unknown;
+  /** Which workflow emitted it (reset runs its children in-process). */
+  stateMachine: StateMachineName;
+}
+
+export interface LocalRunOptions {
+  input: unknown;
+  /** The execution name, `$$.Execution.Name`; unique per run. */
+  executionName?: string;
+  region?: string;
+  /** Real seconds per model second for Wait and Retry pauses (the emulator's time scale). */
+  timeScale?: number;
+  resolveHandler?: HandlerResolver;
+  onEvent?: (event: ExecutionEvent) => void;
+}
+
+export interface LocalRunResult {
+  status: 'SUCCEEDED' | 'FAILED';
+  executionName: string;
+  output?: unknown;
+  error?: string;
+  cause?: string;
+  events: ExecutionEvent[];
+}
+
+/**
+ * The error a real `lambda:invoke` task reports: `Error` is the thrown error's name and `Cause` the
+ * JSON the Lambda runtime writes ({errorType, errorMessage}), so Retry/Catch and any state that
+ * parses the cause behave the same locally and deployed.
+ */
+class LambdaFunctionError extends Error {
+  constructor(err: unknown) {
+    const errorType = err instanceof Error ? err.name : 'Error';
+    const errorMessage = err instanceof Error ? err.message : String(err);
+    super(JSON.stringify({ errorType, errorMessage }));
+    this.name = errorType;
+  }
+}
+
+function lambdaContext(folder: string, region: string): Context {
+  const functionName = `session-lab-${folder}`;
+  return {
+    callbackWaitsForEmptyEventLoop: true,
+    functionName,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:${region}:123456789012:function:${functionName}`,
+    memoryLimitInMB: '256',
+    awsRequestId: randomUUID(),
+    logGroupName: `/aws/lambda/${functionName}`,
+    logStreamName: 'local',
+    getRemainingTimeInMillis: () => 60_000,
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  };
+}
+
+/** Every Task state name in a definition, at any depth (overrides are keyed by state name). */
+function taskStates(definition: unknown, found = new Map<string, Record<string, unknown>>()) {
+  if (Array.isArray(definition)) definition.forEach((item) => taskStates(item, found));
+  else if (definition && typeof definition === 'object') {
+    const states = (definition as { States?: Record<string, Record<string, unknown>> }).States;
+    for (const [name, state] of Object.entries(states ?? {}))
+      if (state.Type === 'Task') found.set(name, state);
+    Object.values(definition).forEach((value) => taskStates(value, found));
+  }
+  return found;
+}
+
+/**
+ * Runs one of the shipped workflows in-process with aws-local-stepfunctions: each Lambda task
+ * calls its handler module directly, `startExecution.sync` tasks run the child workflow the same
+ * way, pauses are scaled, and every event is recorded.
+ */
+export async function runLocally(name: StateMachineName, options: LocalRunOptions): Promise<LocalRunResult> {
+  const region = options.region ?? process.env.AWS_REGION ?? 'us-east-1';
+  return runDefinition(name, loadDefinition(name, region), options);
+}
+
+/** Runs a definition whose placeholders are already filled (`runLocally` loads the shipped ones). */
+export async function runDefinition(
+  name: StateMachineName,
+  raw: unknown,
+  options: LocalRunOptions,
+): Promise<LocalRunResult> {
+  const region = options.region ?? process.env.AWS_REGION ?? 'us-east-1';
+  const scale = options.timeScale ?? 0.001;
+  const resolveHandler = options.resolveHandler ?? importHandler;
+  const executionName = options.executionName ?? `${name}-${randomUUID()}`;
+  const definition = scalePauses(raw, scale) as StateMachineDefinition;
+  const events: ExecutionEvent[] = [];
+
+  const handlers: Record<string, (input: unknown) => Promise<unknown>> = {};
+  for (const [stateName, state] of taskStates(definition)) {
+    handlers[stateName] = async (params: unknown) => {
+      const { FunctionName, Payload, StateMachineArn, Name, Input } = (params ?? {}) as Record<
+        string,
+        unknown
+      >;
+      const folder = typeof FunctionName === 'string' ? folderOfFunctionArn(FunctionName) : undefined;
+      if (folder) {
+        const handler = await resolveHandler(folder);
+        try {
+          return { Payload: await handler(Payload ?? {}, lambdaContext(folder, region)) };
+        } catch (err) {
+          throw new LambdaFunctionError(err);
+        }
+      }
+      const child = typeof StateMachineArn === 'string' ? stateMachineOfArn(StateMachineArn) : undefined;
+      if (child) {
+        const run = await runLocally(child, {
+          ...options,
+          input: typeof Input === 'string' ? JSON.parse(Input) : Input,
+          executionName: typeof Name === 'string' ? Name : undefined,
+          onEvent: (event) => {
+            events.push(event);
+            options.onEvent?.(event);
+          },
+        });
+        if (run.status === 'FAILED')
+          throw Object.assign(new Error(run.cause ?? ''), { name: run.error ?? 'States.TaskFailed' });
+        return { Output: run.output, Status: 'SUCCEEDED', Name: run.executionName, StateMachineArn };
+      }
+      throw new Error(
+        `state "${stateName}" calls ${String(state.Resource)}, which the local runner cannot run`,
+      );
+    };
+  }
+  // Waits that read their duration from state keep their shape only in the deployed workflow;
+  // locally they pause for one scaled second.
+  const waitTimeOverrides = Object.fromEntries(
+    pathWaitStates(definition).map((state) => [state, 1000 * scale]),
+  );
+
+  const machine = new StateMachine(definition, { validationOptions: { checkArn: false } });
+  const execution = machine.run(options.input as never, {
+    overrides: { taskResourceLocalHandlers: handlers as never, waitTimeOverrides },
+    context: {
+      Execution: {
+        Id: `${localStateMachineArn(name, region).replace(':stateMachine:', ':execution:')}:${executionName}`,
+        Name: executionName,
+        Input: options.input as never,
+        StartTime: new Date().toISOString(),
+      },
+      StateMachine: { Id: localStateMachineArn(name, region), Name: `session-lab-${name}` },
+    },
+  });
+  const recording = (async () => {
+    for await (const log of execution.eventLogs) {
+      const entry = log as unknown as Record<string, unknown> & { state?: { name: string; type: string } };
+      const event: ExecutionEvent = {
+        type: String(entry.type),
+        timestamp: Number(entry.timestamp),
+        state: entry.state?.name,
+        stateType: entry.state?.type,
+        error: typeof entry.Error === 'string' ? entry.Error : undefined,
+        cause: entry.Cause,
+        stateMachine: name,
+      };
+      events.push(event);
+      options.onEvent?.(event);
+    }
+  })();
+  try {
+    const output = await execution.result;
+    await recording;
+    return { status: 'SUCCEEDED', executionName, output, events };
+  } catch (err) {
+    await recording.catch(() => undefined);
+    const failed = [...events].reverse().find((e) => e.type === 'ExecutionFailed');
+    return {
+      status: 'FAILED',
+      executionName,
+      error: failed?.error ?? (err as Error).name,
+      cause: typeof failed?.cause === 'string' ? failed.cause : (err as Error).message,
+      events,
+    };
+  }
+}
