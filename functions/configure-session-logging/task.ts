@@ -1,0 +1,208 @@
+import { isDeepStrictEqual } from 'node:util';
+import {
+  AssociateKmsKeyCommand,
+  CreateLogGroupCommand,
+  PutRetentionPolicyCommand,
+  paginateDescribeLogGroups,
+  type CloudWatchLogsClient,
+  type LogGroup,
+} from '@aws-sdk/client-cloudwatch-logs';
+import {
+  CreateDocumentCommand,
+  DescribeDocumentCommand,
+  GetDocumentCommand,
+  UpdateDocumentCommand,
+  UpdateDocumentDefaultVersionCommand,
+  type SSMClient,
+} from '@aws-sdk/client-ssm';
+import { z } from 'zod';
+import type { LabClients } from '../shared/clients.js';
+import { ignoreErrors, isErrorNamed, LabStateMismatch, NotReadyYet } from '../shared/errors.js';
+import { labConfigSchema, type LabConfig } from '../shared/lab-config.js';
+import { SHARED_NAMES } from '../shared/names.js';
+import { sharedTags, toTagRecord } from '../shared/tags.js';
+import { sessionPreferences, type PreferencesDocument, type SessionPreferences } from './preferences.js';
+
+export const inputSchema = z.object({ lab: labConfigSchema });
+export type Input = z.output<typeof inputSchema>;
+
+export interface Output {
+  logGroupName: string;
+  documentName: string;
+  /** The default version of the preferences document after the task, read back. */
+  documentVersion: string;
+  preferences: SessionPreferences;
+}
+
+const DOCUMENT = SHARED_NAMES.preferencesDocument;
+
+/**
+ * Seed task 5 with the logging steps of seed 001: the session log group (retention, optional KMS
+ * key) and the Session Manager preferences that send sessions to it, read back and compared.
+ * Both are shared by every lab in the Region (facts sheet 0.3): teardown leaves them in place.
+ */
+export async function configureSessionLogging(
+  { lab }: Input,
+  { logs, ssm }: Pick<LabClients, 'logs' | 'ssm'>,
+): Promise<Output> {
+  await ensureLogGroup(logs, lab);
+  const desired = sessionPreferences(lab);
+  await ensurePreferences(ssm, desired);
+  const documentVersion = await verifyPreferences(ssm, desired);
+  return {
+    logGroupName: lab.logGroupName,
+    documentName: DOCUMENT,
+    documentVersion,
+    preferences: desired.inputs,
+  };
+}
+
+/**
+ * Creates the log group, or reconciles an existing one: retention and the KMS key are settings a
+ * previous run (or a person) may have left different. The tags mark only a group this task
+ * created; an existing group is not claimed.
+ */
+async function ensureLogGroup(logs: CloudWatchLogsClient, lab: LabConfig): Promise<void> {
+  const logGroupName = lab.logGroupName;
+  const created = await ignoreErrors(
+    () =>
+      logs.send(
+        new CreateLogGroupCommand({
+          logGroupName,
+          kmsKeyId: lab.logKmsKeyArn,
+          tags: toTagRecord(sharedTags()),
+        }),
+      ),
+    'ResourceAlreadyExistsException',
+  );
+  const existing = created ? undefined : await findLogGroup(logs, logGroupName);
+  if (!created && !existing) {
+    // It existed a moment ago: deleted concurrently; the next attempt creates it again.
+    throw new NotReadyYet(`log group ${logGroupName} exists but cannot be described yet`);
+  }
+  if (existing?.retentionInDays !== lab.logRetentionDays) {
+    await logs.send(new PutRetentionPolicyCommand({ logGroupName, retentionInDays: lab.logRetentionDays }));
+  }
+  // A group without the key would make the agent refuse every session once the preferences say
+  // "encrypted" (facts sheet 4.3). A key on the group with encryption off in the preferences is
+  // harmless, so an existing key is never removed.
+  if (existing && lab.logKmsKeyArn && existing.kmsKeyId !== lab.logKmsKeyArn) {
+    await logs.send(new AssociateKmsKeyCommand({ logGroupName, kmsKeyId: lab.logKmsKeyArn }));
+  }
+}
+
+/** The log group named exactly `name`; DescribeLogGroups only filters by prefix. */
+async function findLogGroup(logs: CloudWatchLogsClient, name: string): Promise<LogGroup | undefined> {
+  for await (const page of paginateDescribeLogGroups({ client: logs }, { logGroupNamePrefix: name })) {
+    const found = page.logGroups?.find((group) => group.logGroupName === name);
+    if (found) return found;
+  }
+  return undefined;
+}
+
+interface StoredDocument {
+  version: string;
+  type: string;
+  content: unknown;
+}
+
+/** The default version of the preferences document, or undefined when there is none yet. */
+async function readDefaultDocument(ssm: SSMClient): Promise<StoredDocument | undefined> {
+  const doc = await ignoreErrors(
+    () => ssm.send(new GetDocumentCommand({ Name: DOCUMENT })),
+    'InvalidDocument',
+  );
+  if (!doc) return undefined;
+  let content: unknown;
+  try {
+    content = JSON.parse(doc.Content ?? '');
+  } catch {
+    content = undefined; // YAML or damaged: differs from ours, so it gets rewritten as JSON.
+  }
+  return { version: doc.DocumentVersion ?? '', type: doc.DocumentType ?? '', content };
+}
+
+/**
+ * Create or update per facts sheet 4.2, keeping the default version equal to the latest. Skips
+ * every write when the default version already holds these preferences: nightly resets would
+ * otherwise add a version each time, up to the per-document limit.
+ */
+async function ensurePreferences(ssm: SSMClient, desired: PreferencesDocument): Promise<void> {
+  const current = await readDefaultDocument(ssm);
+  if (current && current.type !== 'Session') {
+    // UpdateDocument cannot change a type: someone else's document holds the name.
+    throw new LabStateMismatch(`${DOCUMENT} is a ${current.type} document, not a Session document`);
+  }
+  if (current && isDeepStrictEqual(current.content, desired)) return;
+
+  const Content = JSON.stringify(desired, null, 2);
+  try {
+    await ssm.send(
+      new CreateDocumentCommand({
+        Name: DOCUMENT,
+        Content,
+        DocumentType: 'Session',
+        DocumentFormat: 'JSON',
+        Tags: sharedTags(),
+      }),
+    );
+    return; // A new document's only version is its default.
+  } catch (err) {
+    if (!isErrorNamed(err, 'DocumentAlreadyExists')) throw err;
+  }
+
+  let latest: string | undefined;
+  try {
+    const updated = await ssm.send(
+      new UpdateDocumentCommand({
+        Name: DOCUMENT,
+        Content,
+        DocumentVersion: '$LATEST',
+        DocumentFormat: 'JSON',
+      }),
+    );
+    latest = updated.DocumentDescription?.LatestVersion ?? updated.DocumentDescription?.DocumentVersion;
+  } catch (err) {
+    if (!isErrorNamed(err, 'DuplicateDocumentContent')) throw err;
+    // The latest version already holds these preferences, yet the default does not (checked
+    // above): a previous run stopped between the update and the default switch. Finish it.
+    const described = await ssm.send(new DescribeDocumentCommand({ Name: DOCUMENT }));
+    latest = described.Document?.LatestVersion;
+  }
+  if (latest && latest !== current?.version) {
+    await ssm.send(new UpdateDocumentDefaultVersionCommand({ Name: DOCUMENT, DocumentVersion: latest }));
+  }
+}
+
+/** Reads the default version back, as the console and sessions do, and returns its number. */
+async function verifyPreferences(ssm: SSMClient, desired: PreferencesDocument): Promise<string> {
+  const stored = await readDefaultDocument(ssm);
+  if (!stored) throw new LabStateMismatch(`${DOCUMENT} does not exist after it was written`);
+  if (stored.type !== 'Session') {
+    throw new LabStateMismatch(`${DOCUMENT} is a ${stored.type} document, not a Session document`);
+  }
+  if (!isDeepStrictEqual(stored.content, desired)) {
+    const differing = differingKeys(stored.content, desired);
+    throw new LabStateMismatch(
+      `${DOCUMENT} default version ${stored.version} differs from the lab's preferences in: ${differing.join(', ')}`,
+    );
+  }
+  return stored.version;
+}
+
+/** The top-level and `inputs.*` keys whose values differ, to name in the error. */
+function differingKeys(stored: unknown, desired: PreferencesDocument): string[] {
+  const storedDoc = (stored ?? {}) as Record<string, unknown>;
+  const storedInputs = (storedDoc.inputs ?? {}) as Record<string, unknown>;
+  const keys = Object.keys(desired).filter(
+    (key) =>
+      key !== 'inputs' && !isDeepStrictEqual(storedDoc[key], desired[key as keyof PreferencesDocument]),
+  );
+  const inputKeys = new Set([...Object.keys(storedInputs), ...Object.keys(desired.inputs)]);
+  for (const key of inputKeys) {
+    if (!isDeepStrictEqual(storedInputs[key], desired.inputs[key as keyof SessionPreferences])) {
+      keys.push(`inputs.${key}`);
+    }
+  }
+  return keys.length > 0 ? keys : ['content'];
+}

@@ -1,0 +1,25 @@
+import { z } from 'zod';
+import { ADVANCED_TIER, readActivationTier } from '../shared/activation-tier.js';
+import type { LabClients } from '../shared/clients.js';
+
+export const inputSchema = z.object({});
+export type Input = z.output<typeof inputSchema>;
+
+export interface Output {
+  ready: boolean;
+  value: string;
+  status: string;
+}
+
+/**
+ * Seed task 3b.6, one poll: ready once the value is `advanced` and no longer `PendingUpdate`
+ * (facts sheet 3; the switch takes minutes). Any other state is "not yet", never an error: right
+ * after the update the old value may still be read, and the state machine bounds the loop.
+ */
+export async function waitForAdvancedTier(
+  _input: Input,
+  clients: Pick<LabClients, 'ssm' | 'sts'>,
+): Promise<Output> {
+  const { value, status } = await readActivationTier(clients);
+  return { ready: value === ADVANCED_TIER && status !== 'PendingUpdate', value, status };
+}

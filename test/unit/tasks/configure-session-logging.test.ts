@@ -1,0 +1,303 @@
+import {
+  AssociateKmsKeyCommand,
+  CloudWatchLogsClient,
+  CreateLogGroupCommand,
+  DescribeLogGroupsCommand,
+  PutRetentionPolicyCommand,
+} from '@aws-sdk/client-cloudwatch-logs';
+import {
+  CreateDocumentCommand,
+  DescribeDocumentCommand,
+  GetDocumentCommand,
+  SSMClient,
+  UpdateDocumentCommand,
+  UpdateDocumentDefaultVersionCommand,
+} from '@aws-sdk/client-ssm';
+import { mockClient } from 'aws-sdk-client-mock';
+import { sessionPreferences } from '../../../functions/configure-session-logging/preferences.js';
+import { configureSessionLogging } from '../../../functions/configure-session-logging/task.js';
+import { awsError, inputsOf, testClients, testLab } from '../../helpers/aws-mock.js';
+
+const logs = mockClient(CloudWatchLogsClient);
+const ssm = mockClient(SSMClient);
+const KMS = 'arn:aws:kms:us-east-1:123456789012:key/0b8f3c1e-1111-4222-8333-944455556666';
+
+/**
+ * The preferences document as SSM keeps it: numbered versions, a default pointer, the errors of
+ * facts sheet 4.2. Stateful, so "run twice" and "crash in the middle" are real sequences.
+ */
+function fakeDocumentStore(initial?: { versions: string[]; defaultVersion: number; type?: string }) {
+  const state = {
+    versions: initial ? [...initial.versions] : [],
+    defaultVersion: initial?.defaultVersion ?? 0,
+    type: initial?.type ?? 'Session',
+  };
+  ssm.on(GetDocumentCommand).callsFake(() => {
+    if (state.versions.length === 0) throw awsError('InvalidDocument');
+    return {
+      Name: 'SSM-SessionManagerRunShell',
+      DocumentVersion: String(state.defaultVersion),
+      DocumentType: state.type,
+      Content: state.versions[state.defaultVersion - 1],
+    };
+  });
+  ssm.on(CreateDocumentCommand).callsFake((input: { Content: string }) => {
+    if (state.versions.length > 0) throw awsError('DocumentAlreadyExists');
+    state.versions.push(input.Content);
+    state.defaultVersion = 1;
+    return { DocumentDescription: { DocumentVersion: '1', LatestVersion: '1', DefaultVersion: '1' } };
+  });
+  ssm.on(UpdateDocumentCommand).callsFake((input: { Content: string }) => {
+    if (state.versions.length === 0) throw awsError('InvalidDocument');
+    if (state.versions.at(-1) === input.Content) throw awsError('DuplicateDocumentContent');
+    state.versions.push(input.Content);
+    const latest = String(state.versions.length);
+    return { DocumentDescription: { DocumentVersion: latest, LatestVersion: latest } };
+  });
+  ssm.on(DescribeDocumentCommand).callsFake(() => ({
+    Document: { LatestVersion: String(state.versions.length), DefaultVersion: String(state.defaultVersion) },
+  }));
+  ssm.on(UpdateDocumentDefaultVersionCommand).callsFake((input: { DocumentVersion: string }) => {
+    state.defaultVersion = Number(input.DocumentVersion);
+    return {};
+  });
+  return state;
+}
+
+/** A log group store answering CreateLogGroup / DescribeLogGroups like CloudWatch Logs. */
+function fakeLogGroups(
+  existing: { logGroupName: string; retentionInDays?: number; kmsKeyId?: string }[] = [],
+) {
+  const groups = [...existing];
+  logs.on(CreateLogGroupCommand).callsFake((input: { logGroupName: string; kmsKeyId?: string }) => {
+    if (groups.some((g) => g.logGroupName === input.logGroupName))
+      throw awsError('ResourceAlreadyExistsException');
+    groups.push({ logGroupName: input.logGroupName, kmsKeyId: input.kmsKeyId });
+    return {};
+  });
+  logs.on(DescribeLogGroupsCommand).callsFake((input: { logGroupNamePrefix: string }) => ({
+    logGroups: groups.filter((g) => g.logGroupName.startsWith(input.logGroupNamePrefix)),
+  }));
+  logs.on(PutRetentionPolicyCommand).callsFake((input: { logGroupName: string; retentionInDays: number }) => {
+    groups.find((g) => g.logGroupName === input.logGroupName)!.retentionInDays = input.retentionInDays;
+    return {};
+  });
+  logs.on(AssociateKmsKeyCommand).callsFake((input: { logGroupName: string; kmsKeyId: string }) => {
+    groups.find((g) => g.logGroupName === input.logGroupName)!.kmsKeyId = input.kmsKeyId;
+    return {};
+  });
+  return groups;
+}
+
+beforeEach(() => {
+  logs.reset();
+  ssm.reset();
+});
+
+describe('sessionPreferences', () => {
+  it('follows the facts sheet schema: strings for minutes, encryption only with a KMS key', () => {
+    const doc = sessionPreferences(testLab({ idleSessionTimeoutMinutes: 15 }));
+    expect(doc).toMatchObject({ schemaVersion: '1.0', sessionType: 'Standard_Stream' });
+    expect(doc.inputs).toMatchObject({
+      cloudWatchLogGroupName: 'SSM-Logs',
+      cloudWatchEncryptionEnabled: false,
+      cloudWatchStreamingEnabled: true,
+      idleSessionTimeout: '15',
+      runAsEnabled: false,
+      runAsDefaultUser: '',
+      s3BucketName: '',
+      s3EncryptionEnabled: false,
+    });
+  });
+
+  it('turns on what the lab sets: KMS-encrypted logs, S3, run-as user, upload at end', () => {
+    const { inputs } = sessionPreferences(
+      testLab({
+        logKmsKeyArn: KMS,
+        s3BucketName: 'lab-logs',
+        runAsUser: 'labuser',
+        cloudWatchStreaming: false,
+      }),
+    );
+    expect(inputs).toMatchObject({
+      cloudWatchEncryptionEnabled: true,
+      cloudWatchStreamingEnabled: false,
+      s3BucketName: 'lab-logs',
+      s3EncryptionEnabled: true,
+      runAsEnabled: true,
+      runAsDefaultUser: 'labuser',
+    });
+  });
+});
+
+describe('configureSessionLogging', () => {
+  it('creates the log group (tags, retention) and the Session document, and reads it back', async () => {
+    fakeLogGroups();
+    fakeDocumentStore();
+    const lab = testLab({ logGroupName: 'SSM-Logs', logRetentionDays: 14 });
+
+    const out = await configureSessionLogging({ lab }, testClients());
+
+    expect(out).toEqual({
+      logGroupName: 'SSM-Logs',
+      documentName: 'SSM-SessionManagerRunShell',
+      documentVersion: '1',
+      preferences: sessionPreferences(lab).inputs,
+    });
+    const [group] = inputsOf(logs, CreateLogGroupCommand);
+    expect(group).toEqual({
+      logGroupName: 'SSM-Logs',
+      kmsKeyId: undefined,
+      tags: { 'session-lab:managed-by': 'session-lab' },
+    });
+    expect(inputsOf(logs, PutRetentionPolicyCommand)).toEqual([
+      { logGroupName: 'SSM-Logs', retentionInDays: 14 },
+    ]);
+    const [created] = inputsOf(ssm, CreateDocumentCommand);
+    expect(created).toMatchObject({
+      Name: 'SSM-SessionManagerRunShell',
+      DocumentType: 'Session',
+      DocumentFormat: 'JSON',
+    });
+    expect(JSON.parse(created!.Content!)).toEqual(sessionPreferences(lab));
+  });
+
+  it('creates the group with the KMS key when the lab encrypts its logs', async () => {
+    fakeLogGroups();
+    fakeDocumentStore();
+    const out = await configureSessionLogging({ lab: testLab({ logKmsKeyArn: KMS }) }, testClients());
+    expect(inputsOf(logs, CreateLogGroupCommand)[0]!.kmsKeyId).toBe(KMS);
+    expect(out.preferences.cloudWatchEncryptionEnabled).toBe(true);
+  });
+
+  it('reconciles an existing group: retention and a missing KMS key, nothing else', async () => {
+    const groups = fakeLogGroups([
+      { logGroupName: 'SSM-Logs-archive', retentionInDays: 1 },
+      { logGroupName: 'SSM-Logs', retentionInDays: 365 },
+    ]);
+    fakeDocumentStore();
+    await configureSessionLogging(
+      { lab: testLab({ logRetentionDays: 30, logKmsKeyArn: KMS }) },
+      testClients(),
+    );
+    expect(groups.find((g) => g.logGroupName === 'SSM-Logs')).toEqual({
+      logGroupName: 'SSM-Logs',
+      retentionInDays: 30,
+      kmsKeyId: KMS,
+    });
+    expect(groups.find((g) => g.logGroupName === 'SSM-Logs-archive')!.retentionInDays).toBe(1);
+  });
+
+  it('leaves a well-configured existing group alone', async () => {
+    fakeLogGroups([{ logGroupName: 'SSM-Logs', retentionInDays: 30 }]);
+    fakeDocumentStore();
+    await configureSessionLogging({ lab: testLab() }, testClients());
+    expect(logs.commandCalls(PutRetentionPolicyCommand)).toHaveLength(0);
+    expect(logs.commandCalls(AssociateKmsKeyCommand)).toHaveLength(0);
+  });
+
+  it('throws NotReadyYet when the group exists but vanished before it could be described', async () => {
+    logs.on(CreateLogGroupCommand).rejects(awsError('ResourceAlreadyExistsException'));
+    logs.on(DescribeLogGroupsCommand).resolves({ logGroups: [] });
+    await expect(configureSessionLogging({ lab: testLab() }, testClients())).rejects.toMatchObject({
+      name: 'NotReadyYet',
+    });
+  });
+
+  it('updates an existing document with $LATEST and makes the new version the default', async () => {
+    fakeLogGroups();
+    const store = fakeDocumentStore({ versions: ['{"console":"saved"}'], defaultVersion: 1 });
+    const out = await configureSessionLogging({ lab: testLab() }, testClients());
+    expect(inputsOf(ssm, UpdateDocumentCommand)[0]).toMatchObject({
+      Name: 'SSM-SessionManagerRunShell',
+      DocumentVersion: '$LATEST',
+      DocumentFormat: 'JSON',
+    });
+    expect(inputsOf(ssm, UpdateDocumentDefaultVersionCommand)).toEqual([
+      { Name: 'SSM-SessionManagerRunShell', DocumentVersion: '2' },
+    ]);
+    expect(store.defaultVersion).toBe(2);
+    expect(out.documentVersion).toBe('2');
+  });
+
+  it('runs twice without adding a version (nightly resets do not build up versions)', async () => {
+    fakeLogGroups();
+    const store = fakeDocumentStore();
+    const clients = testClients();
+    const first = await configureSessionLogging({ lab: testLab() }, clients);
+    const second = await configureSessionLogging({ lab: testLab() }, clients);
+    expect(second).toEqual(first);
+    expect(store.versions).toHaveLength(1);
+    expect(ssm.commandCalls(CreateDocumentCommand)).toHaveLength(1);
+    expect(ssm.commandCalls(UpdateDocumentCommand)).toHaveLength(0);
+    expect(logs.commandCalls(PutRetentionPolicyCommand)).toHaveLength(1);
+  });
+
+  it('a changed lab setting adds exactly one version', async () => {
+    fakeLogGroups();
+    const store = fakeDocumentStore();
+    await configureSessionLogging({ lab: testLab() }, testClients());
+    const out = await configureSessionLogging(
+      { lab: testLab({ idleSessionTimeoutMinutes: 45 }) },
+      testClients(),
+    );
+    expect(store.versions).toHaveLength(2);
+    expect(out).toMatchObject({ documentVersion: '2', preferences: { idleSessionTimeout: '45' } });
+  });
+
+  it('finishes a run that crashed between UpdateDocument and the default switch (DuplicateDocumentContent)', async () => {
+    fakeLogGroups();
+    const desired = JSON.stringify(sessionPreferences(testLab()), null, 2);
+    const store = fakeDocumentStore({ versions: ['{"old":true}', desired], defaultVersion: 1 });
+    const out = await configureSessionLogging({ lab: testLab() }, testClients());
+    expect(store.versions).toHaveLength(2);
+    expect(store.defaultVersion).toBe(2);
+    expect(out.documentVersion).toBe('2');
+  });
+
+  it('rewrites a YAML or unreadable default version as JSON', async () => {
+    fakeLogGroups();
+    const store = fakeDocumentStore({ versions: ['schemaVersion: "1.0"\n'], defaultVersion: 1 });
+    await configureSessionLogging({ lab: testLab() }, testClients());
+    expect(store.defaultVersion).toBe(2);
+  });
+
+  it('fails with LabStateMismatch naming the fields when the read-back differs', async () => {
+    fakeLogGroups();
+    fakeDocumentStore();
+    // Someone else's write lands between ours and the read-back.
+    ssm.on(UpdateDocumentDefaultVersionCommand).resolves({});
+    const stale = sessionPreferences(testLab({ idleSessionTimeoutMinutes: 5 }));
+    ssm
+      .on(GetDocumentCommand)
+      .rejectsOnce(awsError('InvalidDocument'))
+      .resolves({ DocumentVersion: '1', DocumentType: 'Session', Content: JSON.stringify(stale) });
+    await expect(configureSessionLogging({ lab: testLab() }, testClients())).rejects.toMatchObject({
+      name: 'LabStateMismatch',
+      message: expect.stringContaining('inputs.idleSessionTimeout'),
+    });
+  });
+
+  it('refuses a same-named document that is not a Session document', async () => {
+    fakeLogGroups();
+    fakeDocumentStore({ versions: ['{"schemaVersion":"2.2"}'], defaultVersion: 1, type: 'Command' });
+    await expect(configureSessionLogging({ lab: testLab() }, testClients())).rejects.toMatchObject({
+      name: 'LabStateMismatch',
+      message: expect.stringContaining('Command'),
+    });
+    expect(ssm.commandCalls(UpdateDocumentCommand)).toHaveLength(0);
+  });
+
+  it('propagates throttling and limit errors', async () => {
+    fakeLogGroups();
+    fakeDocumentStore({ versions: ['{}'], defaultVersion: 1 });
+    ssm.on(UpdateDocumentCommand).rejects(awsError('DocumentVersionLimitExceeded'));
+    await expect(configureSessionLogging({ lab: testLab() }, testClients())).rejects.toMatchObject({
+      name: 'DocumentVersionLimitExceeded',
+    });
+    logs.on(CreateLogGroupCommand).rejects(awsError('ThrottlingException'));
+    await expect(configureSessionLogging({ lab: testLab() }, testClients())).rejects.toMatchObject({
+      name: 'ThrottlingException',
+    });
+  });
+});
