@@ -1,11 +1,32 @@
-import { Command } from 'commander';
+import { Command, CommanderError } from 'commander';
+import { registerDemoCommand } from './commands/demo.js';
+import { registerWorkflowCommands } from './commands/workflow.js';
+import { FlagError } from './options.js';
 
-/** The `session-lab` command line. Each subcommand lives in its own module under cli/commands/. */
-export function buildProgram(): Command {
+/** The `session-lab` command line; each command is registered from its own module. */
+export function buildProgram(exit: (code: number) => void = (code) => (process.exitCode = code)): Command {
   const program = new Command('session-lab')
     .description('Provision, verify, reset and tear down AWS Systems Manager Session Manager labs')
-    .version('0.1.0');
+    .version('0.1.0')
+    .showHelpAfterError();
+  registerWorkflowCommands(program, exit);
+  registerDemoCommand(program, exit);
   return program;
 }
 
-await buildProgram().parseAsync(process.argv);
+/** Runs the CLI: usage errors exit 2 naming the flag, failures exit 1. */
+export async function main(argv: string[]): Promise<void> {
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (err) {
+    if (err instanceof FlagError) {
+      console.error(`error: ${err.message}`);
+      process.exitCode = 2;
+    } else if (err instanceof CommanderError) {
+      process.exitCode = err.exitCode;
+    } else {
+      console.error(`error: ${(err as Error).message}`);
+      process.exitCode = 1;
+    }
+  }
+}
