@@ -34,7 +34,10 @@ export const labInputSchema = z
     logRetentionDays: z
       .number()
       .int()
-      .refine((days) => (RETENTION_DAYS as readonly number[]).includes(days), 'must be a CloudWatch Logs retention period')
+      .refine(
+        (days) => (RETENTION_DAYS as readonly number[]).includes(days),
+        'must be a CloudWatch Logs retention period',
+      )
       .default(30),
     /** Stream session output as it happens (true) or upload it when the session ends (false). */
     cloudWatchStreaming: z.boolean().default(true),
@@ -56,7 +59,11 @@ export const labInputSchema = z
     subnetId: awsId('subnet').optional(),
     /** How long the hybrid activations stay usable; short, as registration happens minutes later. */
     activationExpiryHours: z.number().int().min(1).max(720).default(4),
-    owner: z.string().max(128).regex(/^[\w+=,.@ -]*$/, 'has characters not allowed').optional(),
+    owner: z
+      .string()
+      .max(128)
+      .regex(/^[\w+=,.@ -]*$/, 'has characters not allowed')
+      .optional(),
   })
   .strict();
 
@@ -74,3 +81,18 @@ export type LabConfig = z.output<typeof labInputSchema> & { runId: string };
  * validated config again is a no-op (the defaults are already there), so tasks re-validate cheaply.
  */
 export const labConfigSchema = labInputSchema.extend({ runId: z.string().min(1).max(80) });
+
+/**
+ * A Step Functions execution name (facts sheet 9), which is what `runId` is: 1..80 characters, no
+ * whitespace, brackets, wildcards, the listed special characters or control characters. Checked at
+ * the edge (validate-lab-input); it ends up in client tokens and tags.
+ */
+export const runIdSchema = z
+  .string()
+  .min(1)
+  .max(80)
+  .regex(
+    // eslint-disable-next-line no-control-regex
+    /^[^\s<>{}[\]?*"#%\\^|~`$&,;:/\u0000-\u001f\u007f-\u009f]+$/,
+    'must be a Step Functions execution name: no whitespace, brackets, wildcards, control characters or any of " # % \\ ^ | ~ ` $ & , ; : /',
+  );

@@ -47,6 +47,14 @@ export const SHARED_NAMES = {
   amiParameter: '/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64',
 } as const;
 
+/**
+ * Managed policies the seed used that session-lab replaces; converging a shared role detaches them
+ * (AmazonEC2RoleforSSM is deprecated and broader than AmazonSSMManagedInstanceCore, facts sheet 1.6).
+ */
+export const SUPERSEDED_POLICIES: readonly string[] = [
+  'arn:aws:iam::aws:policy/service-role/AmazonEC2RoleforSSM',
+];
+
 export const MANAGED_POLICIES = {
   ssmCore: 'arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore',
   cloudWatchAgent: 'arn:aws:iam::aws:policy/CloudWatchAgentServerPolicy',

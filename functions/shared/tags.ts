@@ -2,6 +2,11 @@
 export const TAG_LAB_ID = 'session-lab:lab-id';
 export const TAG_MANAGED_BY = 'session-lab:managed-by';
 export const MANAGED_BY = 'session-lab';
+/**
+ * The provisioning run (execution name) an instance was launched by: a re-run of the same run finds
+ * and reuses it, while a reset (new run id) launches new instances.
+ */
+export const TAG_RUN_ID = 'session-lab:run-id';
 
 /** The `{Key, Value}` shape shared by EC2, SSM, IAM and Secrets Manager. */
 export interface Tag {

@@ -1,0 +1,124 @@
+import {
+  AddRoleToInstanceProfileCommand,
+  CreateInstanceProfileCommand,
+  GetInstanceProfileCommand,
+  type InstanceProfile,
+} from '@aws-sdk/client-iam';
+import { z } from 'zod';
+import type { LabClients } from '../shared/clients.js';
+import { IamNotPropagatedYet, LabStateMismatch, isErrorNamed } from '../shared/errors.js';
+import { ensureRole, verifyRole, type PolicyDocument, type RoleSpec } from '../shared/iam-roles.js';
+import { MANAGED_POLICIES, SHARED_NAMES } from '../shared/names.js';
+import { sharedTags } from '../shared/tags.js';
+
+export const inputSchema = z.object({}).strict();
+export type CreateInstanceRoleInput = z.output<typeof inputSchema>;
+
+export interface CreateInstanceRoleOutput {
+  instanceRoleName: string;
+  instanceProfileName: string;
+  instanceProfileArn: string;
+}
+
+/** The trust policy of the EC2 instance role (facts sheet 1.2). */
+export const EC2_TRUST_POLICY: PolicyDocument = {
+  Version: '2012-10-17',
+  Statement: [{ Effect: 'Allow', Principal: { Service: 'ec2.amazonaws.com' }, Action: 'sts:AssumeRole' }],
+};
+
+/** SSMLabRole: the seed's AmazonEC2RoleforSSM replaced by AmazonSSMManagedInstanceCore (facts sheet 1.6). */
+export const INSTANCE_ROLE: RoleSpec = {
+  roleName: SHARED_NAMES.instanceRole,
+  description: 'session-lab: lets the lab EC2 instances and the bootstrap host be managed by Systems Manager',
+  tags: sharedTags(),
+  managedPolicies: [MANAGED_POLICIES.ssmCore],
+  trustPolicy: () => EC2_TRUST_POLICY,
+};
+
+async function getInstanceProfile(
+  clients: Pick<LabClients, 'iam'>,
+  name: string,
+): Promise<InstanceProfile | undefined> {
+  try {
+    return (await clients.iam.send(new GetInstanceProfileCommand({ InstanceProfileName: name })))
+      .InstanceProfile;
+  } catch (err) {
+    if (isErrorNamed(err, 'NoSuchEntityException')) return undefined;
+    throw err;
+  }
+}
+
+/**
+ * A profile holds at most one role. Ours must hold SSMLabRole; another role inside is someone
+ * else's configuration, which we do not overwrite.
+ */
+function heldRole(profile: InstanceProfile): string | undefined {
+  const names = (profile.Roles ?? []).map((role) => role.RoleName);
+  const other = names.find((name) => name !== SHARED_NAMES.instanceRole);
+  if (other) {
+    throw new LabStateMismatch(
+      `instance profile ${SHARED_NAMES.instanceProfile} holds role ${other}, expected ${SHARED_NAMES.instanceRole}`,
+    );
+  }
+  return names[0];
+}
+
+/**
+ * Seed task 1 (steps 2-6), shared by every lab: the instance profile SSMLabProfile holding the role
+ * SSMLabRole (trusted by ec2.amazonaws.com, AmazonSSMManagedInstanceCore), read back and checked.
+ */
+export async function createInstanceRole(
+  _input: CreateInstanceRoleInput,
+  clients: Pick<LabClients, 'iam'>,
+): Promise<CreateInstanceRoleOutput> {
+  const { iam } = clients;
+  const profileName = SHARED_NAMES.instanceProfile;
+  const ensured = await ensureRole(iam, INSTANCE_ROLE);
+
+  let profile = await getInstanceProfile(clients, profileName);
+  if (!profile) {
+    try {
+      await iam.send(
+        new CreateInstanceProfileCommand({ InstanceProfileName: profileName, Tags: sharedTags() }),
+      );
+    } catch (err) {
+      // Created meanwhile by another lab's execution: fine, it is the same shared profile.
+      if (!isErrorNamed(err, 'EntityAlreadyExistsException')) throw err;
+    }
+    profile = await getInstanceProfile(clients, profileName);
+    if (!profile) throw new IamNotPropagatedYet(`instance profile ${profileName} is not readable yet`);
+  }
+
+  if (!heldRole(profile)) {
+    try {
+      await iam.send(
+        new AddRoleToInstanceProfileCommand({
+          InstanceProfileName: profileName,
+          RoleName: SHARED_NAMES.instanceRole,
+        }),
+      );
+    } catch (err) {
+      // A concurrent execution added a role first: AWS answers LimitExceeded (one role per profile),
+      // the model says EntityAlreadyExists (facts sheet 1.1). Either way, read what is inside now.
+      if (!isErrorNamed(err, 'LimitExceededException', 'EntityAlreadyExistsException')) {
+        if (isErrorNamed(err, 'NoSuchEntityException')) {
+          throw new IamNotPropagatedYet(`${profileName} or ${SHARED_NAMES.instanceRole} not visible yet`, {
+            cause: err,
+          });
+        }
+        throw err;
+      }
+    }
+    profile = await getInstanceProfile(clients, profileName);
+    if (!profile || heldRole(profile) !== SHARED_NAMES.instanceRole) {
+      throw new IamNotPropagatedYet(`${profileName} does not show ${SHARED_NAMES.instanceRole} yet`);
+    }
+  }
+
+  await verifyRole(iam, INSTANCE_ROLE, ensured);
+  return {
+    instanceRoleName: SHARED_NAMES.instanceRole,
+    instanceProfileName: profileName,
+    instanceProfileArn: profile.Arn!,
+  };
+}

@@ -1,0 +1,81 @@
+import { z } from 'zod';
+import { callerAccount, clientRegion } from '../shared/account.js';
+import type { LabClients } from '../shared/clients.js';
+import { ensureRole, verifyRole, type PolicyDocument, type RoleSpec } from '../shared/iam-roles.js';
+import { MANAGED_POLICIES, SHARED_NAMES } from '../shared/names.js';
+import { sharedTags } from '../shared/tags.js';
+
+export const inputSchema = z.object({}).strict();
+export type CreateServiceRoleInput = z.output<typeof inputSchema>;
+
+export interface CreateServiceRoleOutput {
+  serviceRoleName: string;
+  serviceRoleArn: string;
+}
+
+/** The `aws:SourceArn` values of a trust policy (string or list, anywhere in its conditions). */
+function sourceArns(policy: unknown): string[] {
+  const found: string[] = [];
+  const statements = (policy as { Statement?: unknown } | undefined)?.Statement;
+  for (const statement of [statements].flat()) {
+    const conditions = (statement as { Condition?: Record<string, Record<string, unknown>> } | undefined)
+      ?.Condition;
+    for (const operator of Object.values(conditions ?? {})) {
+      const value = operator?.['aws:SourceArn'];
+      for (const arn of [value].flat()) if (typeof arn === 'string') found.push(arn);
+    }
+  }
+  return found;
+}
+
+/**
+ * The hybrid service role's trust policy with the confused-deputy conditions (facts sheet 1.2).
+ * IAM is global but SourceArn names a Region, so the Regions already allowed for this account are
+ * kept: labs deployed in two Regions must not take the role's trust from each other.
+ */
+export function serviceTrustPolicy(
+  current: unknown,
+  account: { accountId: string; partition: string },
+  region: string,
+): PolicyDocument {
+  const ours = `arn:${account.partition}:ssm:${region}:${account.accountId}:*`;
+  const sameAccount = new RegExp(`^arn:${account.partition}:ssm:[a-z0-9-]+:${account.accountId}:\\*$`);
+  const arns = [...new Set([ours, ...sourceArns(current).filter((arn) => sameAccount.test(arn))])].sort();
+  return {
+    Version: '2012-10-17',
+    Statement: [
+      {
+        Effect: 'Allow',
+        Principal: { Service: 'ssm.amazonaws.com' },
+        Action: 'sts:AssumeRole',
+        Condition: {
+          StringEquals: { 'aws:SourceAccount': account.accountId },
+          ArnEquals: { 'aws:SourceArn': arns.length === 1 ? arns[0] : arns },
+        },
+      },
+    ],
+  };
+}
+
+/**
+ * Seed task 1 (steps 7-12), shared by every lab: SSMServiceRole, the role hybrid nodes registered
+ * with an activation assume, trusted by ssm.amazonaws.com from this account only, with
+ * AmazonSSMManagedInstanceCore and CloudWatchAgentServerPolicy. An existing role with another trust
+ * policy is converged; then attachments and trust are read back as the seed's steps 11-12 do.
+ */
+export async function createServiceRole(
+  _input: CreateServiceRoleInput,
+  clients: Pick<LabClients, 'iam' | 'sts'>,
+): Promise<CreateServiceRoleOutput> {
+  const [account, region] = await Promise.all([callerAccount(clients.sts), clientRegion(clients.sts)]);
+  const spec: RoleSpec = {
+    roleName: SHARED_NAMES.serviceRole,
+    description: 'session-lab: assumed by the lab hybrid (mi-) nodes registered with an SSM activation',
+    tags: sharedTags(),
+    managedPolicies: [MANAGED_POLICIES.ssmCore, MANAGED_POLICIES.cloudWatchAgent],
+    trustPolicy: (current) => serviceTrustPolicy(current, account, region),
+  };
+  const ensured = await ensureRole(clients.iam, spec);
+  const role = await verifyRole(clients.iam, spec, ensured);
+  return { serviceRoleName: SHARED_NAMES.serviceRole, serviceRoleArn: role.Arn! };
+}

@@ -1,0 +1,222 @@
+import {
+  AttachRolePolicyCommand,
+  CreateRoleCommand,
+  DetachRolePolicyCommand,
+  GetRoleCommand,
+  UpdateAssumeRolePolicyCommand,
+  paginateListAttachedRolePolicies,
+  type IAMClient,
+  type Role,
+} from '@aws-sdk/client-iam';
+import { IamNotPropagatedYet, LabStateMismatch, NotReadyYet, isErrorNamed } from './errors.js';
+import { SUPERSEDED_POLICIES } from './names.js';
+import type { Tag } from './tags.js';
+
+/**
+ * Converging the account-wide roles session-lab shares between labs (facts sheet 1): create when
+ * missing, rewrite a trust policy that differs, attach what is missing, then read everything back
+ * like the seed's list-attached-role-policies / get-role checks.
+ */
+
+export interface PolicyDocument {
+  Version: string;
+  Statement: Record<string, unknown>[];
+}
+
+export interface RoleSpec {
+  roleName: string;
+  description: string;
+  tags: Tag[];
+  /** Exactly these managed policies must be attached. */
+  managedPolicies: readonly string[];
+  /** The trust policy wanted, given the one the role has now (undefined while it does not exist). */
+  trustPolicy: (current: unknown) => PolicyDocument;
+}
+
+/**
+ * GetRole returns AssumeRolePolicyDocument URL-encoded (RFC 3986); moto and older tools may return
+ * plain JSON. Either way the parsed document comes back.
+ */
+export function parsePolicyDocument(document: string): unknown {
+  const text = document.trimStart().startsWith('{') ? document : decodeURIComponent(document);
+  return JSON.parse(text);
+}
+
+/** Keys whose string value IAM does not treat as a one-element list. */
+const SCALAR_KEYS = new Set(['Version', 'Effect']);
+
+/**
+ * A policy in a form where IAM-equivalent documents are equal: a lone statement or value becomes a
+ * list, list order and key order do not matter, `Sid` (a label) is dropped.
+ */
+function canonical(value: unknown, key = ''): unknown {
+  if (Array.isArray(value)) {
+    return value
+      .map((item) => (typeof item === 'string' ? item : canonical(item)))
+      .sort((a, b) => stableJson(a).localeCompare(stableJson(b)));
+  }
+  if (value !== null && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const k of Object.keys(value).sort()) {
+      if (k === 'Sid') continue;
+      const v = (value as Record<string, unknown>)[k];
+      out[k] = k === 'Statement' && !Array.isArray(v) ? canonical([v]) : canonical(v, k);
+    }
+    return out;
+  }
+  if (typeof value === 'string' && !SCALAR_KEYS.has(key)) return [value];
+  return value;
+}
+
+function stableJson(value: unknown): string {
+  return JSON.stringify(value);
+}
+
+/** True when two policy documents grant the same thing (see `canonical`). */
+export function samePolicy(a: unknown, b: unknown): boolean {
+  return stableJson(canonical(a)) === stableJson(canonical(b));
+}
+
+async function getRole(iam: IAMClient, roleName: string): Promise<Role | undefined> {
+  try {
+    return (await iam.send(new GetRoleCommand({ RoleName: roleName }))).Role;
+  } catch (err) {
+    if (isErrorNamed(err, 'NoSuchEntityException')) return undefined;
+    throw err;
+  }
+}
+
+async function attachedPolicies(iam: IAMClient, roleName: string): Promise<string[]> {
+  const arns: string[] = [];
+  for await (const page of paginateListAttachedRolePolicies({ client: iam }, { RoleName: roleName })) {
+    for (const policy of page.AttachedPolicies ?? []) if (policy.PolicyArn) arns.push(policy.PolicyArn);
+  }
+  return arns.sort();
+}
+
+/**
+ * An IAM write that may race another lab's execution converging the same shared role, or run just
+ * after the role was created: both conditions pass with time, so they become the retryable errors
+ * the state machines retry.
+ */
+async function iamWrite<T>(roleName: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (err) {
+    if (isErrorNamed(err, 'ConcurrentModificationException')) {
+      throw new NotReadyYet(`${roleName} is being changed by another execution`, { cause: err });
+    }
+    if (isErrorNamed(err, 'NoSuchEntityException')) {
+      throw new IamNotPropagatedYet(`${roleName} is not visible to IAM yet`, { cause: err });
+    }
+    throw err;
+  }
+}
+
+export interface EnsuredRole {
+  role: Role;
+  trustPolicy: PolicyDocument;
+  /** Whether this call changed anything (then a stale read-back means propagation, not a mismatch). */
+  changed: boolean;
+}
+
+/** Creates the role or converges an existing one to `spec`. */
+export async function ensureRole(iam: IAMClient, spec: RoleSpec): Promise<EnsuredRole> {
+  const { roleName } = spec;
+  let changed = false;
+  let role = await getRole(iam, roleName);
+  if (!role) {
+    try {
+      const created = await iam.send(
+        new CreateRoleCommand({
+          RoleName: roleName,
+          AssumeRolePolicyDocument: JSON.stringify(spec.trustPolicy(undefined)),
+          Description: spec.description,
+          Tags: spec.tags,
+        }),
+      );
+      role = created.Role!;
+      changed = true;
+    } catch (err) {
+      // Another lab's execution created it between our read and our write.
+      if (!isErrorNamed(err, 'EntityAlreadyExistsException')) throw err;
+      role = await getRole(iam, roleName);
+      if (!role) throw new IamNotPropagatedYet(`${roleName} exists but is not readable yet`, { cause: err });
+    }
+  }
+
+  const current = role.AssumeRolePolicyDocument
+    ? parsePolicyDocument(role.AssumeRolePolicyDocument)
+    : undefined;
+  const trustPolicy = spec.trustPolicy(current);
+  if (!samePolicy(current, trustPolicy)) {
+    await iamWrite(roleName, () =>
+      iam.send(
+        new UpdateAssumeRolePolicyCommand({
+          RoleName: roleName,
+          PolicyDocument: JSON.stringify(trustPolicy),
+        }),
+      ),
+    );
+    changed = true;
+  }
+
+  const attached = await attachedPolicies(iam, roleName);
+  for (const policyArn of spec.managedPolicies) {
+    if (attached.includes(policyArn)) continue;
+    await iamWrite(roleName, () =>
+      iam.send(new AttachRolePolicyCommand({ RoleName: roleName, PolicyArn: policyArn })),
+    );
+    changed = true;
+  }
+  // The seed attached AmazonEC2RoleforSSM to SSMLabRole; an account that ran the manual lab still
+  // has it. It is deprecated and far broader than needed (facts sheet 1.6), so it is removed.
+  for (const policyArn of attached) {
+    if (!SUPERSEDED_POLICIES.includes(policyArn) || spec.managedPolicies.includes(policyArn)) continue;
+    await iamWrite(roleName, () =>
+      iam.send(new DetachRolePolicyCommand({ RoleName: roleName, PolicyArn: policyArn })),
+    );
+    changed = true;
+  }
+  return { role, trustPolicy, changed };
+}
+
+/**
+ * Reads the role back and checks trust policy and attachments are exactly what the lab needs.
+ * A difference right after our own write is IAM's eventual consistency (retryable); otherwise it
+ * is a real mismatch (someone else changed the shared role) and fails the step.
+ */
+export async function verifyRole(
+  iam: IAMClient,
+  spec: Pick<RoleSpec, 'roleName' | 'managedPolicies'>,
+  ensured: EnsuredRole,
+): Promise<Role> {
+  const { roleName } = spec;
+  const role = await getRole(iam, roleName);
+  // `stale` may be our own write not yet visible; `foreign` is something we never write.
+  const stale: string[] = [];
+  const foreign: string[] = [];
+  if (!role) {
+    stale.push('the role is not found');
+  } else {
+    const trust = role.AssumeRolePolicyDocument ? parsePolicyDocument(role.AssumeRolePolicyDocument) : {};
+    if (!samePolicy(trust, ensured.trustPolicy)) {
+      stale.push(`trust policy is ${JSON.stringify(trust)}, expected ${JSON.stringify(ensured.trustPolicy)}`);
+    }
+    const attached = await attachedPolicies(iam, roleName);
+    const missing = spec.managedPolicies.filter((arn) => !attached.includes(arn));
+    const extra = attached.filter((arn) => !spec.managedPolicies.includes(arn));
+    if (missing.length > 0) stale.push(`missing managed policies ${missing.join(', ')}`);
+    const superseded = extra.filter((arn) => SUPERSEDED_POLICIES.includes(arn));
+    const others = extra.filter((arn) => !SUPERSEDED_POLICIES.includes(arn));
+    if (superseded.length > 0)
+      stale.push(`superseded managed policies still attached ${superseded.join(', ')}`);
+    if (others.length > 0) foreign.push(`unexpected managed policies attached ${others.join(', ')}`);
+  }
+  if (stale.length === 0 && foreign.length === 0) return role!;
+  const message = `${roleName}: ${[...foreign, ...stale].join('; ')}`;
+  if (foreign.length === 0 && ensured.changed) {
+    throw new IamNotPropagatedYet(`${message} (just written; IAM has not caught up)`);
+  }
+  throw new LabStateMismatch(message);
+}

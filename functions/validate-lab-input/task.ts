@@ -1,0 +1,21 @@
+import { z } from 'zod';
+import { parseInput } from '../shared/input.js';
+import { labInputSchema, runIdSchema, type LabConfig } from '../shared/lab-config.js';
+
+/**
+ * What the provision state machine's first state passes: the execution input untouched, and the
+ * execution name as `runId` (`{"input.$": "$", "runId.$": "$$.Execution.Name"}`). The execution input
+ * is parsed by the task, not here, so an error names the user's field (`labId`, not `input.labId`).
+ */
+export const inputSchema = z.object({ input: z.unknown(), runId: z.unknown() }).strict();
+export type ValidateLabInputInput = z.output<typeof inputSchema>;
+
+/**
+ * The edge of the provision workflow: returns the LabConfig with its defaults, or throws
+ * InvalidLabInput naming the offending field (unknown fields included). It creates nothing.
+ */
+export async function validateLabInput(event: ValidateLabInputInput): Promise<LabConfig> {
+  const lab = parseInput(labInputSchema, event.input);
+  const runId = parseInput(z.object({ runId: runIdSchema }), { runId: event.runId }).runId;
+  return { ...lab, runId };
+}

@@ -1,0 +1,132 @@
+import {
+  AddRoleToInstanceProfileCommand,
+  AttachRolePolicyCommand,
+  CreateRoleCommand,
+  GetInstanceProfileCommand,
+  GetRoleCommand,
+  LimitExceededException,
+  ListAttachedRolePoliciesCommand,
+  NoSuchEntityException,
+} from '@aws-sdk/client-iam';
+import { createInstanceRole } from '../../../functions/create-instance-role/task.js';
+import { MANAGED_POLICIES } from '../../../functions/shared/names.js';
+import { TAG_MANAGED_BY } from '../../../functions/shared/tags.js';
+import { throttled } from '../../helpers/aws.js';
+import { FakeIam } from '../../helpers/fake-iam.js';
+
+const DEPRECATED = 'arn:aws:iam::aws:policy/service-role/AmazonEC2RoleforSSM';
+const EC2_TRUST = {
+  Version: '2012-10-17',
+  Statement: [{ Effect: 'Allow', Principal: { Service: 'ec2.amazonaws.com' }, Action: 'sts:AssumeRole' }],
+};
+
+let iam: FakeIam;
+beforeEach(() => {
+  iam = new FakeIam();
+});
+
+const run = () => createInstanceRole({}, { iam: iam.client });
+
+describe('createInstanceRole', () => {
+  it('creates SSMLabRole (ec2 trust, AmazonSSMManagedInstanceCore) inside SSMLabProfile', async () => {
+    await expect(run()).resolves.toEqual({
+      instanceRoleName: 'SSMLabRole',
+      instanceProfileName: 'SSMLabProfile',
+      instanceProfileArn: 'arn:aws:iam::123456789012:instance-profile/SSMLabProfile',
+    });
+    const role = iam.roles.get('SSMLabRole')!;
+    expect(JSON.parse(role.trust)).toEqual(EC2_TRUST);
+    expect([...role.attached]).toEqual([MANAGED_POLICIES.ssmCore]);
+    expect(role.attached.has(DEPRECATED)).toBe(false);
+    expect(role.tags).toContainEqual({ Key: TAG_MANAGED_BY, Value: 'session-lab' });
+    expect(iam.profiles.get('SSMLabProfile')).toEqual(['SSMLabRole']);
+    // Verified like the seed: attachments listed and the role read back after the writes.
+    const calls = iam.mock.calls().map((c) => (c.args[0] as object).constructor.name);
+    expect(calls.lastIndexOf('GetRoleCommand')).toBeGreaterThan(
+      calls.indexOf('AddRoleToInstanceProfileCommand'),
+    );
+    expect(iam.mock.commandCalls(ListAttachedRolePoliciesCommand).length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('running twice converges: the second run writes nothing', async () => {
+    const first = await run();
+    const writes = iam.writes().length;
+    await expect(run()).resolves.toEqual(first);
+    expect(iam.writes()).toHaveLength(writes);
+    expect(iam.mock.commandCalls(AddRoleToInstanceProfileCommand)).toHaveLength(1);
+  });
+
+  it('adopts what already exists (a crash after the role, before the profile)', async () => {
+    iam.roles.set('SSMLabRole', { trust: JSON.stringify(EC2_TRUST), attached: new Set(), tags: [] });
+    await run();
+    expect(iam.mock.commandCalls(CreateRoleCommand)).toHaveLength(0);
+    expect(iam.mock.commandCalls(AttachRolePolicyCommand)).toHaveLength(1);
+    expect(iam.profiles.get('SSMLabProfile')).toEqual(['SSMLabRole']);
+  });
+
+  it('converges a role built by the manual lab: replaces AmazonEC2RoleforSSM', async () => {
+    iam.roles.set('SSMLabRole', {
+      trust: JSON.stringify({ Version: '2012-10-17', Statement: EC2_TRUST.Statement[0] }),
+      attached: new Set([DEPRECATED]),
+      tags: [],
+    });
+    iam.profiles.set('SSMLabProfile', ['SSMLabRole']);
+    await run();
+    expect([...iam.roles.get('SSMLabRole')!.attached]).toEqual([MANAGED_POLICIES.ssmCore]);
+    expect(iam.mock.commandCalls(AddRoleToInstanceProfileCommand)).toHaveLength(0);
+  });
+
+  it('refuses a profile that holds a different role (a profile holds one)', async () => {
+    iam.roles.set('SomeoneElsesRole', { trust: '{}', attached: new Set(), tags: [] });
+    iam.profiles.set('SSMLabProfile', ['SomeoneElsesRole']);
+    await expect(run()).rejects.toMatchObject({
+      name: 'LabStateMismatch',
+      message: expect.stringMatching(/SomeoneElsesRole/),
+    });
+    expect(iam.mock.commandCalls(AddRoleToInstanceProfileCommand)).toHaveLength(0);
+  });
+
+  it('a concurrent execution adding the role first (LimitExceeded) is success', async () => {
+    iam.profiles.set('SSMLabProfile', []);
+    // Between our read (empty profile) and our add, another execution adds the same role.
+    iam.mock.on(AddRoleToInstanceProfileCommand).callsFake(() => {
+      iam.profiles.set('SSMLabProfile', ['SSMLabRole']);
+      throw new LimitExceededException({
+        $metadata: {},
+        message: 'Cannot exceed quota for InstanceSessionsPerInstanceProfile: 1',
+      });
+    });
+    await expect(run()).resolves.toMatchObject({ instanceProfileName: 'SSMLabProfile' });
+  });
+
+  it('a profile not readable right after creation is IamNotPropagatedYet', async () => {
+    iam.mock
+      .on(GetInstanceProfileCommand)
+      .rejects(new NoSuchEntityException({ $metadata: {}, message: 'Instance Profile cannot be found.' }));
+    await expect(run()).rejects.toMatchObject({ name: 'IamNotPropagatedYet' });
+  });
+
+  it('a stale read-back right after our own write is IamNotPropagatedYet, not a mismatch', async () => {
+    const reads = iam.mock.on(ListAttachedRolePoliciesCommand);
+    reads.resolves({ AttachedPolicies: [], IsTruncated: false });
+    await expect(run()).rejects.toMatchObject({ name: 'IamNotPropagatedYet' });
+  });
+
+  it('an unexpected policy attached by someone else is a LabStateMismatch', async () => {
+    iam.roles.set('SSMLabRole', {
+      trust: JSON.stringify(EC2_TRUST),
+      attached: new Set([MANAGED_POLICIES.ssmCore, 'arn:aws:iam::aws:policy/AdministratorAccess']),
+      tags: [],
+    });
+    iam.profiles.set('SSMLabProfile', ['SSMLabRole']);
+    await expect(run()).rejects.toMatchObject({
+      name: 'LabStateMismatch',
+      message: expect.stringMatching(/AdministratorAccess/),
+    });
+  });
+
+  it('propagates throttling for the Step Functions retry', async () => {
+    iam.mock.on(GetRoleCommand).rejects(throttled.iam());
+    await expect(run()).rejects.toMatchObject({ name: 'Throttling' });
+  });
+});

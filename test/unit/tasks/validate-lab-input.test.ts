@@ -1,0 +1,69 @@
+import type { Context } from 'aws-lambda';
+import { handler } from '../../../functions/validate-lab-input/handler.js';
+import { validateLabInput } from '../../../functions/validate-lab-input/task.js';
+import { labConfigSchema } from '../../../functions/shared/lab-config.js';
+
+const context = { functionName: 'validate-lab-input', awsRequestId: 'r' } as unknown as Context;
+
+/** The payload the provision state machine builds: the execution input and the execution name. */
+const payload = (input: unknown, runId: unknown = 'provision-demo-1') => ({ input, runId });
+
+describe('validate-lab-input', () => {
+  it('returns the LabConfig with every default and the run id', async () => {
+    await expect(handler(payload({ labId: 'demo' }, 'provision-demo-20261123'), context)).resolves.toEqual({
+      labId: 'demo',
+      runId: 'provision-demo-20261123',
+      policyMode: 'strict',
+      instanceType: 't3.micro',
+      logGroupName: 'SSM-Logs',
+      logRetentionDays: 30,
+      cloudWatchStreaming: true,
+      idleSessionTimeoutMinutes: 20,
+      activationExpiryHours: 4,
+    });
+  });
+
+  it('keeps given optional fields, and the result is what every later task accepts as `lab`', async () => {
+    const lab = await validateLabInput(
+      payload({
+        labId: 'team-7',
+        vpcId: 'vpc-0123456789abcdef0',
+        subnetId: 'subnet-0123abcd',
+        policyMode: 'seed',
+      }),
+    );
+    expect(lab).toMatchObject({
+      vpcId: 'vpc-0123456789abcdef0',
+      subnetId: 'subnet-0123abcd',
+      policyMode: 'seed',
+    });
+    expect(labConfigSchema.parse(lab)).toEqual(lab);
+  });
+
+  it.each([
+    [payload({}), 'labId'],
+    [payload({ labId: 'Demo' }), 'labId'],
+    [payload('demo'), 'input'],
+    [{ input: { labId: 'demo' } }, 'runId'],
+    [payload({ labId: 'demo' }, ''), 'runId'],
+    [payload({ labId: 'demo' }, 'x'.repeat(81)), 'runId'],
+    [payload({ labId: 'demo' }, 'has space'), 'runId'],
+    [payload({ labId: 'demo' }, 'a/b'), 'runId'],
+    [payload({ labId: 'demo' }, 'a:b'), 'runId'],
+    [payload({ labId: 'demo' }, 'tab\there'), 'runId'],
+    [payload({ labId: 'demo' }, 'ctl\u0007'), 'runId'],
+    [payload({ labId: 'demo', instanceType: 'big' }), 'instanceType'],
+    [payload({ labId: 'demo', logRetentionDays: 2 }), 'logRetentionDays'],
+    [payload({ labId: 'demo', subnetId: 'sg-12345678' }), 'subnetId'],
+    [payload({ labId: 'demo', labid: 'typo' }), 'labid'],
+    [{ ...payload({ labId: 'demo' }), extra: 1 }, 'extra'],
+  ])('refuses %j naming %s, before anything is created', async (event, field) => {
+    await expect(handler(event, context)).rejects.toMatchObject({ name: 'InvalidLabInput', field });
+  });
+
+  it('accepts the longest execution name and unusual but legal characters', async () => {
+    const runId = `${'a'.repeat(71)}-_.()!@=+`;
+    expect(runId).toHaveLength(80);
+    await expect(handler(payload({ labId: 'demo' }, runId), context)).resolves.toMatchObject({ runId });
+  });
+});
