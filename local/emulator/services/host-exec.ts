@@ -1,0 +1,132 @@
+import { spawn } from 'node:child_process';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { constants, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/**
+ * Runs a script for real as a simulated host: bash in a fresh scratch directory that is removed
+ * afterwards, with the simulated system commands (aws, ssh, sudo, systemctl, amazon-ssm-agent,
+ * yum/dnf, whoami) first on PATH. The commands find their host and the emulator through the
+ * SESSION_LAB_* variables, so a script behaves as it would on that host.
+ */
+
+/** The folder of simulated commands put first on a host's PATH. */
+export const HOST_COMMANDS_DIR = fileURLToPath(new URL('../host-commands/', import.meta.url));
+
+/** Output kept per stream; AWS returns far less (24,000/8,000 chars) and a runaway loop must not exhaust memory. */
+const MAX_CAPTURE = 1 << 20;
+
+export interface HostRunOptions {
+  emulatorUrl: string;
+  region: string;
+  hostInstanceId: string;
+  script: string;
+  /** What `whoami` prints; `sudo` switches it to root. */
+  osUser?: string;
+  /** Real milliseconds before the script's process group is killed. */
+  timeoutMs?: number;
+  /** A directory inside the scratch root to run in (Run Command's workingDirectory). */
+  workingDirectory?: string;
+  stdin?: string;
+}
+
+export interface HostRunResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+  /** True when the timeout killed the script (its exitCode is then -1). */
+  timedOut: boolean;
+}
+
+export function hostEnvironment(options: {
+  emulatorUrl: string;
+  region: string;
+  hostInstanceId: string;
+  osUser: string;
+  home: string;
+}): NodeJS.ProcessEnv {
+  // Only what a host would have plus our locators: the emulator's own AWS_* settings must not leak
+  // into the host, or `aws` on the host would look configured when the real host is not.
+  const systemPath = process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin';
+  return {
+    PATH: [HOST_COMMANDS_DIR, dirname(process.execPath), systemPath].join(':'),
+    HOME: options.home,
+    LANG: process.env.LANG ?? 'C.UTF-8',
+    TMPDIR: options.home,
+    SESSION_LAB_HOST_INSTANCE_ID: options.hostInstanceId,
+    SESSION_LAB_HOST_REGION: options.region,
+    SESSION_LAB_EMULATOR_URL: options.emulatorUrl,
+    SESSION_LAB_OS_USER: options.osUser,
+    SESSION_LAB_HOST_COMMANDS: HOST_COMMANDS_DIR,
+  };
+}
+
+function capture(stream: NodeJS.ReadableStream | null): () => string {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  stream?.on('data', (chunk: Buffer) => {
+    if (size >= MAX_CAPTURE) return;
+    chunks.push(chunk);
+    size += chunk.length;
+  });
+  return () => Buffer.concat(chunks).toString('utf8').slice(0, MAX_CAPTURE);
+}
+
+export async function execOnHost(options: HostRunOptions): Promise<HostRunResult> {
+  const root = await mkdtemp(join(tmpdir(), `session-lab-host-${options.hostInstanceId}-`));
+  try {
+    const scriptPath = join(root, '_script.sh');
+    await writeFile(scriptPath, options.script, { mode: 0o700 });
+    // The host's filesystem is the scratch root: an absolute working directory lands inside it.
+    const cwd = options.workingDirectory
+      ? join(root, 'fs', options.workingDirectory.replace(/^\/+/, ''))
+      : join(root, 'fs');
+    await mkdir(cwd, { recursive: true });
+    const child = spawn('bash', [scriptPath], {
+      cwd,
+      env: hostEnvironment({
+        emulatorUrl: options.emulatorUrl,
+        region: options.region,
+        hostInstanceId: options.hostInstanceId,
+        osUser: options.osUser ?? 'root',
+        home: cwd,
+      }),
+      stdio: ['pipe', 'pipe', 'pipe'],
+      // Its own process group, so a timeout kills everything the script started (ssh, sleeps).
+      detached: true,
+    });
+    const stdout = capture(child.stdout);
+    const stderr = capture(child.stderr);
+    child.stdin.on('error', () => undefined);
+    child.stdin.end(options.stdin ?? '');
+    let timedOut = false;
+    const killGroup = () => {
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        // Already gone.
+      }
+    };
+    const timer =
+      options.timeoutMs !== undefined
+        ? setTimeout(() => {
+            timedOut = true;
+            killGroup();
+          }, options.timeoutMs)
+        : undefined;
+    const closed = new Promise((resolve) => child.once('close', resolve));
+    const exitCode = await new Promise<number>((resolve) => {
+      child.once('error', () => resolve(127));
+      child.once('exit', (code, signal) => resolve(code ?? 128 + (signal ? constants.signals[signal] : 0)));
+    });
+    clearTimeout(timer);
+    // Background jobs the script left behind die with it, as when the agent's process ends; then the
+    // pipes close and the output is complete.
+    killGroup();
+    await closed;
+    return { exitCode: timedOut ? -1 : exitCode, stdout: stdout(), stderr: stderr(), timedOut };
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+}
