@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { registerDemoCommand } from './commands/demo.js';
+import { registerStatusCommand } from './commands/status.js';
 import { registerWorkflowCommands } from './commands/workflow.js';
 import { FlagError } from './options.js';
 
@@ -10,6 +11,7 @@ export function buildProgram(exit: (code: number) => void = (code) => (process.e
     .version('0.1.0')
     .showHelpAfterError();
   registerWorkflowCommands(program, exit);
+  registerStatusCommand(program, exit);
   registerDemoCommand(program, exit);
   return program;
 }
