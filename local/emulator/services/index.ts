@@ -1,4 +1,5 @@
 import type { ControlHandler, ServiceTable } from '../context.js';
+import { iamSimulation } from './iam-simulation.js';
 import { serviceSettings } from './service-settings.js';
 
 /**
@@ -7,6 +8,7 @@ import { serviceSettings } from './service-settings.js';
  */
 export const services: ServiceTable = {
   ssm: { ...serviceSettings },
+  iam: { ...iamSimulation },
 };
 
 /** Internal endpoints for the simulated hosts' commands (ssh, the agent, systemctl, aws). */

@@ -1,0 +1,138 @@
+import { IAMClient, ListAccessKeysCommand, ListUsersCommand, type User } from '@aws-sdk/client-iam';
+import type { EmulatorContext } from '../context.js';
+import { AwsError, type AwsCall } from '../protocol.js';
+
+/**
+ * Who is calling: the SigV4 access key id of a request names the principal. Keys that IAM issued
+ * (CreateAccessKey, stored in moto) belong to their user; any other key is the account's admin
+ * (root), which is how the product and the tests run by default, and root is allowed everything.
+ */
+
+export interface Caller {
+  type: 'Root' | 'IAMUser';
+  arn: string;
+  accountId: string;
+  accessKeyId: string;
+  /** The IAM user name; undefined for root. */
+  userName?: string;
+  /** The IAM unique id (AIDA… for users, the account id for root), CloudTrail's principalId. */
+  principalId: string;
+}
+
+interface KnownKey {
+  userName: string;
+  arn: string;
+  userId: string;
+}
+
+interface KeyCache {
+  /** Keys found in moto, with their user. */
+  users: Map<string, KnownKey>;
+  /** Keys looked up and not found in IAM: the admin's. */
+  notIam: Set<string>;
+}
+
+const keyCache = (ctx: EmulatorContext): KeyCache =>
+  ctx.slice('caller:access-keys', () => ({ users: new Map(), notIam: new Set() }));
+
+/** Every IAM-issued key looks like AKIA…; other ids (the emulator's 'testing') need no lookup. */
+const IAM_KEY = /^AKIA[A-Z0-9]{12,}$/;
+
+function rootCaller(accountId: string, accessKeyId: string): Caller {
+  return {
+    type: 'Root',
+    arn: `arn:aws:iam::${accountId}:root`,
+    accountId,
+    accessKeyId,
+    principalId: accountId,
+  };
+}
+
+const invalidToken = () =>
+  new AwsError('UnrecognizedClientException', 'The security token included in the request is invalid.', 400);
+
+/** Scans moto's users and their keys once; IAM is global, so any region's client sees all. */
+async function scanKeys(ctx: EmulatorContext, cache: KeyCache): Promise<void> {
+  const iam = ctx.moto(IAMClient, 'us-east-1');
+  const users: User[] = [];
+  let Marker: string | undefined;
+  do {
+    const page = await iam.send(new ListUsersCommand({ Marker, MaxItems: 1000 }));
+    users.push(...(page.Users ?? []));
+    Marker = page.IsTruncated ? page.Marker : undefined;
+  } while (Marker);
+  for (const user of users) {
+    const keys = await iam.send(new ListAccessKeysCommand({ UserName: user.UserName, MaxItems: 1000 }));
+    for (const key of keys.AccessKeyMetadata ?? []) {
+      if (key.AccessKeyId)
+        cache.users.set(key.AccessKeyId, { userName: user.UserName!, arn: user.Arn!, userId: user.UserId! });
+    }
+  }
+}
+
+/** Whether the user still holds the key and it is Active (keys can be deleted or deactivated). */
+async function stillActive(ctx: EmulatorContext, known: KnownKey, accessKeyId: string): Promise<boolean> {
+  try {
+    const keys = await ctx
+      .moto(IAMClient, 'us-east-1')
+      .send(new ListAccessKeysCommand({ UserName: known.userName, MaxItems: 1000 }));
+    return (keys.AccessKeyMetadata ?? []).some((k) => k.AccessKeyId === accessKeyId && k.Status === 'Active');
+  } catch (err) {
+    if ((err as Error).name === 'NoSuchEntityException') return false;
+    throw err;
+  }
+}
+
+/**
+ * The principal behind the call's access key. A key that belonged to an IAM user but was deleted
+ * or deactivated is refused as AWS refuses it (UnrecognizedClientException), rather than silently
+ * becoming the admin.
+ */
+export async function callerOf(ctx: EmulatorContext, call: AwsCall): Promise<Caller> {
+  const accessKeyId = call.accessKeyId ?? '';
+  const cache = keyCache(ctx);
+  if (!IAM_KEY.test(accessKeyId) || cache.notIam.has(accessKeyId))
+    return rootCaller(ctx.accountId, accessKeyId);
+  let known = cache.users.get(accessKeyId);
+  if (known) {
+    // Verified on every use: one cheap call, and deletions in moto need no interception.
+    if (!(await stillActive(ctx, known, accessKeyId))) throw invalidToken();
+  } else {
+    await scanKeys(ctx, cache);
+    known = cache.users.get(accessKeyId);
+    if (!known) {
+      // An admin credential that happens to look like an IAM key; a key id is never reissued.
+      cache.notIam.add(accessKeyId);
+      return rootCaller(ctx.accountId, accessKeyId);
+    }
+    if (!(await stillActive(ctx, known, accessKeyId))) throw invalidToken();
+  }
+  return {
+    type: 'IAMUser',
+    arn: known.arn,
+    accountId: ctx.accountId,
+    accessKeyId,
+    userName: known.userName,
+    principalId: known.userId,
+  };
+}
+
+/**
+ * The global condition keys AWS puts in every request context for this caller, so policies that
+ * use `${aws:username}` or `aws:PrincipalArn` are evaluated as for a live request.
+ */
+export function requestContext(caller: Caller, region: string, now = new Date()): Record<string, string> {
+  const context: Record<string, string> = {
+    'aws:PrincipalArn': caller.arn,
+    'aws:PrincipalAccount': caller.accountId,
+    'aws:PrincipalType': caller.type === 'Root' ? 'Account' : 'User',
+    'aws:userid': caller.principalId,
+    'aws:CurrentTime': now.toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    'aws:EpochTime': String(Math.floor(now.getTime() / 1000)),
+    'aws:SecureTransport': 'true',
+    'aws:RequestedRegion': region,
+    'aws:ViaAWSService': 'false',
+  };
+  if (caller.userName) context['aws:username'] = caller.userName;
+  return context;
+}
