@@ -1,0 +1,194 @@
+import {
+  AttachUserPolicyCommand,
+  CreateLoginProfileCommand,
+  CreatePolicyVersionCommand,
+  DeletePolicyVersionCommand,
+  DetachUserPolicyCommand,
+  IAMClient,
+  ListAttachedUserPoliciesCommand,
+  UpdateLoginProfileCommand,
+} from '@aws-sdk/client-iam';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { mockClient } from 'aws-sdk-client-mock';
+import { workshopUserPolicy } from '../../../functions/create-workshop-user/policy.js';
+import { createWorkshopUser } from '../../../functions/create-workshop-user/task.js';
+import { MANAGED_POLICIES } from '../../../functions/shared/names.js';
+import { ACCOUNT, awsError, testClients, testLab } from '../../helpers/aws-mock.js';
+import { FakeIamUsers } from '../../helpers/fake-iam-users.js';
+import { FakeSecrets } from '../../helpers/fake-secrets.js';
+
+const iamMock = mockClient(IAMClient);
+const secretsMock = mockClient(SecretsManagerClient);
+let iam: FakeIamUsers;
+let secrets: FakeSecrets;
+
+const USER = 'MyWorkshopUser-demo';
+const POLICY_ARN = `arn:aws:iam::${ACCOUNT}:policy/SSMDevAccess-demo`;
+const SECRET = 'session-lab/demo/MyWorkshopUser-password';
+const REQUIRED = [
+  POLICY_ARN,
+  MANAGED_POLICIES.userChangePassword,
+  MANAGED_POLICIES.cloudWatchLogsReadOnly,
+  MANAGED_POLICIES.cloudTrailReadOnly,
+].sort();
+
+beforeEach(() => {
+  iamMock.reset();
+  secretsMock.reset();
+  iam = new FakeIamUsers(iamMock);
+  secrets = new FakeSecrets(secretsMock);
+});
+
+const run = (overrides: Parameters<typeof testLab>[0] = {}) =>
+  createWorkshopUser({ lab: testLab(overrides) }, testClients());
+
+describe('createWorkshopUser', () => {
+  it('creates the tagged user, a login profile that must be reset, the policy, and attaches all four', async () => {
+    const out = await run();
+
+    expect(out).toEqual({
+      userName: USER,
+      userArn: `arn:aws:iam::${ACCOUNT}:user/${USER}`,
+      policyArn: POLICY_ARN,
+      passwordSecretArn: expect.stringContaining(`:secret:${SECRET}`),
+      attachedPolicies: REQUIRED,
+    });
+    const user = iam.users.get(USER)!;
+    expect(user.tags).toEqual(
+      expect.arrayContaining([
+        { Key: 'session-lab:lab-id', Value: 'demo' },
+        { Key: 'session-lab:managed-by', Value: 'session-lab' },
+      ]),
+    );
+    expect(user.loginProfile).toEqual({ password: secrets.values.get(SECRET), resetRequired: true });
+    expect(JSON.parse(iam.policies.get(POLICY_ARN)!.versions[0]!.document)).toEqual(
+      workshopUserPolicy('strict', 'demo'),
+    );
+  });
+
+  it('never returns the password', async () => {
+    const out = await run();
+    const password = secrets.values.get(SECRET)!;
+    expect(password.length).toBeGreaterThanOrEqual(8);
+    expect(JSON.stringify(out)).not.toContain(password);
+  });
+
+  it('writes the seed policy in seed mode', async () => {
+    await run({ policyMode: 'seed' });
+    expect(JSON.parse(iam.policies.get(POLICY_ARN)!.versions[0]!.document)).toEqual(
+      workshopUserPolicy('seed', 'demo'),
+    );
+  });
+
+  it('generates a password as long as a stricter account policy asks', async () => {
+    iam.passwordPolicy = { MinimumPasswordLength: 40 };
+    await run();
+    expect(secrets.values.get(SECRET)!.length).toBeGreaterThanOrEqual(40);
+  });
+
+  it('converges when run twice: same user and policy, no duplicate attachments, a rotated password in the secret', async () => {
+    const first = await run();
+    const firstPassword = secrets.values.get(SECRET);
+    const second = await run();
+
+    expect(second).toEqual(first);
+    expect(iam.policies.get(POLICY_ARN)!.versions).toHaveLength(1);
+    expect(iamMock.commandCalls(AttachUserPolicyCommand)).toHaveLength(4);
+    expect(iamMock.commandCalls(UpdateLoginProfileCommand)).toHaveLength(1);
+    // The secret always holds the password in effect.
+    expect(secrets.values.get(SECRET)).not.toBe(firstPassword);
+    expect(iam.users.get(USER)!.loginProfile!.password).toBe(secrets.values.get(SECRET));
+  });
+
+  it('stores the new password before UpdateLoginProfile, and the next run converges after a crash there', async () => {
+    await run();
+    const firstPassword = secrets.values.get(SECRET);
+    iamMock.on(UpdateLoginProfileCommand).rejectsOnce(awsError('ServiceFailure', 'crash'));
+    await expect(run()).rejects.toMatchObject({ name: 'ServiceFailure' });
+    // Stored first: the secret already holds the password the failed call was setting.
+    expect(secrets.values.get(SECRET)).not.toBe(firstPassword);
+    iam.stub.on(UpdateLoginProfileCommand).callsFake(({ UserName, Password }) => {
+      iam.users.get(UserName)!.loginProfile = { password: Password, resetRequired: true };
+      return {};
+    });
+    await run();
+    expect(iam.users.get(USER)!.loginProfile!.password).toBe(secrets.values.get(SECRET));
+  });
+
+  it('makes a changed policy the default version (mode switch), writing nothing when unchanged', async () => {
+    await run({ policyMode: 'seed' });
+    await run({ policyMode: 'strict' });
+    await run({ policyMode: 'strict' });
+    const policy = iam.policies.get(POLICY_ARN)!;
+    expect(policy.versions).toHaveLength(2);
+    expect(policy.defaultVersion).toBe('v2');
+    expect(JSON.parse(policy.versions[1]!.document)).toEqual(workshopUserPolicy('strict', 'demo'));
+    expect(iamMock.commandCalls(CreatePolicyVersionCommand)).toHaveLength(1);
+  });
+
+  it('prunes the oldest non-default version at the five-version limit', async () => {
+    const docs = ['{"v":1}', '{"v":2}', '{"v":3}', '{"v":4}', '{"v":5}'];
+    const policy = iam.addPolicy('SSMDevAccess-demo', docs);
+    // Make v3 the default: the oldest non-default is v1.
+    policy.defaultVersion = 'v3';
+    await run();
+    expect(iamMock.commandCalls(DeletePolicyVersionCommand)[0]!.args[0].input).toEqual({
+      PolicyArn: POLICY_ARN,
+      VersionId: 'v1',
+    });
+    expect(policy.versions.map((v) => v.id)).toEqual(['v2', 'v3', 'v4', 'v5', 'v6']);
+    expect(policy.defaultVersion).toBe('v6');
+  });
+
+  it('refuses a same-named user that is not tagged with this lab, without touching its password', async () => {
+    iam.addUser(USER, [{ Key: 'team', Value: 'other' }]);
+    await expect(run()).rejects.toMatchObject({
+      name: 'LabStateMismatch',
+      message: expect.stringContaining(USER),
+    });
+    expect(iamMock.commandCalls(CreateLoginProfileCommand)).toHaveLength(0);
+    expect(secrets.values.size).toBe(0);
+  });
+
+  it('throws IamNotPropagatedYet when CreateLoginProfile cannot see the new user yet', async () => {
+    iamMock.on(CreateLoginProfileCommand).rejectsOnce(awsError('NoSuchEntityException'));
+    await expect(run()).rejects.toMatchObject({ name: 'IamNotPropagatedYet' });
+    // The retry converges.
+    await expect(run()).resolves.toMatchObject({ attachedPolicies: REQUIRED });
+  });
+
+  it('throws IamNotPropagatedYet when AttachUserPolicy cannot see the user or policy yet', async () => {
+    iamMock.on(AttachUserPolicyCommand).rejectsOnce(awsError('NoSuchEntityException'));
+    await expect(run()).rejects.toMatchObject({ name: 'IamNotPropagatedYet' });
+  });
+
+  it('throws NotReadyYet while the login profile is temporarily unmodifiable', async () => {
+    await run();
+    iamMock.on(UpdateLoginProfileCommand).rejects(awsError('EntityTemporarilyUnmodifiableException'));
+    await expect(run()).rejects.toMatchObject({ name: 'NotReadyYet' });
+  });
+
+  it('fails with LabStateMismatch naming the policy when an attachment does not show up', async () => {
+    // Attach "succeeds" but CloudTrail read-only never appears in the list.
+    iamMock.on(AttachUserPolicyCommand).callsFake(({ UserName, PolicyArn }) => {
+      if (PolicyArn !== MANAGED_POLICIES.cloudTrailReadOnly) iam.users.get(UserName)!.attached.add(PolicyArn);
+      return {};
+    });
+    await expect(run()).rejects.toMatchObject({
+      name: 'LabStateMismatch',
+      message: expect.stringContaining(MANAGED_POLICIES.cloudTrailReadOnly),
+    });
+  });
+
+  it('re-attaches a policy someone detached', async () => {
+    await run();
+    iam.users.get(USER)!.attached.delete(MANAGED_POLICIES.userChangePassword);
+    await expect(run()).resolves.toMatchObject({ attachedPolicies: REQUIRED });
+    expect(iamMock.commandCalls(DetachUserPolicyCommand)).toHaveLength(0);
+  });
+
+  it('propagates throttling', async () => {
+    iamMock.on(ListAttachedUserPoliciesCommand).rejects(awsError('Throttling', 'Rate exceeded'));
+    await expect(run()).rejects.toMatchObject({ name: 'Throttling' });
+  });
+});
