@@ -1,0 +1,621 @@
+import type { LabFunctionName } from './functions.js';
+
+/**
+ * What each Lambda task may do, and nothing more: one list of grants per function, each with the
+ * exact IAM actions its task calls (functions/README.md, facts sheet) on the narrowest resources
+ * the API allows. `test/infra/permissions.test.ts` scans every task's source for the SDK commands
+ * it sends and fails when one is not granted here, so this stays complete as the tasks evolve;
+ * `test/infra/stack.test.ts` fails when a grant is wider than these rules allow.
+ *
+ * Resources are CloudFormation `Fn::Sub` strings (`${AWS::Partition}`, `${AWS::Region}`,
+ * `${AWS::AccountId}`); `'*'` appears only for actions that support no resource-level permission,
+ * each listed in WILDCARD_ONLY_ACTIONS with the reason.
+ */
+export interface Grant {
+  /** Why the task needs this (and for `'*'`, why nothing narrower works). */
+  why: string;
+  actions: string[];
+  resources: string[];
+  conditions?: Record<string, Record<string, string | string[]>>;
+}
+
+// ---------------------------------------------------------------- ARN builders
+const arn = (service: string, resource: string, { region = true, account = true } = {}) =>
+  `arn:\${AWS::Partition}:${service}:${region ? '${AWS::Region}' : ''}:${account ? '${AWS::AccountId}' : ''}:${resource}`;
+const iamArn = (resource: string) => arn('iam', resource, { region: false });
+const ssmArn = (resource: string) => arn('ssm', resource);
+const ec2Arn = (resource: string) => arn('ec2', resource);
+
+/** The account-wide lab roles and profile (shared/names.ts SHARED_NAMES). */
+export const LAB_ROLE_ARNS = {
+  instanceRole: iamArn('role/SSMLabRole'),
+  serviceRole: iamArn('role/SSMServiceRole'),
+  instanceProfile: iamArn('instance-profile/SSMLabProfile'),
+} as const;
+const WORKSHOP_USERS = iamArn('user/MyWorkshopUser-*');
+const WORKSHOP_POLICIES = iamArn('policy/SSMDevAccess-*');
+const LAB_PARAMETERS = ssmArn('parameter/session-lab/*');
+const LAB_SECRETS = arn('secretsmanager', 'secret:session-lab/*');
+const PREFERENCES_DOCUMENT = ssmArn('document/SSM-SessionManagerRunShell');
+const ACTIVATION_TIER = ssmArn('servicesetting/ssm/managed-instance/activation-tier');
+const AMI_PARAMETERS = arn('ssm', 'parameter/aws/service/ami-amazon-linux-latest/*', { account: false });
+const RUN_SHELL_SCRIPT = arn('ssm', 'document/AWS-RunShellScript', { account: false });
+/** Session ids of an IAM user start with the user name (facts sheet 5.1). */
+const WORKSHOP_SESSIONS = ssmArn('session/MyWorkshopUser-*');
+/** Any log group: its name is lab input (`logGroupName`), so it cannot be narrowed further. */
+const LOG_GROUPS = arn('logs', 'log-group:*');
+
+const MANAGED_POLICY = (name: string) => `arn:\${AWS::Partition}:iam::aws:policy/${name}`;
+
+// ---------------------------------------------------------------- conditions
+const TAG_MANAGED_BY = 'session-lab:managed-by';
+/** Resources session-lab created carry this tag (shared/tags.ts); mutations are limited to them. */
+const TAGGED_BY_LAB = { StringEquals: { [`aws:ResourceTag/${TAG_MANAGED_BY}`]: 'session-lab' } };
+/** A create call must tag the new resource as session-lab's. */
+const TAGGING_AS_LAB = { StringEquals: { [`aws:RequestTag/${TAG_MANAGED_BY}`]: 'session-lab' } };
+const passedTo = (service: string) => ({ StringEquals: { 'iam:PassedToService': service } });
+const createdBy = (...calls: string[]) => ({ StringEquals: { 'ec2:CreateAction': calls } });
+
+/**
+ * Why each ARN pattern with a wildcard is as narrow as it can be: cdk-nag (AwsSolutions-IAM5)
+ * requires a written reason for every one, and the construct fails when a pattern has none here.
+ */
+export const WILDCARD_PATTERN_REASONS: Record<string, string> = {
+  [WORKSHOP_USERS]:
+    'one workshop user per lab, named MyWorkshopUser-<labId>; the lab id is known only at run time',
+  [WORKSHOP_POLICIES]: 'one SSMDevAccess-<labId> policy per lab; the lab id is known only at run time',
+  [LAB_PARAMETERS]: "the lab's SecureString parameters live under /session-lab/<labId>/; only that tree",
+  [LAB_SECRETS]: "the lab's password secrets are named session-lab/<labId>/...; only those",
+  [WORKSHOP_SESSIONS]: 'session ids of the workshop users start with MyWorkshopUser-; ids are random',
+  [LOG_GROUPS]: 'the session log group name is lab input (logGroupName), so any group name is possible',
+  [AMI_PARAMETERS]: 'the public Amazon Linux AMI parameters (read only)',
+  [ssmArn('managed-instance/*')]:
+    'mi- node ids are assigned at registration; narrowed to the lab by its tags in code',
+  [ec2Arn('instance/*')]:
+    'instance ids are assigned at launch; mutations require the session-lab tag (condition)',
+  [ec2Arn('key-pair/*')]:
+    'key pair ids are assigned at creation; mutations require the session-lab tag (condition)',
+  [ec2Arn('security-group/*')]:
+    'group ids are assigned at creation; mutations require the session-lab tag (condition)',
+  [ec2Arn('vpc/*')]: 'the VPC is the default one or lab input; only CreateSecurityGroup uses it',
+  [ec2Arn('subnet/*')]: 'the subnet is the default one or lab input; only RunInstances uses it',
+  [ec2Arn('volume/*')]: 'root volumes are created by RunInstances; their ids are not known before',
+  [ec2Arn('network-interface/*')]: 'interfaces are created by RunInstances; their ids are not known before',
+  [arn('ec2', 'image/*', { account: false })]: 'the AMI id is resolved at run time from the public parameter',
+};
+
+/**
+ * Actions that accept no resource narrower than `'*'` (Service Authorization Reference: no
+ * resource type, or list/describe calls). A grant on `'*'` may hold only these.
+ */
+export const WILDCARD_ONLY_ACTIONS: Record<string, string> = {
+  'ec2:DescribeInstances': 'EC2 Describe* calls support no resource-level permissions',
+  'ec2:DescribeInstanceStatus': 'EC2 Describe* calls support no resource-level permissions',
+  'ec2:DescribeKeyPairs': 'EC2 Describe* calls support no resource-level permissions',
+  'ec2:DescribeSecurityGroups': 'EC2 Describe* calls support no resource-level permissions',
+  'ec2:DescribeSecurityGroupRules': 'EC2 Describe* calls support no resource-level permissions',
+  'ec2:DescribeVpcs': 'EC2 Describe* calls support no resource-level permissions',
+  'ec2:DescribeSubnets': 'EC2 Describe* calls support no resource-level permissions',
+  'ec2:DescribeImages': 'EC2 Describe* calls support no resource-level permissions',
+  'ssm:DescribeInstanceInformation': 'a list call with no resource type',
+  'ssm:DescribeActivations': 'a list call with no resource type',
+  'ssm:CreateActivation': 'CreateActivation has no resource type (narrowed by a request-tag condition)',
+  'ssm:DeleteActivation': 'DeleteActivation has no resource type',
+  'ssm:DescribeSessions': 'a list call with no resource type',
+  'ssm:GetCommandInvocation': 'command invocations have no resource type',
+  'ssm:ListCommandInvocations': 'a list call with no resource type',
+  'ssm:ListCommands': 'a list call with no resource type',
+  'iam:GetAccountPasswordPolicy': 'an account-level read with no resource type',
+  'iam:ListAccountAliases': 'an account-level read with no resource type',
+  'cloudtrail:LookupEvents': 'LookupEvents has no resource type',
+};
+
+// ---------------------------------------------------------------- shared grant sets
+const ssmRoleGrants = (roleArn: string, policies: string[]): Grant[] => [
+  {
+    why: 'converge the shared role: create, read back, rewrite a differing trust policy, tag',
+    actions: [
+      'iam:CreateRole',
+      'iam:GetRole',
+      'iam:TagRole',
+      'iam:UpdateAssumeRolePolicy',
+      'iam:ListAttachedRolePolicies',
+    ],
+    resources: [roleArn],
+  },
+  {
+    why: 'attach exactly the managed policies the lab needs; detach superseded ones (AmazonEC2RoleforSSM)',
+    actions: ['iam:AttachRolePolicy', 'iam:DetachRolePolicy'],
+    resources: [roleArn],
+    conditions: {
+      ArnEquals: {
+        'iam:PolicyARN': [
+          ...policies.map(MANAGED_POLICY),
+          MANAGED_POLICY('service-role/AmazonEC2RoleforSSM'),
+        ],
+      },
+    },
+  },
+];
+
+const labParameters = (why: string, ...actions: string[]): Grant => ({
+  why,
+  actions,
+  resources: [LAB_PARAMETERS],
+});
+
+const ec2Reads = (why: string, ...actions: string[]): Grant => ({ why, actions, resources: ['*'] });
+
+export const PERMISSIONS: Record<LabFunctionName, Grant[]> = {
+  'validate-lab-input': [],
+
+  'create-instance-role': [
+    ...ssmRoleGrants(LAB_ROLE_ARNS.instanceRole, [
+      'AmazonSSMManagedInstanceCore',
+      'CloudWatchAgentServerPolicy',
+    ]),
+    {
+      why: 'converge SSMLabProfile and put SSMLabRole in it',
+      actions: [
+        'iam:CreateInstanceProfile',
+        'iam:GetInstanceProfile',
+        'iam:TagInstanceProfile',
+        'iam:AddRoleToInstanceProfile',
+      ],
+      resources: [LAB_ROLE_ARNS.instanceProfile],
+    },
+    {
+      why: 'AddRoleToInstanceProfile requires passing the role, which EC2 then uses (facts sheet 1.1)',
+      actions: ['iam:PassRole'],
+      resources: [LAB_ROLE_ARNS.instanceRole],
+      conditions: passedTo('ec2.amazonaws.com'),
+    },
+  ],
+
+  'create-service-role': [
+    ...ssmRoleGrants(LAB_ROLE_ARNS.serviceRole, [
+      'AmazonSSMManagedInstanceCore',
+      'CloudWatchAgentServerPolicy',
+    ]),
+  ],
+
+  'create-activations': [
+    {
+      why: 'create the per-environment activations, tagged as the lab’s at creation',
+      actions: ['ssm:CreateActivation'],
+      resources: ['*'],
+      conditions: TAGGING_AS_LAB,
+    },
+    {
+      why: 'find existing activations (converge) and replace an expired or spent one',
+      actions: ['ssm:DescribeActivations', 'ssm:DeleteActivation'],
+      resources: ['*'],
+    },
+    {
+      why: 'CreateActivation hands SSMServiceRole to Systems Manager (facts sheet 2.1)',
+      actions: ['iam:PassRole'],
+      resources: [LAB_ROLE_ARNS.serviceRole],
+      conditions: passedTo('ssm.amazonaws.com'),
+    },
+    labParameters(
+      'write each activation code straight to its SecureString parameter, tagged',
+      'ssm:PutParameter',
+      'ssm:GetParameter',
+      'ssm:GetParametersByPath',
+      'ssm:DeleteParameter',
+      'ssm:AddTagsToResource',
+    ),
+  ],
+
+  'create-key-pair': [
+    {
+      why: 'create the lab key pair, tagged as the lab’s',
+      actions: ['ec2:CreateKeyPair'],
+      resources: [ec2Arn('key-pair/*')],
+      conditions: TAGGING_AS_LAB,
+    },
+    {
+      why: 'tag the key pair in the CreateKeyPair call',
+      actions: ['ec2:CreateTags'],
+      resources: [ec2Arn('key-pair/*')],
+      conditions: createdBy('CreateKeyPair'),
+    },
+    {
+      why: 'recreate a key pair whose private key was lost (InvalidKeyPair.Duplicate, facts sheet 7.2)',
+      actions: ['ec2:DeleteKeyPair'],
+      resources: [ec2Arn('key-pair/*')],
+      conditions: TAGGED_BY_LAB,
+    },
+    ec2Reads('find the key pair', 'ec2:DescribeKeyPairs'),
+    labParameters(
+      'write the private key straight to its SecureString parameter, tagged',
+      'ssm:PutParameter',
+      'ssm:GetParameter',
+      'ssm:DeleteParameter',
+      'ssm:AddTagsToResource',
+    ),
+  ],
+
+  'create-network': [
+    {
+      why: 'create the bootstrap and on-prem security groups, tagged as the lab’s',
+      actions: ['ec2:CreateSecurityGroup'],
+      resources: [ec2Arn('security-group/*')],
+      conditions: TAGGING_AS_LAB,
+    },
+    {
+      why: 'CreateSecurityGroup is also authorized against the VPC it is created in',
+      actions: ['ec2:CreateSecurityGroup'],
+      resources: [ec2Arn('vpc/*')],
+    },
+    {
+      why: 'tag the security groups in the CreateSecurityGroup call',
+      actions: ['ec2:CreateTags'],
+      resources: [ec2Arn('security-group/*')],
+      conditions: createdBy('CreateSecurityGroup'),
+    },
+    {
+      why: 'SSH from the bootstrap group only; outbound 443',
+      actions: [
+        'ec2:AuthorizeSecurityGroupIngress',
+        'ec2:AuthorizeSecurityGroupEgress',
+        'ec2:RevokeSecurityGroupEgress',
+      ],
+      resources: [ec2Arn('security-group/*')],
+      conditions: TAGGED_BY_LAB,
+    },
+    ec2Reads(
+      'find the default VPC and subnet and the existing groups',
+      'ec2:DescribeVpcs',
+      'ec2:DescribeSubnets',
+      'ec2:DescribeSecurityGroups',
+      'ec2:DescribeSecurityGroupRules',
+    ),
+  ],
+
+  'launch-instances': [
+    {
+      why: 'launch the hosts; every instance is tagged as the lab’s at launch',
+      actions: ['ec2:RunInstances'],
+      resources: [ec2Arn('instance/*')],
+      conditions: TAGGING_AS_LAB,
+    },
+    {
+      why: 'RunInstances is also authorized against the AMI, subnet, groups, key, volumes and interfaces it uses',
+      actions: ['ec2:RunInstances'],
+      resources: [
+        arn('ec2', 'image/*', { account: false }),
+        ec2Arn('subnet/*'),
+        ec2Arn('security-group/*'),
+        ec2Arn('key-pair/*'),
+        ec2Arn('volume/*'),
+        ec2Arn('network-interface/*'),
+      ],
+    },
+    {
+      why: 'tag instances and volumes in the RunInstances call',
+      actions: ['ec2:CreateTags'],
+      resources: [ec2Arn('instance/*'), ec2Arn('volume/*'), ec2Arn('network-interface/*')],
+      conditions: createdBy('RunInstances'),
+    },
+    {
+      why: 'the EC2 hosts get SSMLabProfile, whose role is passed to EC2 (facts sheet 7.1)',
+      actions: ['iam:PassRole'],
+      resources: [LAB_ROLE_ARNS.instanceRole],
+      conditions: passedTo('ec2.amazonaws.com'),
+    },
+    {
+      why: 'resolve the current Amazon Linux 2023 AMI from its public parameter',
+      actions: ['ssm:GetParameter', 'ssm:GetParameters'],
+      resources: [AMI_PARAMETERS],
+    },
+    ec2Reads(
+      'find instances already launched by this run (converge)',
+      'ec2:DescribeInstances',
+      'ec2:DescribeImages',
+    ),
+  ],
+
+  'wait-for-instances': [
+    ec2Reads('instance states', 'ec2:DescribeInstances', 'ec2:DescribeInstanceStatus'),
+    {
+      why: 'EC2 hosts Online in Systems Manager',
+      actions: ['ssm:DescribeInstanceInformation'],
+      resources: ['*'],
+    },
+  ],
+
+  'register-agents': [
+    {
+      why: 'run the registration script on the lab’s bootstrap host only',
+      actions: ['ssm:SendCommand'],
+      resources: [ec2Arn('instance/*')],
+      conditions: { StringEquals: { [`ssm:resourceTag/${TAG_MANAGED_BY}`]: 'session-lab' } },
+    },
+    {
+      why: 'the script runs through AWS-RunShellScript',
+      actions: ['ssm:SendCommand'],
+      resources: [RUN_SHELL_SCRIPT],
+    },
+    {
+      why: 'the bootstrap host must be Online first',
+      actions: ['ssm:DescribeInstanceInformation'],
+      resources: ['*'],
+    },
+    ec2Reads('the hosts’ private addresses', 'ec2:DescribeInstances'),
+    labParameters(
+      'check that the code and key parameters exist (never read their values)',
+      'ssm:GetParameter',
+    ),
+  ],
+
+  'wait-for-registration': [
+    {
+      why: 'the registration command’s status and output (mi- ids)',
+      actions: ['ssm:GetCommandInvocation', 'ssm:ListCommandInvocations', 'ssm:DescribeInstanceInformation'],
+      resources: ['*'],
+    },
+    {
+      why: 'tag the registered nodes (Environment, lab id) when the activation tags did not',
+      actions: ['ssm:AddTagsToResource', 'ssm:ListTagsForResource'],
+      resources: [ssmArn('managed-instance/*')],
+    },
+  ],
+
+  'close-bootstrap-access': [
+    {
+      why: 'remove the SSH rule from the lab’s groups',
+      actions: ['ec2:RevokeSecurityGroupIngress'],
+      resources: [ec2Arn('security-group/*')],
+      conditions: TAGGED_BY_LAB,
+    },
+    {
+      why: 'delete the bootstrap key pair and stop the bootstrap host',
+      actions: ['ec2:DeleteKeyPair', 'ec2:TerminateInstances'],
+      resources: [ec2Arn('key-pair/*'), ec2Arn('instance/*')],
+      conditions: TAGGED_BY_LAB,
+    },
+    ec2Reads(
+      'read the groups, key and host back',
+      'ec2:DescribeSecurityGroups',
+      'ec2:DescribeSecurityGroupRules',
+      'ec2:DescribeKeyPairs',
+      'ec2:DescribeInstances',
+    ),
+    labParameters('delete the private key parameter', 'ssm:DeleteParameter', 'ssm:GetParameter'),
+  ],
+
+  'enable-advanced-tier': [
+    {
+      why: 'switch the account’s activation tier to advanced (facts sheet 3)',
+      actions: ['ssm:GetServiceSetting', 'ssm:UpdateServiceSetting'],
+      resources: [ACTIVATION_TIER],
+    },
+  ],
+
+  'wait-for-advanced-tier': [
+    { why: 'read the activation tier', actions: ['ssm:GetServiceSetting'], resources: [ACTIVATION_TIER] },
+  ],
+
+  'configure-session-logging': [
+    {
+      why: 'create or reconcile the session log group (retention, KMS key, tags)',
+      actions: [
+        'logs:CreateLogGroup',
+        'logs:PutRetentionPolicy',
+        'logs:AssociateKmsKey',
+        'logs:DescribeLogGroups',
+        'logs:TagResource',
+        'logs:TagLogGroup',
+        'logs:ListTagsForResource',
+      ],
+      resources: [LOG_GROUPS],
+    },
+    {
+      why: 'create or update the Session Manager preferences document and make it the default',
+      actions: [
+        'ssm:CreateDocument',
+        'ssm:UpdateDocument',
+        'ssm:UpdateDocumentDefaultVersion',
+        'ssm:DescribeDocument',
+        'ssm:GetDocument',
+        'ssm:AddTagsToResource',
+      ],
+      resources: [PREFERENCES_DOCUMENT],
+    },
+  ],
+
+  'create-workshop-user': [
+    {
+      why: 'the lab’s workshop user and its console password',
+      actions: [
+        'iam:CreateUser',
+        'iam:GetUser',
+        'iam:TagUser',
+        'iam:CreateLoginProfile',
+        'iam:UpdateLoginProfile',
+        'iam:GetLoginProfile',
+        'iam:ListAttachedUserPolicies',
+      ],
+      resources: [WORKSHOP_USERS],
+    },
+    {
+      why: 'attach only the lab policy and the seed’s read-only managed policies',
+      actions: ['iam:AttachUserPolicy', 'iam:DetachUserPolicy'],
+      resources: [WORKSHOP_USERS],
+      conditions: {
+        ArnLike: {
+          'iam:PolicyARN': [
+            WORKSHOP_POLICIES,
+            MANAGED_POLICY('CloudWatchLogsReadOnlyAccess'),
+            MANAGED_POLICY('AWSCloudTrail_ReadOnlyAccess'),
+            MANAGED_POLICY('IAMUserChangePassword'),
+          ],
+        },
+      },
+    },
+    {
+      why: 'the tag-based SSMDevAccess policy, updated in place by a new version (at most 5, facts sheet 1.1)',
+      actions: [
+        'iam:CreatePolicy',
+        'iam:GetPolicy',
+        'iam:GetPolicyVersion',
+        'iam:CreatePolicyVersion',
+        'iam:ListPolicyVersions',
+        'iam:DeletePolicyVersion',
+        'iam:TagPolicy',
+      ],
+      resources: [WORKSHOP_POLICIES],
+    },
+    {
+      why: 'generate a password that satisfies the account policy',
+      actions: ['iam:GetAccountPasswordPolicy'],
+      resources: ['*'],
+    },
+    {
+      why: 'the password goes straight to Secrets Manager; only the ARN leaves the task',
+      actions: [
+        'secretsmanager:CreateSecret',
+        'secretsmanager:PutSecretValue',
+        'secretsmanager:DescribeSecret',
+        'secretsmanager:TagResource',
+        'secretsmanager:DeleteSecret',
+      ],
+      resources: [LAB_SECRETS],
+    },
+  ],
+
+  'verify-lab': [
+    {
+      why: 'the access matrix from the IAM policy simulator, and the user read back',
+      actions: ['iam:SimulatePrincipalPolicy', 'iam:GetUser', 'iam:ListAttachedUserPolicies'],
+      resources: [WORKSHOP_USERS],
+    },
+    {
+      why: 'the sign-in URL uses the account alias when there is one',
+      actions: ['iam:ListAccountAliases'],
+      resources: ['*'],
+    },
+    {
+      why: 'nodes and their ping status, session history',
+      actions: ['ssm:DescribeInstanceInformation', 'ssm:DescribeSessions'],
+      resources: ['*'],
+    },
+    {
+      why: 'node tags (Environment) for the matrix',
+      actions: ['ssm:ListTagsForResource'],
+      resources: [ssmArn('managed-instance/*')],
+    },
+    {
+      why: 'the preferences read back',
+      actions: ['ssm:GetDocument', 'ssm:DescribeDocument'],
+      resources: [PREFERENCES_DOCUMENT],
+    },
+    { why: 'the log group read back', actions: ['logs:DescribeLogGroups'], resources: [LOG_GROUPS] },
+    { why: 'StartSession events (seed 6)', actions: ['cloudtrail:LookupEvents'], resources: ['*'] },
+    ec2Reads('EC2 hosts and their tags', 'ec2:DescribeInstances'),
+    {
+      why: 'report where the password is kept (never its value)',
+      actions: ['secretsmanager:DescribeSecret'],
+      resources: [LAB_SECRETS],
+    },
+  ],
+
+  'terminate-sessions': [
+    { why: 'the lab user’s active sessions', actions: ['ssm:DescribeSessions'], resources: ['*'] },
+    { why: 'end them', actions: ['ssm:TerminateSession'], resources: [WORKSHOP_SESSIONS] },
+  ],
+
+  'deregister-nodes': [
+    {
+      why: 'find the lab’s mi- nodes by tag',
+      actions: ['ssm:DescribeInstanceInformation'],
+      resources: ['*'],
+    },
+    {
+      why: 'deregister them',
+      actions: ['ssm:DeregisterManagedInstance', 'ssm:ListTagsForResource'],
+      resources: [ssmArn('managed-instance/*')],
+    },
+  ],
+
+  'delete-activations': [
+    {
+      why: 'find the lab’s activations by tag and delete them',
+      actions: ['ssm:DescribeActivations', 'ssm:DeleteActivation'],
+      resources: ['*'],
+    },
+    labParameters(
+      'delete the activation code parameters',
+      'ssm:GetParametersByPath',
+      'ssm:DeleteParameter',
+      'ssm:DeleteParameters',
+    ),
+  ],
+
+  'terminate-instances': [
+    ec2Reads('find the lab’s instances by tag (a poll until terminated)', 'ec2:DescribeInstances'),
+    {
+      why: 'terminate only instances session-lab tagged',
+      actions: ['ec2:TerminateInstances'],
+      resources: [ec2Arn('instance/*')],
+      conditions: TAGGED_BY_LAB,
+    },
+  ],
+
+  'delete-network': [
+    ec2Reads(
+      'find the lab’s groups and key pair by tag',
+      'ec2:DescribeSecurityGroups',
+      'ec2:DescribeKeyPairs',
+    ),
+    {
+      why: 'delete the lab’s security groups (rules first) and key pair',
+      actions: ['ec2:DeleteSecurityGroup', 'ec2:RevokeSecurityGroupIngress', 'ec2:DeleteKeyPair'],
+      resources: [ec2Arn('security-group/*'), ec2Arn('key-pair/*')],
+      conditions: TAGGED_BY_LAB,
+    },
+    labParameters('delete the private key parameter', 'ssm:DeleteParameter', 'ssm:GetParametersByPath'),
+  ],
+
+  'delete-workshop-user': [
+    {
+      why: 'delete the user after everything attached to it (facts sheet 1.5)',
+      actions: [
+        'iam:GetUser',
+        'iam:DeleteLoginProfile',
+        'iam:ListAttachedUserPolicies',
+        'iam:DetachUserPolicy',
+        'iam:ListUserPolicies',
+        'iam:DeleteUserPolicy',
+        'iam:ListAccessKeys',
+        'iam:DeleteAccessKey',
+        'iam:ListGroupsForUser',
+        'iam:RemoveUserFromGroup',
+        'iam:DeleteUser',
+      ],
+      resources: [WORKSHOP_USERS],
+    },
+    {
+      why: 'delete the lab policy after its non-default versions',
+      actions: [
+        'iam:GetPolicy',
+        'iam:ListEntitiesForPolicy',
+        'iam:ListPolicyVersions',
+        'iam:DeletePolicyVersion',
+        'iam:DeletePolicy',
+      ],
+      resources: [WORKSHOP_POLICIES],
+    },
+    {
+      why: 'delete the password secret',
+      actions: ['secretsmanager:DescribeSecret', 'secretsmanager:DeleteSecret'],
+      resources: [LAB_SECRETS],
+    },
+  ],
+};
+
+/** Every IAM action a function's role is granted. */
+export function grantedActions(name: LabFunctionName): Set<string> {
+  return new Set(PERMISSIONS[name].flatMap((grant) => grant.actions));
+}
