@@ -1,5 +1,10 @@
 import type { ControlHandler, ServiceTable } from '../context.js';
+import { hybridActivations } from './activations.js';
+import { ec2Fidelity } from './ec2-fidelity.js';
+import { hostControls } from './host-controls.js';
 import { iamSimulation } from './iam-simulation.js';
+import { managedNodes } from './managed-nodes.js';
+import { runCommand } from './run-command.js';
 import { serviceSettings } from './service-settings.js';
 
 /**
@@ -7,9 +12,10 @@ import { serviceSettings } from './service-settings.js';
  * everything else goes to moto.
  */
 export const services: ServiceTable = {
-  ssm: { ...serviceSettings },
+  ssm: { ...serviceSettings, ...hybridActivations, ...managedNodes, ...runCommand },
+  ec2: { ...ec2Fidelity },
   iam: { ...iamSimulation },
 };
 
 /** Internal endpoints for the simulated hosts' commands (ssh, the agent, systemctl, aws). */
-export const controls: Record<string, ControlHandler> = {};
+export const controls: Record<string, ControlHandler> = { ...hostControls };

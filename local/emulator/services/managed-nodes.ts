@@ -59,7 +59,9 @@ interface HostAgent {
 
 interface HybridNode {
   id: string;
+  /** Where it registered (the agent's -region); the host may live in another region. */
   region: string;
+  hostRegion: string;
   activationId: string;
   hostInstanceId: string;
   name?: string;
@@ -184,6 +186,7 @@ export function setAgentRunning(
 export function addHybridNode(
   ctx: EmulatorContext,
   host: Pick<HostView, 'instanceId' | 'launchMs' | 'region'>,
+  region: string,
   details: { activationId: string; name?: string; iamRole: string; tags: Record<string, string> },
 ): string {
   const { nodes } = fleet(ctx);
@@ -192,7 +195,8 @@ export function addHybridNode(
   while (nodes.has(id));
   nodes.set(id, {
     id,
-    region: host.region,
+    region,
+    hostRegion: host.region,
     hostInstanceId: host.instanceId,
     registeredAt: Date.now(),
     ...details,
@@ -217,11 +221,7 @@ export function hasRegistration(
   return hostAgent(ctx, host).registration !== undefined;
 }
 
-/** Hosts are looked up by id for each hybrid node, once per call. */
-type HostLookup = (instanceId: string) => HostView | undefined;
-
-function hybridRecord(ctx: EmulatorContext, node: HybridNode, hostOf: HostLookup): NodeRecord {
-  const host = hostOf(node.hostInstanceId);
+function hybridRecord(ctx: EmulatorContext, node: HybridNode, host: HostView | undefined): NodeRecord {
   const agent = host ? hostAgent(ctx, host) : undefined;
   const online =
     host?.state === 'running' &&
@@ -304,7 +304,12 @@ export async function listNodes(ctx: EmulatorContext, region: string): Promise<N
     if (record) records.push(record);
   }
   for (const node of fleet(ctx).nodes.values()) {
-    if (node.region === region) records.push(hybridRecord(ctx, node, (id) => byId.get(id)));
+    if (node.region !== region) continue;
+    const host =
+      node.hostRegion === region
+        ? byId.get(node.hostInstanceId)
+        : await findHost(ctx, node.hostRegion, node.hostInstanceId);
+    records.push(hybridRecord(ctx, node, host));
   }
   return records.sort((a, b) => a.nodeId.localeCompare(b.nodeId));
 }
@@ -322,8 +327,8 @@ async function findRecord(
   if (nodeId.startsWith('mi-')) {
     const node = fleet(ctx).nodes.get(nodeId);
     if (!node || node.region !== region) return undefined;
-    const host = await findHost(ctx, region, node.hostInstanceId);
-    return hybridRecord(ctx, node, () => host);
+    const host = await findHost(ctx, node.hostRegion, node.hostInstanceId);
+    return hybridRecord(ctx, node, host);
   }
   const host = await findHost(ctx, region, nodeId);
   return host ? ec2Record(ctx, host, roleChecker(ctx, region)) : undefined;

@@ -1,3 +1,5 @@
+import { readSync } from 'node:fs';
+
 // Shared by the simulated host commands: who this host is and how to reach the emulator.
 
 export const hostInstanceId = process.env.SESSION_LAB_HOST_INSTANCE_ID ?? '';
@@ -40,10 +42,24 @@ export function die(message, code) {
   process.exit(code);
 }
 
-/** Reads all of stdin (empty when stdin is closed or empty, as under Run Command). */
-export async function readStdin() {
-  if (process.stdin.isTTY) return '';
-  const chunks = [];
-  for await (const chunk of process.stdin) chunks.push(chunk);
-  return Buffer.concat(chunks).toString('utf8');
+/**
+ * Reads one line from stdin a byte at a time, as Go's fmt.Scanln does on os.Stdin, so the rest of a
+ * script piped into `bash -s` stays for bash. Returns undefined at end of input.
+ */
+export function readLine() {
+  const byte = Buffer.alloc(1);
+  const bytes = [];
+  for (;;) {
+    let n;
+    try {
+      n = readSync(0, byte, 0, 1, null);
+    } catch (err) {
+      if (err.code === 'EAGAIN') continue;
+      if (err.code === 'EOF') n = 0;
+      else throw err;
+    }
+    if (n === 0) return bytes.length ? Buffer.from(bytes).toString('utf8') : undefined;
+    if (byte[0] === 0x0a) return Buffer.from(bytes).toString('utf8');
+    bytes.push(byte[0]);
+  }
 }
