@@ -1,0 +1,164 @@
+import {
+  CreateActivationCommand,
+  DeleteActivationCommand,
+  paginateDescribeActivations,
+  type Activation,
+} from '@aws-sdk/client-ssm';
+import { z } from 'zod';
+import type { LabClients } from '../shared/clients.js';
+import { IamNotPropagatedYet, ignoreErrors, isErrorNamed } from '../shared/errors.js';
+import { labConfigSchema, type LabConfig } from '../shared/lab-config.js';
+import type { ActivationRef } from '../shared/lab-state.js';
+import { logger } from '../shared/logger.js';
+import { ENVIRONMENTS, LAB_HOSTS, labNames, type Environment, type HostSpec } from '../shared/names.js';
+import { deleteParameter, parameterExists, putSecureParameter } from '../shared/secrets.js';
+import { TAG_LAB_ID, labTags, toTagRecord } from '../shared/tags.js';
+
+export const inputSchema = z
+  .object({
+    lab: labConfigSchema,
+    serviceRoleName: z.string().regex(/^[\w+=,.@/-]{1,64}$/, 'must be an IAM role name'),
+  })
+  .strict();
+export type CreateActivationsInput = { lab: LabConfig; serviceRoleName: string };
+
+export interface CreateActivationsOutput {
+  activations: ActivationRef[];
+}
+
+/**
+ * An existing activation is only worth reusing if registration can still happen with it: at least
+ * this long before it expires (registration runs minutes after this step, but a retried or slow
+ * run should not race the expiry).
+ */
+export const MIN_REMAINING_MS = 30 * 60 * 1000;
+
+/** The lab's activations for one environment, found by their default instance name and tags. */
+async function findActivations(
+  clients: Pick<LabClients, 'ssm'>,
+  labId: string,
+  environment: Environment,
+  defaultInstanceName: string,
+): Promise<Activation[]> {
+  const found: Activation[] = [];
+  const pages = paginateDescribeActivations(
+    { client: clients.ssm, pageSize: 50 },
+    { Filters: [{ FilterKey: 'DefaultInstanceName', FilterValues: [defaultInstanceName] }] },
+  );
+  for await (const page of pages) {
+    for (const activation of page.ActivationList ?? []) {
+      const tags = toTagRecord(activation.Tags);
+      if (tags[TAG_LAB_ID] === labId && tags.Environment === environment) found.push(activation);
+    }
+  }
+  return found;
+}
+
+function reusable(activation: Activation, serviceRoleName: string, hosts: number, now: number): boolean {
+  const left = (activation.RegistrationLimit ?? 0) - (activation.RegistrationsCount ?? 0);
+  return (
+    !activation.Expired &&
+    (activation.ExpirationDate?.getTime() ?? 0) - now >= MIN_REMAINING_MS &&
+    left >= hosts &&
+    activation.IamRole === serviceRoleName
+  );
+}
+
+/**
+ * CreateActivation right after the service role was created fails with `ValidationException:
+ * Not existing role: arn:aws:iam::...` (facts sheet 1.4). The facts sheet gives only that generic
+ * name, which SSM also uses for real input errors, so the message is matched here, narrowly: only
+ * this one phrase becomes retryable. It also covers a role that does not trust ssm.amazonaws.com,
+ * but create-service-role has just verified the trust, so within this workflow it is propagation;
+ * the state machine's bounded retries end it if it never clears.
+ */
+function isRoleNotPropagated(err: unknown): boolean {
+  return isErrorNamed(err, 'ValidationException') && /not existing role/i.test((err as Error).message);
+}
+
+async function ensureActivation(
+  lab: LabConfig,
+  serviceRoleName: string,
+  environment: Environment,
+  hosts: HostSpec[],
+  clients: Pick<LabClients, 'ssm'>,
+): Promise<ActivationRef> {
+  const names = labNames(lab.labId);
+  const hostRole = hosts[0]!.role;
+  const defaultInstanceName = names.host(hostRole);
+  const codeParameter = names.activationCodeParameter(environment);
+  const existing = await findActivations(clients, lab.labId, environment, defaultInstanceName);
+
+  // The code cannot be read back from SSM, so an activation is reused only together with the
+  // parameter holding its code. Exactly one candidate, so the parameter is unambiguously its code.
+  const [only] = existing;
+  if (
+    existing.length === 1 &&
+    reusable(only!, serviceRoleName, hosts.length, Date.now()) &&
+    (await parameterExists(clients.ssm, codeParameter))
+  ) {
+    return { environment, hostRole, activationId: only!.ActivationId!, codeParameter };
+  }
+
+  // Replace. The parameter goes first: it then exists only after the newest activation's code was
+  // written, so a crash anywhere below leaves either no parameter (the next run replaces again) or
+  // the right one, never an old code beside a new activation.
+  await deleteParameter(clients.ssm, codeParameter);
+  for (const stale of existing) {
+    logger.info('deleting an activation that cannot be reused', {
+      activationId: stale.ActivationId,
+      environment,
+    });
+    await ignoreErrors(
+      () => clients.ssm.send(new DeleteActivationCommand({ ActivationId: stale.ActivationId! })),
+      'InvalidActivation',
+      'InvalidActivationId',
+    );
+  }
+
+  let created;
+  try {
+    created = await clients.ssm.send(
+      new CreateActivationCommand({
+        Description: `session-lab ${lab.labId} ${environment} on-premises hosts`,
+        DefaultInstanceName: defaultInstanceName,
+        IamRole: serviceRoleName,
+        RegistrationLimit: hosts.length,
+        ExpirationDate: new Date(Date.now() + lab.activationExpiryHours * 3600 * 1000),
+        // Copied onto every node registered with it: the Environment tag the Prod deny matches.
+        Tags: labTags(lab.labId, { Environment: environment }),
+      }),
+    );
+  } catch (err) {
+    if (isRoleNotPropagated(err)) {
+      throw new IamNotPropagatedYet(`SSM cannot see ${serviceRoleName} yet`, { cause: err });
+    }
+    throw err;
+  }
+  // Straight from the response into a SecureString; only the parameter's name leaves this task.
+  await putSecureParameter(
+    clients.ssm,
+    codeParameter,
+    created.ActivationCode!,
+    labTags(lab.labId, { Environment: environment }),
+  );
+  return { environment, hostRole, activationId: created.ActivationId!, codeParameter };
+}
+
+/**
+ * Seed task 2: one hybrid activation per environment for the lab's mock on-premises hosts, its
+ * code kept in a SecureString parameter. Re-running reuses a still-usable activation whose code
+ * is stored, and replaces any other.
+ */
+export async function createActivations(
+  input: CreateActivationsInput,
+  clients: Pick<LabClients, 'ssm'>,
+): Promise<CreateActivationsOutput> {
+  const activations: ActivationRef[] = [];
+  for (const environment of ENVIRONMENTS) {
+    const hosts = LAB_HOSTS.filter((host) => host.kind === 'onprem' && host.environment === environment);
+    if (hosts.length === 0) continue;
+    activations.push(await ensureActivation(input.lab, input.serviceRoleName, environment, hosts, clients));
+  }
+  return { activations };
+}

@@ -1,0 +1,199 @@
+import { createHash } from 'node:crypto';
+import {
+  RunInstancesCommand,
+  TerminateInstancesCommand,
+  paginateDescribeInstances,
+  type Instance,
+  type _InstanceType,
+} from '@aws-sdk/client-ec2';
+import { GetParameterCommand } from '@aws-sdk/client-ssm';
+import { z } from 'zod';
+import type { LabClients } from '../shared/clients.js';
+import { IamNotPropagatedYet, LabStepFailed, NotReadyYet, isErrorNamed } from '../shared/errors.js';
+import { labConfigSchema, type LabConfig } from '../shared/lab-config.js';
+import { networkSchema, type LabInstance, type LabNetwork } from '../shared/lab-state.js';
+import { logger } from '../shared/logger.js';
+import { LAB_HOSTS, SHARED_NAMES, labNames, type HostRole, type HostSpec } from '../shared/names.js';
+import { TAG_LAB_ID, TAG_RUN_ID, labTags, toTagRecord } from '../shared/tags.js';
+
+export const inputSchema = z
+  .object({
+    lab: labConfigSchema,
+    instanceProfileName: z.string().regex(/^[\w+=,.@-]{1,128}$/, 'must be an instance profile name'),
+    keyName: z.string().min(1).max(255),
+    network: networkSchema,
+  })
+  .strict();
+export type LaunchInstancesInput = {
+  lab: LabConfig;
+  instanceProfileName: string;
+  keyName: string;
+  network: LabNetwork;
+};
+
+export interface LaunchInstancesOutput {
+  amiId: string;
+  instances: LabInstance[];
+}
+
+/** Instance states that are still the lab's host (a stopped one is reported by wait-for-instances). */
+const KEPT_STATES = ['pending', 'running', 'stopping', 'stopped'];
+
+/**
+ * The RunInstances ClientToken of one host in one provisioning run: the same for a retry of the
+ * run, so a lost response never launches twice; new for a reset (new run id), so EC2 does not
+ * hand back the terminated instance of the previous run (facts sheet 7.1). Hashed to stay within
+ * 64 ASCII characters whatever the execution name holds.
+ */
+export function clientToken(lab: Pick<LabConfig, 'labId' | 'runId'>, role: HostRole): string {
+  const digest = createHash('sha256').update(`${lab.labId}\n${lab.runId}\n${role}`).digest('base64url');
+  return `${role}-${digest.slice(0, 40)}`;
+}
+
+/** This run's live instances of the lab, keyed by their Name tag. */
+async function existingInstances(
+  clients: Pick<LabClients, 'ec2'>,
+  lab: LabConfig,
+): Promise<Map<string, Instance[]>> {
+  const byName = new Map<string, Instance[]>();
+  const pages = paginateDescribeInstances(
+    { client: clients.ec2 },
+    {
+      Filters: [
+        { Name: `tag:${TAG_LAB_ID}`, Values: [lab.labId] },
+        { Name: `tag:${TAG_RUN_ID}`, Values: [lab.runId] },
+        { Name: 'instance-state-name', Values: KEPT_STATES },
+      ],
+    },
+  );
+  for await (const page of pages) {
+    for (const reservation of page.Reservations ?? []) {
+      for (const instance of reservation.Instances ?? []) {
+        const name = toTagRecord(instance.Tags).Name ?? '';
+        byName.set(name, [...(byName.get(name) ?? []), instance]);
+      }
+    }
+  }
+  return byName;
+}
+
+/**
+ * The instance to keep when a role has more than one (an emulator that ignores ClientToken, or a
+ * launch whose response was lost before it was visible): the oldest. The others are terminated so
+ * the lab has exactly one host per role.
+ */
+async function keepOne(
+  clients: Pick<LabClients, 'ec2'>,
+  role: HostRole,
+  found: Instance[],
+): Promise<Instance> {
+  const sorted = [...found].sort(
+    (a, b) =>
+      (a.LaunchTime?.getTime() ?? 0) - (b.LaunchTime?.getTime() ?? 0) ||
+      (a.InstanceId ?? '').localeCompare(b.InstanceId ?? ''),
+  );
+  const extra = sorted.slice(1).map((instance) => instance.InstanceId!);
+  if (extra.length > 0) {
+    logger.warn('terminating duplicate instances of a lab host', { role, instanceIds: extra });
+    await clients.ec2.send(new TerminateInstancesCommand({ InstanceIds: extra }));
+  }
+  return sorted[0]!;
+}
+
+function isProfileNotPropagated(err: unknown): boolean {
+  // AWS: InvalidParameterValue "Value (SSMLabProfile) for parameter iamInstanceProfile.name is
+  // invalid. Invalid IAM Instance Profile name" right after the profile was created (facts sheet
+  // 1.4); moto says NoSuchEntity. The message is checked so other invalid values still fail.
+  if (isErrorNamed(err, 'NoSuchEntity', 'NoSuchEntityException')) return true;
+  return isErrorNamed(err, 'InvalidParameterValue') && /iam ?instance ?profile/i.test((err as Error).message);
+}
+
+async function launch(
+  clients: Pick<LabClients, 'ec2'>,
+  input: LaunchInstancesInput,
+  host: HostSpec,
+  amiId: string,
+): Promise<Instance> {
+  const { lab, network } = input;
+  const tags = labTags(lab.labId, {
+    Name: labNames(lab.labId).host(host.role),
+    Environment: host.environment,
+    [TAG_RUN_ID]: lab.runId,
+  });
+  const managedByProfile = host.kind !== 'onprem';
+  try {
+    const launched = await clients.ec2.send(
+      new RunInstancesCommand({
+        ImageId: amiId,
+        // Validated at the edge against EC2's naming; EC2 itself refuses a type it does not offer.
+        InstanceType: lab.instanceType as _InstanceType,
+        MinCount: 1,
+        MaxCount: 1,
+        SubnetId: network.subnetId,
+        // The bootstrap host alone is in the group the lab hosts accept SSH from.
+        SecurityGroupIds: [
+          host.kind === 'bootstrap' ? network.bootstrapSecurityGroupId : network.onPremSecurityGroupId,
+        ],
+        // Mock on-premises hosts: no profile (they register with an activation), reachable by key.
+        ...(managedByProfile
+          ? { IamInstanceProfile: { Name: input.instanceProfileName } }
+          : { KeyName: input.keyName }),
+        MetadataOptions: { HttpTokens: 'required', HttpEndpoint: 'enabled' },
+        TagSpecifications: [
+          { ResourceType: 'instance', Tags: tags },
+          { ResourceType: 'volume', Tags: tags },
+        ],
+        ClientToken: clientToken(lab, host.role),
+      }),
+    );
+    return launched.Instances![0]!;
+  } catch (err) {
+    if (managedByProfile && isProfileNotPropagated(err)) {
+      throw new IamNotPropagatedYet(`EC2 cannot see instance profile ${input.instanceProfileName} yet`, {
+        cause: err,
+      });
+    }
+    if (isErrorNamed(err, 'IdempotentParameterMismatch')) {
+      throw new LabStepFailed(
+        `${host.role}: this run already launched it with other parameters (did the AMI change?); reset the lab`,
+        { cause: err },
+      );
+    }
+    throw err;
+  }
+}
+
+/**
+ * Seed step 3.5 (CreateSystems.sh): the lab's four hosts and the bootstrap host on the current
+ * Amazon Linux 2023 AMI, IMDSv2 only, tagged (instance and volume) with the lab, Name, Environment
+ * and this run. Hosts this run already launched are reused, so a retry after a crash converges.
+ */
+export async function launchInstances(
+  input: LaunchInstancesInput,
+  clients: Pick<LabClients, 'ec2' | 'ssm'>,
+): Promise<LaunchInstancesOutput> {
+  const { lab } = input;
+  const ami = await clients.ssm.send(new GetParameterCommand({ Name: SHARED_NAMES.amiParameter }));
+  const amiId = ami.Parameter?.Value;
+  if (!amiId?.startsWith('ami-')) throw new LabStepFailed(`${SHARED_NAMES.amiParameter} holds no AMI id`);
+
+  const existing = await existingInstances(clients, lab);
+  const instances: LabInstance[] = [];
+  for (const host of LAB_HOSTS) {
+    const found = existing.get(labNames(lab.labId).host(host.role)) ?? [];
+    const instance =
+      found.length > 0 ? await keepOne(clients, host.role, found) : await launch(clients, input, host, amiId);
+    if (!instance.PrivateIpAddress) {
+      // Assigned at launch in a VPC; missing only while EC2 has not caught up. The retry finds it by tag.
+      throw new NotReadyYet(`${host.role} (${instance.InstanceId}) has no private address yet`);
+    }
+    instances.push({
+      role: host.role,
+      kind: host.kind,
+      environment: host.environment,
+      instanceId: instance.InstanceId!,
+      privateIpAddress: instance.PrivateIpAddress,
+    });
+  }
+  return { amiId, instances };
+}

@@ -1,0 +1,136 @@
+import { randomUUID } from 'node:crypto';
+import {
+  CreateActivationCommand,
+  DeleteActivationCommand,
+  DeleteParameterCommand,
+  DescribeActivationsCommand,
+  GetParameterCommand,
+  InvalidActivation,
+  ParameterAlreadyExists,
+  ParameterNotFound,
+  PutParameterCommand,
+  SSMClient,
+  type Activation,
+  type DescribeActivationsFilter,
+  type Tag,
+} from '@aws-sdk/client-ssm';
+import { mockClient } from 'aws-sdk-client-mock';
+
+const meta = { $metadata: {} };
+
+export interface FakeParameter {
+  value: string;
+  type: string;
+  tags: Tag[];
+  version: number;
+}
+
+export interface FakeActivation extends Activation {
+  /** The secret AWS returns once; kept so tests can assert it never leaks. */
+  code: string;
+}
+
+/**
+ * A small in-memory Systems Manager behind aws-sdk-client-mock: parameters (PutParameter refuses
+ * Tags with Overwrite, as AWS does) and hybrid activations (the code is returned once, by Create
+ * only). Tests extend it per command with `mock.on(...)`.
+ */
+export class FakeSsm {
+  readonly client = new SSMClient({ region: 'us-east-1' });
+  readonly mock = mockClient(this.client);
+  readonly parameters = new Map<string, FakeParameter>();
+  readonly activations = new Map<string, FakeActivation>();
+  /** Every activation code ever issued, deleted activations included. */
+  readonly issuedCodes: string[] = [];
+
+  constructor() {
+    const m = this.mock;
+    m.on(PutParameterCommand).callsFake((input) => {
+      const current = this.parameters.get(input.Name);
+      if (current && !input.Overwrite) {
+        throw new ParameterAlreadyExists({ ...meta, message: 'The parameter already exists.' });
+      }
+      if (input.Overwrite && input.Tags)
+        throw Object.assign(new Error('Tags and Overwrite'), { name: 'ValidationException' });
+      const version = (current?.version ?? 0) + 1;
+      this.parameters.set(input.Name, {
+        value: input.Value,
+        type: input.Type ?? 'String',
+        tags: input.Tags ?? current?.tags ?? [],
+        version,
+      });
+      return { Version: version };
+    });
+    m.on(GetParameterCommand).callsFake((input) => {
+      const parameter = this.parameters.get(input.Name);
+      if (!parameter) throw new ParameterNotFound({ ...meta, message: '' });
+      const hidden = parameter.type === 'SecureString' && !input.WithDecryption;
+      return {
+        Parameter: {
+          Name: input.Name,
+          Type: parameter.type,
+          Value: hidden ? 'AQICAH...encrypted' : parameter.value,
+        },
+      };
+    });
+    m.on(DeleteParameterCommand).callsFake((input) => {
+      if (!this.parameters.delete(input.Name)) throw new ParameterNotFound({ ...meta, message: '' });
+      return {};
+    });
+    m.on(CreateActivationCommand).callsFake((input) => {
+      const id = randomUUID();
+      const code = `code${randomUUID().replace(/-/g, '').slice(0, 16)}`;
+      this.issuedCodes.push(code);
+      this.activations.set(id, {
+        ActivationId: id,
+        code,
+        DefaultInstanceName: input.DefaultInstanceName,
+        IamRole: input.IamRole,
+        RegistrationLimit: input.RegistrationLimit ?? 1,
+        RegistrationsCount: 0,
+        ExpirationDate: input.ExpirationDate ?? new Date(Date.now() + 24 * 3600 * 1000),
+        Expired: false,
+        CreatedDate: new Date(),
+        Tags: input.Tags,
+        Description: input.Description,
+      });
+      return { ActivationId: id, ActivationCode: code };
+    });
+    m.on(DescribeActivationsCommand).callsFake((input) => {
+      const all = [...this.activations.values()].filter((activation) =>
+        (input.Filters ?? []).every((filter: DescribeActivationsFilter) => {
+          const value = {
+            ActivationIds: activation.ActivationId,
+            DefaultInstanceName: activation.DefaultInstanceName,
+            IamRole: activation.IamRole,
+          }[filter.FilterKey as 'ActivationIds' | 'DefaultInstanceName' | 'IamRole'];
+          return filter.FilterValues?.includes(value!) ?? true;
+        }),
+      );
+      // Two per page, so the tasks' pagination is exercised.
+      const start = Number(input.NextToken ?? 0);
+      const page = all.slice(start, start + 2);
+      return {
+        ActivationList: page.map(({ code: _code, ...activation }) => ({
+          ...activation,
+          Expired: activation.ExpirationDate!.getTime() <= Date.now(),
+        })),
+        NextToken: start + 2 < all.length ? String(start + 2) : undefined,
+      };
+    });
+    m.on(DeleteActivationCommand).callsFake((input) => {
+      if (!this.activations.delete(input.ActivationId)) {
+        throw new InvalidActivation({ ...meta, message: 'Activation does not exist' });
+      }
+      return {};
+    });
+  }
+
+  /** Every string the fake ever handed out as a secret (activation codes, parameter values). */
+  secrets(): string[] {
+    return [
+      ...this.issuedCodes,
+      ...[...this.parameters.values()].filter((p) => p.type === 'SecureString').map((p) => p.value),
+    ];
+  }
+}

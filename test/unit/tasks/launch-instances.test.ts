@@ -1,0 +1,208 @@
+import {
+  DescribeInstancesCommand,
+  RunInstancesCommand,
+  TerminateInstancesCommand,
+} from '@aws-sdk/client-ec2';
+import {
+  clientToken,
+  launchInstances,
+  type LaunchInstancesInput,
+} from '../../../functions/launch-instances/task.js';
+import { SHARED_NAMES } from '../../../functions/shared/names.js';
+import { toTagRecord } from '../../../functions/shared/tags.js';
+import { awsError, testLab, throttled } from '../../helpers/aws.js';
+import { FakeEc2 } from '../../helpers/fake-ec2.js';
+import { FakeSsm } from '../../helpers/fake-ssm.js';
+
+const AMI = 'ami-0123456789abcdef0';
+let ec2: FakeEc2;
+let ssm: FakeSsm;
+beforeEach(() => {
+  ec2 = new FakeEc2();
+  ssm = new FakeSsm();
+  ssm.parameters.set(SHARED_NAMES.amiParameter, { value: AMI, type: 'String', tags: [], version: 1 });
+});
+
+const network = {
+  vpcId: 'vpc-0aaaaaaaaaaaaaaaa',
+  subnetId: 'subnet-0a0000000000000',
+  bootstrapSecurityGroupId: 'sg-0b00000000000000b',
+  onPremSecurityGroupId: 'sg-0c00000000000000c',
+};
+const input = (lab = testLab()): LaunchInstancesInput => ({
+  lab,
+  instanceProfileName: 'SSMLabProfile',
+  keyName: 'MyKeyPair-demo',
+  network,
+});
+const run = (given = input()) => launchInstances(given, { ec2: ec2.client, ssm: ssm.client });
+const requests = () => ec2.mock.commandCalls(RunInstancesCommand).map((call) => call.args[0].input);
+
+describe('launchInstances', () => {
+  it('launches the four lab hosts and the bootstrap host as the seed describes, IMDSv2 only', async () => {
+    const out = await run();
+    expect(out.amiId).toBe(AMI);
+    expect(out.instances.map(({ role, kind, environment }) => [role, kind, environment])).toEqual([
+      ['ProdEC2Instance', 'ec2', 'Prod'],
+      ['DevEC2Instance', 'ec2', 'Dev'],
+      ['ProdOnPrem', 'onprem', 'Prod'],
+      ['DevOnPrem', 'onprem', 'Dev'],
+      ['Bootstrap', 'bootstrap', 'Bootstrap'],
+    ]);
+    for (const instance of out.instances) {
+      const launched = ec2.instances.get(instance.instanceId)!;
+      expect(instance.privateIpAddress).toBe(launched.PrivateIpAddress);
+      const request = launched.request as Record<string, unknown>;
+      expect(request).toMatchObject({
+        ImageId: AMI,
+        InstanceType: 't3.micro',
+        MinCount: 1,
+        MaxCount: 1,
+        SubnetId: network.subnetId,
+        MetadataOptions: { HttpTokens: 'required', HttpEndpoint: 'enabled' },
+      });
+      const tags = {
+        'session-lab:lab-id': 'demo',
+        'session-lab:managed-by': 'session-lab',
+        'session-lab:run-id': 'provision-demo-1',
+        Name: `${instance.role}-demo`,
+        Environment: instance.environment,
+      };
+      expect(toTagRecord(launched.Tags)).toEqual(tags);
+      expect(toTagRecord(launched.volumeTags)).toEqual(tags);
+      if (instance.kind === 'onprem') {
+        expect(request.IamInstanceProfile).toBeUndefined();
+        expect(request.KeyName).toBe('MyKeyPair-demo');
+        expect(request.SecurityGroupIds).toEqual([network.onPremSecurityGroupId]);
+      } else {
+        expect(request.IamInstanceProfile).toEqual({ Name: 'SSMLabProfile' });
+        expect(request.KeyName).toBeUndefined();
+        expect(request.SecurityGroupIds).toEqual([
+          instance.kind === 'bootstrap' ? network.bootstrapSecurityGroupId : network.onPremSecurityGroupId,
+        ]);
+      }
+    }
+    const tokens = requests().map((r) => r.ClientToken!);
+    expect(new Set(tokens).size).toBe(5);
+  });
+
+  it('running twice converges: the second run launches nothing', async () => {
+    const first = await run();
+    await expect(run()).resolves.toEqual(first);
+    expect(requests()).toHaveLength(5);
+  });
+
+  it('a re-run after a crash launches only what is missing, even where ClientToken is ignored (moto)', async () => {
+    ec2.honourClientToken = false;
+    await run();
+    // As if the run had crashed after launching the first two hosts.
+    const [prodEc2, devEc2, ...rest] = [...ec2.instances.values()];
+    for (const instance of rest) ec2.instances.delete(instance.InstanceId!);
+    const out = await run();
+    expect(out.instances[0]!.instanceId).toBe(prodEc2!.InstanceId);
+    expect(out.instances[1]!.instanceId).toBe(devEc2!.InstanceId);
+    expect(requests().map((r) => r.ClientToken!.split('-')[0])).toEqual([
+      'ProdEC2Instance',
+      'DevEC2Instance',
+      'ProdOnPrem',
+      'DevOnPrem',
+      'Bootstrap',
+      'ProdOnPrem',
+      'DevOnPrem',
+      'Bootstrap',
+    ]);
+    expect(ec2.instances.size).toBe(5);
+  });
+
+  it('a retry whose launch response was lost gets the same instance back through the ClientToken', async () => {
+    const first = await run();
+    // The instances are not visible to DescribeInstances yet (eventual consistency).
+    ec2.mock.on(DescribeInstancesCommand).resolves({ Reservations: [] });
+    const second = await run();
+    expect(second).toEqual(first);
+    expect(ec2.instances.size).toBe(5);
+  });
+
+  it('a reset (new run id) launches new instances with new client tokens', async () => {
+    const first = await run();
+    const second = await run(input(testLab({ runId: 'provision-demo-2' })));
+    expect(second.instances.map((i) => i.instanceId)).not.toEqual(
+      expect.arrayContaining(first.instances.map((i) => i.instanceId)),
+    );
+    expect(ec2.instances.size).toBe(10);
+  });
+
+  it('keeps the oldest of duplicate hosts and terminates the others', async () => {
+    ec2.honourClientToken = false;
+    await run();
+    // A second ProdOnPrem of this run, launched a minute later (ClientToken ignored, response lost).
+    const original = ec2.byName('ProdOnPrem-demo')!;
+    const copy = structuredClone(original);
+    copy.InstanceId = 'i-0dddddddddddddddd';
+    copy.LaunchTime = new Date(original.LaunchTime!.getTime() + 60_000);
+    ec2.instances.set(copy.InstanceId, copy);
+    const out = await run();
+    expect(out.instances.find((i) => i.role === 'ProdOnPrem')!.instanceId).toBe(original.InstanceId);
+    expect(ec2.mock.commandCalls(TerminateInstancesCommand)[0]!.args[0].input.InstanceIds).toEqual([
+      'i-0dddddddddddddddd',
+    ]);
+  });
+
+  it('an instance profile EC2 cannot see yet is IamNotPropagatedYet (AWS and moto spellings)', async () => {
+    ec2.mock
+      .on(RunInstancesCommand)
+      .rejects(
+        awsError(
+          'InvalidParameterValue',
+          'Value (SSMLabProfile) for parameter iamInstanceProfile.name is invalid. Invalid IAM Instance Profile name',
+        ),
+      );
+    await expect(run()).rejects.toMatchObject({ name: 'IamNotPropagatedYet' });
+    ec2.mock
+      .on(RunInstancesCommand)
+      .rejects(awsError('NoSuchEntity', 'Instance profile SSMLabProfile not found'));
+    await expect(run()).rejects.toMatchObject({ name: 'IamNotPropagatedYet' });
+  });
+
+  it('any other InvalidParameterValue is not retried as propagation', async () => {
+    ec2.mock
+      .on(RunInstancesCommand)
+      .rejects(awsError('InvalidParameterValue', "Invalid value 't3.micro' for InstanceType."));
+    await expect(run()).rejects.toMatchObject({ name: 'InvalidParameterValue' });
+  });
+
+  it('the same client token with other parameters (AMI changed mid-run) fails the step', async () => {
+    await run();
+    ec2.mock.on(DescribeInstancesCommand).resolves({ Reservations: [] });
+    ssm.parameters.get(SHARED_NAMES.amiParameter)!.value = 'ami-0fedcba9876543210';
+    ec2.mock.on(RunInstancesCommand).rejects(awsError('IdempotentParameterMismatch'));
+    await expect(run()).rejects.toMatchObject({
+      name: 'LabStepFailed',
+      message: expect.stringMatching(/ProdEC2Instance/),
+    });
+  });
+
+  it('refuses an AMI parameter that holds no AMI id', async () => {
+    ssm.parameters.get(SHARED_NAMES.amiParameter)!.value = 'none';
+    await expect(run()).rejects.toMatchObject({ name: 'LabStepFailed' });
+    expect(requests()).toHaveLength(0);
+  });
+
+  it('propagates throttling for the Step Functions retry', async () => {
+    ec2.mock.on(RunInstancesCommand).rejects(throttled.ec2());
+    await expect(run()).rejects.toMatchObject({ name: 'RequestLimitExceeded' });
+  });
+});
+
+describe('clientToken', () => {
+  it('is at most 64 ASCII characters, stable per run and role, different across runs, roles and labs', () => {
+    const lab = { labId: 'demo', runId: 'é'.repeat(80) };
+    const token = clientToken(lab, 'ProdEC2Instance');
+    expect(token.length).toBeLessThanOrEqual(64);
+    expect(token).toMatch(/^[\x21-\x7e]+$/);
+    expect(clientToken(lab, 'ProdEC2Instance')).toBe(token);
+    expect(clientToken(lab, 'DevEC2Instance')).not.toBe(token);
+    expect(clientToken({ ...lab, runId: 'other' }, 'ProdEC2Instance')).not.toBe(token);
+    expect(clientToken({ ...lab, labId: 'other' }, 'ProdEC2Instance')).not.toBe(token);
+  });
+});
