@@ -1,0 +1,46 @@
+import { DeleteActivationCommand, paginateGetParametersByPath } from '@aws-sdk/client-ssm';
+import { z } from 'zod';
+import type { LabClients } from '../shared/clients.js';
+import { findLabActivations } from '../shared/discovery.js';
+import { ignoreErrors } from '../shared/errors.js';
+import { labIdSchema, labPath } from '../shared/names.js';
+import { deleteParameter } from '../shared/secrets.js';
+
+export const inputSchema = z.object({ labId: labIdSchema });
+export type Input = z.output<typeof inputSchema>;
+
+export interface Output {
+  deletedActivations: string[];
+  deletedParameters: string[];
+}
+
+/**
+ * Teardown step 3: the lab's activations (by their lab tag) and their code parameters (everything
+ * under `<labPath>/activation`). Deleting an activation does not deregister its nodes, which is
+ * why deregister-nodes runs first (facts sheet 2.1). InvalidActivation / InvalidActivationId mean
+ * already gone.
+ */
+export async function deleteActivations({ labId }: Input, { ssm }: Pick<LabClients, 'ssm'>): Promise<Output> {
+  const activations = await findLabActivations(ssm, labId);
+  const deletedActivations = activations.map((a) => a.ActivationId!).filter(Boolean);
+  for (const ActivationId of deletedActivations) {
+    await ignoreErrors(
+      () => ssm.send(new DeleteActivationCommand({ ActivationId })),
+      'InvalidActivation',
+      'InvalidActivationId',
+    );
+  }
+
+  // Names only: without WithDecryption the SecureString values come back encrypted, and they are
+  // not looked at.
+  const deletedParameters: string[] = [];
+  const pages = paginateGetParametersByPath(
+    { client: ssm },
+    { Path: `${labPath(labId)}/activation`, Recursive: true },
+  );
+  for await (const page of pages) {
+    for (const parameter of page.Parameters ?? []) if (parameter.Name) deletedParameters.push(parameter.Name);
+  }
+  for (const name of deletedParameters) await deleteParameter(ssm, name);
+  return { deletedActivations, deletedParameters };
+}
