@@ -165,6 +165,7 @@ describe('IAM policy simulation', () => {
       ['ssm:TerminateSession'],
     );
     expect(results.map((r) => r.EvalDecision)).toEqual(['allowed', 'implicitDeny']);
+    expect(results[1]).toMatchObject({ MatchedStatements: [], MissingContextValues: [] });
   });
 
   it('denies the Prod hybrid node once the Deny also covers managed-instance/*', async () => {

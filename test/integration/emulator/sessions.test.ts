@@ -13,9 +13,12 @@ import {
   CreateAccessKeyCommand,
   CreateInstanceProfileCommand,
   CreatePolicyCommand,
+  CreatePolicyVersionCommand,
   CreateRoleCommand,
   CreateUserCommand,
+  DeleteAccessKeyCommand,
   IAMClient,
+  SetDefaultPolicyVersionCommand,
 } from '@aws-sdk/client-iam';
 import {
   CreateActivationCommand,
@@ -333,6 +336,26 @@ describe('Session Manager sessions, logging and CloudTrail', () => {
     await admin.ssm().send(new TerminateSessionCommand({ SessionId: adminSession.SessionId }));
   });
 
+  it('refuses a deleted access key instead of treating it as the admin', async () => {
+    const key = await admin.iam().send(new CreateAccessKeyCommand({ UserName: USER }));
+    const client = new SSMClient({
+      ...config(),
+      credentials: {
+        accessKeyId: key.AccessKey!.AccessKeyId!,
+        secretAccessKey: key.AccessKey!.SecretAccessKey!,
+      },
+    });
+    await expect(client.send(new StartSessionCommand({ Target: nodes.prodEc2 }))).rejects.toMatchObject({
+      name: 'AccessDeniedException',
+    });
+    await admin
+      .iam()
+      .send(new DeleteAccessKeyCommand({ UserName: USER, AccessKeyId: key.AccessKey!.AccessKeyId! }));
+    await expect(client.send(new StartSessionCommand({ Target: nodes.prodEc2 }))).rejects.toMatchObject({
+      name: 'UnrecognizedClientException',
+    });
+  });
+
   it('answers TargetNotConnected for unknown targets and hosts that are not managed nodes', async () => {
     const { Instances } = await admin.ec2().send(
       new RunInstancesCommand({
@@ -383,6 +406,35 @@ describe('Session Manager sessions, logging and CloudTrail', () => {
     const prodOutput = await sessionInput(prod.SessionId!, 'whoami');
     expect(prodOutput).toMatchObject({ status: 200, body: { exitCode: 0, stdout: 'ssm-user\n' } });
     for (const s of [dev, prod]) await userSsm.send(new TerminateSessionCommand({ SessionId: s.SessionId }));
+
+    // With the Deny extended to managed-instance/* (facts 5.2), the hybrid Prod node is refused too.
+    const corrected = JSON.parse(SSM_DEV_ACCESS) as { Statement: Array<{ Sid?: string; Resource: unknown }> };
+    corrected.Statement.find((st) => st.Sid === 'DenySMtoProd')!.Resource = [
+      'arn:aws:ec2:*:*:instance/*',
+      'arn:aws:ssm:*:*:managed-instance/*',
+    ];
+    await admin.iam().send(
+      new CreatePolicyVersionCommand({
+        PolicyArn: `arn:aws:iam::${ACCOUNT}:policy/SSMDevAccess`,
+        PolicyDocument: JSON.stringify(corrected),
+        SetAsDefault: true,
+      }),
+    );
+    const refused = await userSsm
+      .send(new StartSessionCommand({ Target: nodes.prodHybrid }))
+      .catch((e: unknown) => e);
+    expect(refused).toMatchObject({ name: 'AccessDeniedException' });
+    expect((refused as Error).message).toContain(
+      `on resource: arn:aws:ssm:${TEST_REGION}:${ACCOUNT}:managed-instance/${nodes.prodHybrid}`,
+    );
+    const stillDev = await userSsm.send(new StartSessionCommand({ Target: nodes.devHybrid }));
+    await userSsm.send(new TerminateSessionCommand({ SessionId: stillDev.SessionId }));
+    await admin.iam().send(
+      new SetDefaultPolicyVersionCommand({
+        PolicyArn: `arn:aws:iam::${ACCOUNT}:policy/SSMDevAccess`,
+        VersionId: 'v1',
+      }),
+    );
   });
 
   it('lists Active and History sessions with filters; TerminateSession is idempotent; ResumeSession only while active', async () => {
@@ -588,7 +640,12 @@ describe('Session Manager sessions, logging and CloudTrail', () => {
     const times = starts.map((e) => e.EventTime!.getTime());
     expect([...times].sort((a, b) => b - a)).toEqual(times);
 
-    const denied = starts.find((e) => JSON.parse(e.CloudTrailEvent!).errorCode === 'AccessDenied');
+    const denied = starts.find(
+      (e) =>
+        e.AccessKeyId === userAccessKeyId &&
+        JSON.parse(e.CloudTrailEvent!).errorCode === 'AccessDenied' &&
+        e.Resources?.[0]?.ResourceName === nodes.prodEc2,
+    );
     expect(denied).toBeDefined();
     expect(denied).toMatchObject({
       Username: USER,
