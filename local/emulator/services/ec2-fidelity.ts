@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { AssociateIamInstanceProfileCommand, DescribeInstancesCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { GetInstanceProfileCommand, IAMClient } from '@aws-sdk/client-iam';
 import { XMLParser } from 'fast-xml-parser';
 import type { EmulatorContext, OperationHandler } from '../context.js';
@@ -64,6 +65,29 @@ async function checkInstanceProfile(ctx: EmulatorContext, profile: { Name?: stri
   }
 }
 
+/**
+ * moto attaches the instance profile to the first instance of a multi-instance launch only; AWS
+ * attaches it to all, and the fleet reads it from DescribeInstances.
+ */
+async function associateProfile(
+  ctx: EmulatorContext,
+  region: string,
+  ids: string[],
+  profile: { Name?: string; Arn?: string },
+): Promise<void> {
+  const ec2 = ctx.moto(EC2Client, region);
+  const { Reservations } = await ec2.send(new DescribeInstancesCommand({ InstanceIds: ids }));
+  for (const instance of Reservations?.flatMap((r) => r.Instances ?? []) ?? []) {
+    if (instance.IamInstanceProfile) continue;
+    await ec2.send(
+      new AssociateIamInstanceProfileCommand({
+        InstanceId: instance.InstanceId,
+        IamInstanceProfile: profile,
+      }),
+    );
+  }
+}
+
 export const ec2Fidelity: Record<string, OperationHandler> = {
   async RunInstances(call, ctx) {
     const token = call.input.ClientToken === undefined ? undefined : String(call.input.ClientToken);
@@ -86,16 +110,17 @@ export const ec2Fidelity: Record<string, OperationHandler> = {
       }
     }
     const launch = async (): Promise<RawReply> => {
-      const profile = call.input.IamInstanceProfile as { Name?: string; Arn?: string } | undefined;
-      if (profile && (profile.Name !== undefined || profile.Arn !== undefined)) {
-        await checkInstanceProfile(ctx, profile);
-      }
+      const given = call.input.IamInstanceProfile as { Name?: string; Arn?: string } | undefined;
+      const profile = given && (given.Name !== undefined || given.Arn !== undefined) ? given : undefined;
+      if (profile) await checkInstanceProfile(ctx, profile);
       const reply = await ctx.forward(call);
       if (reply.status === 200) {
         const now = Date.now();
-        for (const [, id] of reply.body.toString().matchAll(/<instanceId>(i-[0-9a-f]+)<\/instanceId>/g)) {
-          recordLaunch(ctx, id!, now);
-        }
+        const ids = [...reply.body.toString().matchAll(/<instanceId>(i-[0-9a-f]+)<\/instanceId>/g)].map(
+          (m) => m[1]!,
+        );
+        for (const id of ids) recordLaunch(ctx, id, now);
+        if (profile && ids.length > 1) await associateProfile(ctx, call.region, ids, profile);
       }
       return reply;
     };

@@ -257,7 +257,8 @@ async function ec2Record(
 ): Promise<NodeRecord | undefined> {
   if (host.state !== 'running' || !host.instanceProfileArn) return undefined;
   if (!ctx.clock.hasElapsed(host.launchMs, ctx.clock.profile.ec2BootSeconds)) return undefined;
-  const role = await profileRole(ctx, host.instanceProfileArn);
+  const arn = host.instanceProfileArn;
+  const role = await remembered(ctx, `profile:${arn}`, () => profileRole(ctx, arn));
   if (!role || !(await roleCanManage(role))) return undefined;
   const agent = hostAgent(ctx, host);
   // Once registered on-prem the agent speaks as the mi- node, so the EC2 identity goes quiet.
@@ -276,21 +277,35 @@ async function ec2Record(
   };
 }
 
+/**
+ * IAM answers the agent's identity checks reuse for a moment: real IAM changes also take a while to
+ * reach instances, and polling DescribeInstanceInformation must not cost several IAM reads per node.
+ */
+const IAM_REUSE_MS = 1000;
+
+function remembered<T>(ctx: EmulatorContext, key: string, read: () => Promise<T>): Promise<T> {
+  const cache = ctx.slice(
+    'managed-nodes:iam',
+    () => new Map<string, { at: number; value: Promise<unknown> }>(),
+  );
+  const hit = cache.get(key);
+  if (hit && Date.now() - hit.at < IAM_REUSE_MS) return hit.value as Promise<T>;
+  const value = read();
+  cache.set(key, { at: Date.now(), value });
+  value.catch(() => cache.delete(key));
+  return value;
+}
+
 function roleChecker(ctx: EmulatorContext, region: string) {
-  const memo = new Map<string, Promise<boolean>>();
-  return (role: string) => {
-    let answer = memo.get(role);
-    if (!answer) {
-      answer = roleAllows(
+  return (role: string) =>
+    remembered(ctx, `manage:${region}:${role}`, () =>
+      roleAllows(
         ctx,
         role,
         'ssm:UpdateInstanceInformation',
         `arn:aws:ec2:${region}:${ctx.accountId}:instance/*`,
-      );
-      memo.set(role, answer);
-    }
-    return answer;
-  };
+      ),
+    );
 }
 
 /** Every managed node of the region, EC2 and hybrid, sorted by id (stable pages). */
