@@ -25,27 +25,30 @@ export function functionEntries(dir = join(root, 'functions')) {
   return entries;
 }
 
+/** The options every Lambda bundle is built with (entry and output file aside). */
+export const BUNDLE_OPTIONS = {
+  bundle: true,
+  platform: 'node',
+  target: LAMBDA_TARGET,
+  format: 'esm',
+  minify: true,
+  sourcemap: true,
+  legalComments: 'none',
+  // Shell scripts a function sends to a host (register-agents.sh) are inlined as strings.
+  loader: { '.sh': 'text' },
+  // Some bundled CommonJS dependencies call require(); give ESM output one.
+  banner: {
+    js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
+  },
+  logLevel: 'warning',
+};
+
 export async function buildFunctions({ outdir = join(root, 'dist', 'functions') } = {}) {
   const entries = functionEntries();
   const results = [];
   for (const [name, entry] of Object.entries(entries)) {
     const outfile = join(outdir, name, 'index.mjs');
-    await build({
-      entryPoints: [entry],
-      outfile,
-      bundle: true,
-      platform: 'node',
-      target: LAMBDA_TARGET,
-      format: 'esm',
-      minify: true,
-      sourcemap: true,
-      legalComments: 'none',
-      // Some bundled CommonJS dependencies call require(); give ESM output one.
-      banner: {
-        js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
-      },
-      logLevel: 'warning',
-    });
+    await build({ ...BUNDLE_OPTIONS, entryPoints: [entry], outfile });
     results.push({ name, bytes: statSync(outfile).size });
   }
   return results;

@@ -1,16 +1,27 @@
 import { randomUUID } from 'node:crypto';
 import {
+  AddTagsToResourceCommand,
   CreateActivationCommand,
   DeleteActivationCommand,
   DeleteParameterCommand,
   DescribeActivationsCommand,
+  DescribeInstanceInformationCommand,
+  GetCommandInvocationCommand,
   GetParameterCommand,
   InvalidActivation,
+  InvalidResourceId,
+  InvocationDoesNotExist,
+  ListCommandsCommand,
+  ListTagsForResourceCommand,
+  SendCommandCommand,
   ParameterAlreadyExists,
   ParameterNotFound,
   PutParameterCommand,
   SSMClient,
   type Activation,
+  type CommandInvocationStatus,
+  type InstanceInformation,
+  type SendCommandRequest,
   type DescribeActivationsFilter,
   type Tag,
 } from '@aws-sdk/client-ssm';
@@ -23,6 +34,17 @@ export interface FakeParameter {
   type: string;
   tags: Tag[];
   version: number;
+}
+
+export interface FakeCommand {
+  request: SendCommandRequest;
+  /** The one invocation's status (a command to one instance, as register-agents sends). */
+  status: CommandInvocationStatus;
+  stdout: string;
+  stderr: string;
+  /** GetCommandInvocation answers InvocationDoesNotExist while false (eventual consistency). */
+  visible: boolean;
+  requestedAt: Date;
 }
 
 export interface FakeActivation extends Activation {
@@ -40,6 +62,11 @@ export class FakeSsm {
   readonly mock = mockClient(this.client);
   readonly parameters = new Map<string, FakeParameter>();
   readonly activations = new Map<string, FakeActivation>();
+  /** Managed nodes as DescribeInstanceInformation reports them. */
+  readonly nodes = new Map<string, InstanceInformation>();
+  /** Tags of managed (mi-) nodes, as ListTagsForResource reports them. */
+  readonly nodeTags = new Map<string, Tag[]>();
+  readonly commands = new Map<string, FakeCommand>();
   /** Every activation code ever issued, deleted activations included. */
   readonly issuedCodes: string[] = [];
 
@@ -124,6 +151,83 @@ export class FakeSsm {
       }
       return {};
     });
+    m.on(DescribeInstanceInformationCommand).callsFake((input) => {
+      const filters = input.Filters ?? [];
+      const all = [...this.nodes.values()].filter((node) =>
+        filters.every((filter: { Key: string; Values: string[] }) => {
+          const value = { InstanceIds: node.InstanceId, ActivationIds: node.ActivationId }[
+            filter.Key as 'InstanceIds'
+          ];
+          return filter.Values.includes(value ?? '');
+        }),
+      );
+      const start = Number(input.NextToken ?? 0);
+      return {
+        InstanceInformationList: all.slice(start, start + 2).map((node) => structuredClone(node)),
+        NextToken: start + 2 < all.length ? String(start + 2) : undefined,
+      };
+    });
+    m.on(ListTagsForResourceCommand).callsFake((input) => {
+      const tags = this.nodeTags.get(input.ResourceId);
+      if (input.ResourceType !== 'ManagedInstance' || !tags) {
+        throw new InvalidResourceId({ ...meta, message: 'The resource ID is not valid.' });
+      }
+      return { TagList: structuredClone(tags) };
+    });
+    m.on(AddTagsToResourceCommand).callsFake((input) => {
+      const tags = this.nodeTags.get(input.ResourceId);
+      if (input.ResourceType !== 'ManagedInstance' || !tags) {
+        throw new InvalidResourceId({ ...meta, message: 'The resource ID is not valid.' });
+      }
+      const kept = tags.filter((tag) => !input.Tags.some((n: Tag) => n.Key === tag.Key));
+      this.nodeTags.set(input.ResourceId, [...kept, ...input.Tags]);
+      return {};
+    });
+    m.on(SendCommandCommand).callsFake((input: SendCommandRequest) => {
+      const id = randomUUID();
+      this.commands.set(id, {
+        request: structuredClone(input),
+        status: 'Pending',
+        stdout: '',
+        stderr: '',
+        visible: true,
+        requestedAt: new Date(Date.now() + this.commands.size),
+      });
+      return { Command: { CommandId: id, Status: 'Pending', DocumentName: input.DocumentName } };
+    });
+    m.on(ListCommandsCommand).callsFake((input) => ({
+      Commands: [...this.commands.entries()]
+        .filter(
+          ([id, command]) =>
+            (!input.CommandId || input.CommandId === id) &&
+            (!input.InstanceId || command.request.InstanceIds?.includes(input.InstanceId)),
+        )
+        .map(([id, command]) => ({
+          CommandId: id,
+          DocumentName: command.request.DocumentName,
+          Comment: command.request.Comment,
+          Parameters: structuredClone(command.request.Parameters),
+          InstanceIds: command.request.InstanceIds,
+          Status: command.status,
+          RequestedDateTime: command.requestedAt,
+        })),
+    }));
+    m.on(GetCommandInvocationCommand).callsFake((input) => {
+      const command = this.commands.get(input.CommandId);
+      if (!command || !command.visible || !command.request.InstanceIds?.includes(input.InstanceId)) {
+        throw new InvocationDoesNotExist({ ...meta, message: '' });
+      }
+      const done = !['Pending', 'InProgress', 'Delayed'].includes(command.status);
+      return {
+        CommandId: input.CommandId,
+        InstanceId: input.InstanceId,
+        Status: command.status,
+        StatusDetails: command.status,
+        ResponseCode: done ? (command.status === 'Success' ? 0 : 1) : -1,
+        StandardOutputContent: done ? command.stdout : '',
+        StandardErrorContent: done ? command.stderr : '',
+      };
+    });
   }
 
   /** Every string the fake ever handed out as a secret (activation codes, parameter values). */
@@ -133,4 +237,15 @@ export class FakeSsm {
       ...[...this.parameters.values()].filter((p) => p.type === 'SecureString').map((p) => p.value),
     ];
   }
+}
+
+/** A managed-node record as DescribeInstanceInformation returns it. */
+export function node(instanceId: string, extra: Partial<InstanceInformation> = {}): InstanceInformation {
+  return {
+    InstanceId: instanceId,
+    PingStatus: 'Online',
+    ResourceType: instanceId.startsWith('mi-') ? 'ManagedInstance' : 'EC2Instance',
+    PlatformType: 'Linux',
+    ...extra,
+  };
 }

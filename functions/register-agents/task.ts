@@ -1,0 +1,159 @@
+import {
+  SendCommandCommand,
+  paginateListCommands,
+  type Command,
+  type CommandStatus,
+  type SSMClient,
+} from '@aws-sdk/client-ssm';
+import { z } from 'zod';
+import { clientRegion } from '../shared/account.js';
+import type { LabClients } from '../shared/clients.js';
+import { InvalidLabInput, NotReadyYet, isErrorNamed } from '../shared/errors.js';
+import { labConfigSchema, type LabConfig } from '../shared/lab-config.js';
+import {
+  activationRefSchema,
+  labInstanceSchema,
+  parameterNameSchema,
+  type ActivationRef,
+  type LabInstance,
+} from '../shared/lab-state.js';
+import { describeNodes, onlineInstances } from '../shared/managed-nodes.js';
+import { registrationScript } from './script.js';
+
+export const inputSchema = z
+  .object({
+    lab: labConfigSchema,
+    instances: z.array(labInstanceSchema).min(1),
+    activations: z.array(activationRefSchema).min(1),
+    privateKeyParameter: parameterNameSchema,
+  })
+  .strict();
+export type RegisterAgentsInput = {
+  lab: LabConfig;
+  instances: LabInstance[];
+  activations: ActivationRef[];
+  privateKeyParameter: string;
+};
+
+export interface RegisterAgentsOutput {
+  commandId: string;
+  bootstrapInstanceId: string;
+}
+
+export const RUN_SHELL_SCRIPT = 'AWS-RunShellScript';
+/** Seconds the script may run: two hosts, each with up to a minute of ssh retries while it boots. */
+export const EXECUTION_TIMEOUT_SECONDS = 600;
+/** Seconds for delivery; the bootstrap host is checked Online just before sending. */
+export const DELIVERY_TIMEOUT_SECONDS = 300;
+
+/** Statuses of an earlier identical command that make sending it again wrong (it ran or will run). */
+const LIVE_OR_DONE: readonly CommandStatus[] = ['Pending', 'InProgress', 'Success'];
+
+/**
+ * The command's first line: the script's non-secret inputs as environment variables. Every value
+ * was validated by its schema (Region, parameter names, IPv4, UUID, role) and so holds no quote,
+ * backslash or newline; HOSTS' line breaks are written `\n` inside ANSI-C quoting, keeping this one
+ * line.
+ */
+export function inputLine(region: string, keyParameter: string, hosts: string[]): string {
+  const hostsValue = hosts.length > 0 ? `$'${hosts.join('\\n')}'` : "''";
+  return `export REGION='${region}' KEY_PARAMETER='${keyParameter}' HOSTS=${hostsValue}`;
+}
+
+export function commentFor(labId: string): string {
+  return `session-lab ${labId}: register the on-premises hosts`;
+}
+
+/** An earlier command of this lab to the bootstrap host with the very same inputs, if any. */
+async function previousCommand(
+  ssm: SSMClient,
+  bootstrapInstanceId: string,
+  comment: string,
+  firstLine: string,
+): Promise<Command | undefined> {
+  const matching: Command[] = [];
+  for await (const page of paginateListCommands({ client: ssm }, { InstanceId: bootstrapInstanceId })) {
+    for (const command of page.Commands ?? []) {
+      if (
+        command.DocumentName === RUN_SHELL_SCRIPT &&
+        command.Comment === comment &&
+        command.Parameters?.commands?.[0] === firstLine
+      ) {
+        matching.push(command);
+      }
+    }
+  }
+  matching.sort((a, b) => (b.RequestedDateTime?.getTime() ?? 0) - (a.RequestedDateTime?.getTime() ?? 0));
+  return matching[0];
+}
+
+/**
+ * Seed steps 3.11-3.14 without a person: one Run Command to the bootstrap host, which fetches the
+ * private key and the activation codes from Parameter Store by name and registers each mock
+ * on-premises host over SSH (register-agents.sh). The command carries names only, never a secret.
+ * Hosts whose activation already has a node are left out (a registration limit is the number of
+ * hosts, and re-registering would make a second node), and an identical command already running or
+ * done is returned instead of sent again, so a retry after a crash converges.
+ */
+export async function registerAgents(
+  input: RegisterAgentsInput,
+  clients: Pick<LabClients, 'ssm'>,
+): Promise<RegisterAgentsOutput> {
+  const { lab, instances, activations } = input;
+  const bootstrap = instances.find((instance) => instance.kind === 'bootstrap');
+  if (!bootstrap) throw new InvalidLabInput('instances', 'has no bootstrap host');
+  const hostLines = [];
+  const registered = new Set(
+    (
+      await describeNodes(clients.ssm, {
+        Key: 'ActivationIds',
+        Values: activations.map((a) => a.activationId),
+      })
+    ).map((node) => node.ActivationId),
+  );
+  for (const activation of activations) {
+    if (registered.has(activation.activationId)) continue;
+    const host = instances.find((instance) => instance.role === activation.hostRole);
+    if (!host) throw new InvalidLabInput('instances', `has no ${activation.hostRole} for its activation`);
+    hostLines.push(
+      `${host.role},${host.privateIpAddress},${activation.activationId},${activation.codeParameter}`,
+    );
+  }
+
+  // A command to a node that is not Online waits in Pending until it times out (facts sheet 6).
+  if (!(await onlineInstances(clients.ssm, [bootstrap.instanceId])).has(bootstrap.instanceId)) {
+    throw new NotReadyYet(`bootstrap host ${bootstrap.instanceId} is not Online in Systems Manager yet`);
+  }
+
+  const region = await clientRegion(clients.ssm);
+  const firstLine = inputLine(region, input.privateKeyParameter, hostLines);
+  const comment = commentFor(lab.labId);
+  const previous = await previousCommand(clients.ssm, bootstrap.instanceId, comment, firstLine);
+  if (previous?.CommandId && LIVE_OR_DONE.includes(previous.Status!)) {
+    return { commandId: previous.CommandId, bootstrapInstanceId: bootstrap.instanceId };
+  }
+
+  try {
+    const sent = await clients.ssm.send(
+      new SendCommandCommand({
+        DocumentName: RUN_SHELL_SCRIPT,
+        InstanceIds: [bootstrap.instanceId],
+        Comment: comment,
+        Parameters: {
+          commands: [firstLine, await registrationScript()],
+          executionTimeout: [String(EXECUTION_TIMEOUT_SECONDS)],
+        },
+        TimeoutSeconds: DELIVERY_TIMEOUT_SECONDS,
+      }),
+    );
+    return { commandId: sent.Command!.CommandId!, bootstrapInstanceId: bootstrap.instanceId };
+  } catch (err) {
+    // The node stopped answering between our check and the send (facts sheet 6).
+    if (isErrorNamed(err, 'InvalidInstanceId')) {
+      throw new NotReadyYet(`bootstrap host ${bootstrap.instanceId} cannot take commands yet`, {
+        cause: err,
+      });
+    }
+    throw err;
+  }
+}
