@@ -4,6 +4,7 @@ import type { Context } from 'aws-lambda';
 import type { z } from 'zod';
 import { parseInput } from './input.js';
 import { logger } from './logger.js';
+import { registryProgress } from './registry-progress.js';
 
 export type LabHandler<O> = (event: unknown, context: Context) => Promise<O>;
 
@@ -11,16 +12,19 @@ export type LabHandler<O> = (event: unknown, context: Context) => Promise<O>;
  * The thin wrapper every task's handler.ts uses: Lambda context in the logs, the lab id as a
  * log key, input validated against the task's schema (InvalidLabInput names the field), then the
  * plain task function. Errors propagate unchanged so Step Functions sees their `name`.
+ * With a registry configured (REGISTRY_TABLE), the step's start, end and failure are recorded on the
+ * lab's item and published as progress events; `progress: false` opts a bookkeeping task out.
  */
 export function labHandler<S extends z.ZodType, O>(
   schema: S,
   task: (input: z.output<S>) => Promise<O>,
+  options: { progress?: boolean } = {},
 ): LabHandler<O> {
-  return middy<unknown, O, Error, Context>()
-    .use(injectLambdaContext(logger, { resetKeys: true }))
-    .handler(async (event) => {
-      const labId = (event as { labId?: unknown } | null)?.labId;
-      if (typeof labId === 'string') logger.appendKeys({ labId });
-      return task(parseInput(schema, event));
-    });
+  const wrapped = middy<unknown, O, Error, Context>().use(injectLambdaContext(logger, { resetKeys: true }));
+  if (options.progress !== false) wrapped.use(registryProgress());
+  return wrapped.handler(async (event) => {
+    const labId = (event as { labId?: unknown } | null)?.labId;
+    if (typeof labId === 'string') logger.appendKeys({ labId });
+    return task(parseInput(schema, event));
+  });
 }

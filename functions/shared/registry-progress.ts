@@ -1,0 +1,165 @@
+import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import type middy from '@middy/core';
+import type { Context } from 'aws-lambda';
+import { z } from 'zod';
+import { awsClient } from './clients.js';
+import { readEnv } from './env.js';
+import { RETRYABLE_ERRORS } from './errors.js';
+import { logger } from './logger.js';
+import { labIdSchema } from './names.js';
+import {
+  LabRegistry,
+  clip,
+  documentClient,
+  ledgerOf,
+  registryEnvSchema,
+  type LabStep,
+  type StepStatus,
+} from './registry.js';
+
+/** The EventBridge `source` and `detail-type` of a progress event (a portal subscribes to these). */
+export const PROGRESS_SOURCE = 'session-lab';
+export const PROGRESS_DETAIL_TYPE = 'Lab Step Changed';
+
+/** The `detail` of a progress event: ids and states only, never a secret or a task's output. */
+export interface StepChangedDetail {
+  labId: string;
+  step: string;
+  status: StepStatus;
+  generation: number;
+}
+
+export const progressEnvSchema = registryEnvSchema.extend({
+  /** The bus for progress events; the account's default bus when unset. */
+  EVENT_BUS_NAME: z
+    .string()
+    .regex(/^[A-Za-z0-9._\-/:]{1,1600}$/, 'must be an event bus name or ARN')
+    .optional(),
+  /** The step name as the state machine shows it; derived from the function name when unset. */
+  STEP_NAME: z.string().min(1).max(128).optional(),
+});
+
+/** `session-lab-create-key-pair` (or `create-key-pair`) -> `Create key pair`: the state's name in the workflows. */
+export function stepNameOfFunction(functionName: string): string {
+  const folder = functionName.replace(/^session-lab-/, '');
+  const words = folder.split('-').join(' ');
+  return words.charAt(0).toUpperCase() + words.slice(1);
+}
+
+/** The lab a task's event is about: `labId` at the top (teardown tasks) or in `lab` (provision tasks). */
+export function labOfEvent(event: unknown): { labId: string; runId?: string } | undefined {
+  const record = (event ?? {}) as { labId?: unknown; lab?: { labId?: unknown; runId?: unknown } };
+  const labId = typeof record.labId === 'string' ? record.labId : record.lab?.labId;
+  if (!labIdSchema.safeParse(labId).success) return undefined;
+  const runId = typeof record.lab?.runId === 'string' ? record.lab.runId : undefined;
+  return { labId: labId as string, runId };
+}
+
+export interface ProgressClients {
+  registry: (table: string) => LabRegistry;
+  events: Pick<EventBridgeClient, 'send'>;
+}
+
+const defaultClients = (): ProgressClients => ({
+  registry: (table) => new LabRegistry(documentClient(), table),
+  events: awsClient(EventBridgeClient),
+});
+
+interface Tracking {
+  registry: LabRegistry;
+  events: ProgressClients['events'];
+  busName?: string;
+  labId: string;
+  runIds?: string[];
+  step: string;
+  startedAt: string;
+}
+
+const tracking = new WeakMap<object, Tracking>();
+
+async function publish(tracked: Tracking, step: LabStep, ledger?: Record<string, string>): Promise<void> {
+  // Progress is best effort: a throttled registry or bus must never fail the lab's real work.
+  try {
+    const lab = await tracked.registry.recordStep(tracked.labId, step, { ledger, runIds: tracked.runIds });
+    if (!lab) return; // not a registered lab, or not its current run: nothing to report
+    const detail: StepChangedDetail = {
+      labId: tracked.labId,
+      step: step.name,
+      status: step.status,
+      generation: lab.generation,
+    };
+    const result = await tracked.events.send(
+      new PutEventsCommand({
+        Entries: [
+          {
+            Source: PROGRESS_SOURCE,
+            DetailType: PROGRESS_DETAIL_TYPE,
+            Detail: JSON.stringify(detail),
+            ...(tracked.busName ? { EventBusName: tracked.busName } : {}),
+          },
+        ],
+      }),
+    );
+    if (result.FailedEntryCount) {
+      logger.warn('progress event not accepted', { step: step.name, error: result.Entries?.[0]?.ErrorCode });
+    }
+  } catch (err) {
+    logger.warn('could not record step progress', { step: step.name, error: (err as Error).name });
+  }
+}
+
+/**
+ * Middy middleware recording a task's start, end and failure on its lab's registry item and as a
+ * `Lab Step Changed` event. Off when REGISTRY_TABLE is unset (unit tests, plain local runs) and for
+ * events that name no lab. The environment is read per invocation, so one process running many
+ * handlers (the local runner) follows its current settings.
+ */
+export function registryProgress(
+  clients: () => ProgressClients = defaultClients,
+): middy.MiddlewareObj<unknown, unknown, Error, Context> {
+  return {
+    before: async (request) => {
+      const env = readEnv(progressEnvSchema);
+      if (!env.REGISTRY_TABLE) return;
+      const lab = labOfEvent(request.event);
+      if (!lab) return;
+      const { registry, events } = clients();
+      const tracked: Tracking = {
+        registry: registry(env.REGISTRY_TABLE),
+        events,
+        busName: env.EVENT_BUS_NAME,
+        labId: lab.labId,
+        // A provision task knows its run: only the lab's current run (or its reset parent) may write.
+        runIds: lab.runId ? [lab.runId, lab.runId.replace(/-provision$/, '')] : undefined,
+        step: env.STEP_NAME ?? stepNameOfFunction(request.context.functionName ?? 'task'),
+        startedAt: new Date().toISOString(),
+      };
+      tracking.set(request, tracked);
+      await publish(tracked, { name: tracked.step, status: 'running', startedAt: tracked.startedAt });
+    },
+    after: async (request) => {
+      const tracked = tracking.get(request);
+      if (!tracked) return;
+      const response = request.response as { ready?: unknown } | undefined;
+      const status: StepStatus = response?.ready === false ? 'waiting' : 'succeeded';
+      await publish(
+        tracked,
+        { name: tracked.step, status, startedAt: tracked.startedAt, endedAt: new Date().toISOString() },
+        ledgerOf(request.response),
+      );
+    },
+    onError: async (request) => {
+      const tracked = tracking.get(request);
+      if (!tracked || !request.error) return;
+      const name = request.error.name;
+      const retrying = (RETRYABLE_ERRORS as readonly string[]).includes(name);
+      await publish(tracked, {
+        name: tracked.step,
+        status: retrying ? 'retrying' : 'failed',
+        startedAt: tracked.startedAt,
+        endedAt: new Date().toISOString(),
+        error: { error: name, cause: clip(request.error.message) },
+      });
+    },
+  };
+}
