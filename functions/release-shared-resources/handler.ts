@@ -1,0 +1,14 @@
+import { labClients } from '../shared/clients.js';
+import { readEnv } from '../shared/env.js';
+import { labHandler } from '../shared/handler.js';
+import { labRegistry } from '../shared/registry.js';
+import { revertEnvSchema } from '../shared/shared-resources.js';
+import { inputSchema, releaseSharedResources } from './task.js';
+
+export const handler = labHandler(inputSchema, (input) =>
+  releaseSharedResources(input, {
+    registry: labRegistry(),
+    clients: labClients(),
+    revertOnLastRelease: readEnv(revertEnvSchema).REVERT_SHARED_ON_LAST_RELEASE,
+  }),
+);
