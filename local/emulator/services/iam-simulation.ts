@@ -14,7 +14,10 @@ import {
   ListGroupPoliciesCommand,
   ListGroupsForUserCommand,
   ListRolePoliciesCommand,
+  ListRoleTagsCommand,
   ListUserPoliciesCommand,
+  ListUserTagsCommand,
+  type Tag,
 } from '@aws-sdk/client-iam';
 // AGPL-licensed: used by the local emulator only, never bundled into a Lambda (see local-tools.md).
 import {
@@ -74,6 +77,8 @@ export interface PrincipalPolicies {
   id?: string;
   identity: SourcePolicy[];
   boundary?: SourcePolicy[];
+  /** The user's or role's tags: the aws:PrincipalTag/<key> values of its requests. */
+  tags?: Record<string, string>;
 }
 
 const noSuchEntity = (message: string) => new AwsError('NoSuchEntity', message, 404);
@@ -189,6 +194,9 @@ async function rolePolicies(ctx: EmulatorContext, iam: IAMClient, roleName: stri
   return policies;
 }
 
+const tagMap = (tags: Tag[] | undefined) =>
+  Object.fromEntries((tags ?? []).map((t) => [t.Key ?? '', t.Value ?? '']));
+
 const PRINCIPAL_ARN = /^arn:aws[\w-]*:iam::(\d{12}):(user|role|group)\/(?:[^/]+\/)*([\w+=,.@-]+)$/;
 
 /**
@@ -216,6 +224,10 @@ export async function loadPrincipalPolicies(
       });
       for (const group of groups) identity.push(...(await groupPolicies(ctx, iam, group.GroupName!)));
       const boundaryArn = User.PermissionsBoundary?.PermissionsBoundaryArn;
+      const tags = await allPages(async (Marker) => {
+        const r = await iam.send(new ListUserTagsCommand({ UserName: name, Marker }));
+        return { ...r, items: r.Tags };
+      });
       return {
         arn: principalArn,
         kind,
@@ -223,12 +235,17 @@ export async function loadPrincipalPolicies(
         id: User.UserId,
         identity,
         boundary: boundaryArn ? [await managedPolicy(ctx, iam, boundaryArn)] : undefined,
+        tags: tagMap(tags),
       };
     }
     if (kind === 'role') {
       const { Role } = await iam.send(new GetRoleCommand({ RoleName: name }));
       if (Role?.Arn !== principalArn) throw missing();
       const boundaryArn = Role.PermissionsBoundary?.PermissionsBoundaryArn;
+      const tags = await allPages(async (Marker) => {
+        const r = await iam.send(new ListRoleTagsCommand({ RoleName: name, Marker }));
+        return { ...r, items: r.Tags };
+      });
       return {
         arn: principalArn,
         kind,
@@ -236,6 +253,7 @@ export async function loadPrincipalPolicies(
         id: Role.RoleId,
         identity: await rolePolicies(ctx, iam, name),
         boundary: boundaryArn ? [await managedPolicy(ctx, iam, boundaryArn)] : undefined,
+        tags: tagMap(tags),
       };
     }
     const { Group } = await iam.send(new GetGroupCommand({ GroupName: name }));
@@ -253,11 +271,11 @@ export async function loadPrincipalPolicies(
   }
 }
 
-/** The identity keys AWS knows for the principal, so `${aws:username}` and friends resolve. */
+/** The identity keys AWS knows for the principal, so `${aws:username}`, principal tags and friends resolve. */
 export function principalContext(
   accountId: string,
-  p: Pick<PrincipalPolicies, 'arn' | 'kind' | 'name' | 'id'>,
-) {
+  p: Pick<PrincipalPolicies, 'arn' | 'kind' | 'name' | 'id' | 'tags'>,
+): Record<string, string> {
   const context: Record<string, string> = { 'aws:PrincipalArn': p.arn, 'aws:PrincipalAccount': accountId };
   if (p.kind === 'user') {
     context['aws:username'] = p.name;
@@ -266,6 +284,7 @@ export function principalContext(
   } else if (p.kind === 'role') {
     context['aws:PrincipalType'] = 'AssumedRole';
   }
+  for (const [key, value] of Object.entries(p.tags ?? {})) context[`aws:PrincipalTag/${key}`] = value;
   return context;
 }
 

@@ -9,6 +9,7 @@ import {
   CreateUserCommand,
   IAMClient,
   PutGroupPolicyCommand,
+  PutUserPolicyCommand,
   PutRolePolicyCommand,
   SimulateCustomPolicyCommand,
   SimulatePrincipalPolicyCommand,
@@ -300,6 +301,39 @@ describe('IAM policy simulation', () => {
       SourcePolicyId: 'sessions',
       SourcePolicyType: 'role',
     });
+  });
+
+  it("puts the principal's tags in the context (aws:PrincipalTag)", async () => {
+    const abac = JSON.stringify({
+      Version: '2012-10-17',
+      Statement: [
+        {
+          Effect: 'Allow',
+          Action: 'ssm:StartSession',
+          Resource: '*',
+          Condition: { StringEquals: { 'ssm:resourceTag/Team': '${aws:PrincipalTag/Team}' } },
+        },
+      ],
+    });
+    await iam().send(new CreateUserCommand({ UserName: 'tagged', Tags: [{ Key: 'Team', Value: 'blue' }] }));
+    await iam().send(
+      new PutUserPolicyCommand({ UserName: 'tagged', PolicyName: 'abac', PolicyDocument: abac }),
+    );
+    const decide = async (team: string) =>
+      (
+        await iam().send(
+          new SimulatePrincipalPolicyCommand({
+            PolicySourceArn: `arn:aws:iam::${ACCOUNT}:user/tagged`,
+            ActionNames: ['ssm:StartSession'],
+            ResourceArns: [EC2_ARN],
+            ContextEntries: [
+              { ContextKeyName: 'ssm:resourceTag/Team', ContextKeyValues: [team], ContextKeyType: 'string' },
+            ],
+          }),
+        )
+      ).EvaluationResults![0]!.EvalDecision;
+    expect(await decide('blue')).toBe('allowed');
+    expect(await decide('red')).toBe('implicitDeny');
   });
 
   it('pages results with MaxItems and Marker', async () => {
