@@ -5,6 +5,7 @@ import {
   DeregisterManagedInstanceCommand,
   DescribeInstanceInformationCommand,
   ListTagsForResourceCommand,
+  type DescribeInstanceInformationCommandInput,
   PutParameterCommand,
   type InstanceInformation,
 } from '@aws-sdk/client-ssm';
@@ -42,9 +43,7 @@ describe('emulator: managed nodes', () => {
     group = await securityGroup(ec2, 'nodes');
   });
 
-  const describeAll = async (
-    input: ConstructorParameters<typeof DescribeInstanceInformationCommand>[0] = {},
-  ) => {
+  const describeAll = async (input: DescribeInstanceInformationCommandInput = {}) => {
     const { ssm } = clients();
     const items: InstanceInformation[] = [];
     let NextToken: string | undefined;
@@ -135,7 +134,7 @@ describe('emulator: managed nodes', () => {
 
   it('answers the documented errors for bad filters, page sizes and tokens', async () => {
     const { ssm } = clients();
-    const attempts: [ConstructorParameters<typeof DescribeInstanceInformationCommand>[0], string][] = [
+    const attempts: [DescribeInstanceInformationCommandInput, string][] = [
       [
         {
           Filters: [
