@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import {
   AuthorizeSecurityGroupIngressCommand,
   CreateKeyPairCommand,
@@ -366,10 +366,5 @@ export class FakeEc2 {
   private view(instance: FakeInstance): Instance {
     const { request: _request, volumeTags: _volumeTags, ...rest } = instance;
     return rest;
-  }
-
-  /** A stable fingerprint of the private key, for asserting which key a parameter holds. */
-  static fingerprint(material: string): string {
-    return createHash('sha256').update(material).digest('hex');
   }
 }

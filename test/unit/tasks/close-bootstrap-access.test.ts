@@ -1,0 +1,131 @@
+import {
+  DeleteKeyPairCommand,
+  DescribeInstancesCommand,
+  RevokeSecurityGroupIngressCommand,
+  TerminateInstancesCommand,
+} from '@aws-sdk/client-ec2';
+import { DeleteParameterCommand } from '@aws-sdk/client-ssm';
+import {
+  closeBootstrapAccess,
+  type CloseBootstrapAccessInput,
+} from '../../../functions/close-bootstrap-access/task.js';
+import { createKeyPair } from '../../../functions/create-key-pair/task.js';
+import { createNetwork } from '../../../functions/create-network/task.js';
+import { launchInstances } from '../../../functions/launch-instances/task.js';
+import { SHARED_NAMES } from '../../../functions/shared/names.js';
+import { awsError, testLab, throttled } from '../../helpers/aws.js';
+import { FakeEc2 } from '../../helpers/fake-ec2.js';
+import { FakeSsm } from '../../helpers/fake-ssm.js';
+
+const lab = testLab();
+let ec2: FakeEc2;
+let ssm: FakeSsm;
+let input: CloseBootstrapAccessInput;
+
+/** The lab as provisioning leaves it before this step: SSH open from the bootstrap group, key stored. */
+beforeEach(async () => {
+  ec2 = new FakeEc2();
+  ssm = new FakeSsm();
+  ssm.parameters.set(SHARED_NAMES.amiParameter, {
+    value: 'ami-0123456789abcdef0',
+    type: 'String',
+    tags: [],
+    version: 1,
+  });
+  const clients = { ec2: ec2.client, ssm: ssm.client };
+  const network = await createNetwork({ lab }, clients);
+  const key = await createKeyPair({ lab }, clients);
+  const { instances } = await launchInstances(
+    { lab, instanceProfileName: 'SSMLabProfile', ...key, network },
+    clients,
+  );
+  ec2.setState('running');
+  input = {
+    lab,
+    network,
+    ...key,
+    bootstrapInstanceId: instances.find((i) => i.role === 'Bootstrap')!.instanceId,
+  };
+  ec2.mock.resetHistory();
+  ssm.mock.resetHistory();
+});
+
+const run = (given = input) => closeBootstrapAccess(given, { ec2: ec2.client, ssm: ssm.client });
+
+describe('closeBootstrapAccess', () => {
+  it('revokes the SSH rule, terminates the bootstrap host, deletes the key pair and its parameter', async () => {
+    expect(ec2.group(input.network.onPremSecurityGroupId).IpPermissions).toHaveLength(1);
+    await expect(run()).resolves.toEqual({
+      closed: true,
+      ingressRulesRevoked: 1,
+      keyName: 'MyKeyPair-demo',
+      privateKeyParameter: '/session-lab/demo/key-pair/private-key',
+      bootstrapInstanceId: input.bootstrapInstanceId,
+      bootstrapState: 'shutting-down',
+    });
+    expect(ec2.group(input.network.onPremSecurityGroupId).IpPermissions).toEqual([]);
+    expect(ec2.group(input.network.bootstrapSecurityGroupId).IpPermissions).toEqual([]);
+    expect(ec2.instances.get(input.bootstrapInstanceId)!.State!.Name).toBe('shutting-down');
+    expect(ec2.keyPairs.has('MyKeyPair-demo')).toBe(false);
+    expect(ssm.parameters.has('/session-lab/demo/key-pair/private-key')).toBe(false);
+    // The lab hosts keep running.
+    const others = [...ec2.instances.values()].filter((i) => i.InstanceId !== input.bootstrapInstanceId);
+    expect(others.every((i) => i.State!.Name === 'running')).toBe(true);
+  });
+
+  it('running twice converges: the second run finds everything done', async () => {
+    await run();
+    ec2.setState('terminated', [input.bootstrapInstanceId]);
+    await expect(run()).resolves.toMatchObject({
+      closed: true,
+      ingressRulesRevoked: 0,
+      bootstrapState: 'terminated',
+    });
+    expect(ec2.mock.commandCalls(RevokeSecurityGroupIngressCommand)).toHaveLength(1);
+    expect(ec2.mock.commandCalls(TerminateInstancesCommand)).toHaveLength(1);
+  });
+
+  it('treats each "already gone" answer as done', async () => {
+    ec2.mock.on(RevokeSecurityGroupIngressCommand).rejects(awsError('InvalidPermission.NotFound'));
+    ec2.mock.on(DeleteKeyPairCommand).rejects(awsError('InvalidKeyPair.NotFound'));
+    ec2.mock.on(DescribeInstancesCommand).rejects(awsError('InvalidInstanceID.NotFound'));
+    ssm.parameters.clear();
+    await expect(run()).resolves.toMatchObject({ closed: true, bootstrapState: 'gone' });
+    expect(ssm.mock.commandCalls(DeleteParameterCommand)).toHaveLength(1);
+    expect(ec2.mock.commandCalls(TerminateInstancesCommand)).toHaveLength(0);
+  });
+
+  it('removes any other inbound rule on the lab groups too', async () => {
+    ec2.group(input.network.bootstrapSecurityGroupId).IpPermissions!.push({
+      IpProtocol: 'tcp',
+      FromPort: 22,
+      ToPort: 22,
+      IpRanges: [{ CidrIp: '0.0.0.0/0' }],
+      UserIdGroupPairs: [],
+    });
+    await expect(run()).resolves.toMatchObject({ ingressRulesRevoked: 2 });
+    expect(ec2.group(input.network.bootstrapSecurityGroupId).IpPermissions).toEqual([]);
+  });
+
+  it("never terminates an instance that is not this lab's bootstrap host", async () => {
+    const devHost = ec2.byName('DevEC2Instance-demo')!.InstanceId!;
+    await expect(run({ ...input, bootstrapInstanceId: devHost })).rejects.toMatchObject({
+      name: 'LabStateMismatch',
+    });
+    expect(ec2.mock.commandCalls(TerminateInstancesCommand)).toHaveLength(0);
+    expect(ec2.instances.get(devHost)!.State!.Name).toBe('running');
+  });
+
+  it.each([
+    [{ keyName: 'SomeoneElsesKey' }, 'keyName'],
+    [{ privateKeyParameter: '/session-lab/other/key-pair/private-key' }, 'privateKeyParameter'],
+  ])("refuses to delete a key or parameter that is not the lab's (%j)", async (change, field) => {
+    await expect(run({ ...input, ...change })).rejects.toMatchObject({ name: 'InvalidLabInput', field });
+    expect(ec2.mock.commandCalls(DeleteKeyPairCommand)).toHaveLength(0);
+  });
+
+  it('propagates throttling for the Step Functions retry', async () => {
+    ec2.mock.on(TerminateInstancesCommand).rejects(throttled.ec2());
+    await expect(run()).rejects.toMatchObject({ name: 'RequestLimitExceeded' });
+  });
+});

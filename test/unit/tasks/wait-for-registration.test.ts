@@ -1,0 +1,203 @@
+import {
+  AddTagsToResourceCommand,
+  GetCommandInvocationCommand,
+  ListTagsForResourceCommand,
+  type CommandInvocationStatus,
+} from '@aws-sdk/client-ssm';
+import {
+  outputTail,
+  waitForRegistration,
+  type WaitForRegistrationInput,
+} from '../../../functions/wait-for-registration/task.js';
+import { labTags, toTagRecord } from '../../../functions/shared/tags.js';
+import { awsError, testLab, throttled } from '../../helpers/aws.js';
+import { FakeSsm, node } from '../../helpers/fake-ssm.js';
+import { ACTIVATIONS, BOOTSTRAP_ID } from '../../helpers/lab-fixtures.js';
+
+const DEV_NODE = 'mi-0d0000000000000d1';
+const PROD_NODE = 'mi-0a0000000000000a1';
+
+let ssm: FakeSsm;
+let commandId: string;
+beforeEach(() => {
+  ssm = new FakeSsm();
+  commandId = '';
+});
+
+/** A registration command to the bootstrap host, as register-agents sent it. */
+function command(status: CommandInvocationStatus, stdout = '', stderr = ''): void {
+  commandId = '0b0c0d0e-0000-4000-8000-000000000001';
+  ssm.commands.set(commandId, {
+    request: { DocumentName: 'AWS-RunShellScript', InstanceIds: [BOOTSTRAP_ID] },
+    status,
+    stdout,
+    stderr,
+    visible: true,
+    requestedAt: new Date(),
+  });
+}
+
+/** The two nodes the activations registered, Online and tagged from their activation. */
+function registered(): void {
+  for (const [id, activation] of [
+    [DEV_NODE, ACTIVATIONS[0]!],
+    [PROD_NODE, ACTIVATIONS[1]!],
+  ] as const) {
+    ssm.nodes.set(
+      id,
+      node(id, { ActivationId: activation.activationId, Name: `${activation.hostRole}-demo` }),
+    );
+    ssm.nodeTags.set(id, labTags('demo', { Environment: activation.environment }));
+  }
+}
+
+const stdout = `REGISTERED DevOnPrem ${DEV_NODE}\nREGISTERED ProdOnPrem ${PROD_NODE}\n`;
+const input = (): WaitForRegistrationInput => ({
+  lab: testLab(),
+  commandId: commandId || '0b0c0d0e-0000-4000-8000-00000000000f',
+  bootstrapInstanceId: BOOTSTRAP_ID,
+  activations: ACTIVATIONS,
+});
+const run = () => waitForRegistration(input(), { ssm: ssm.client });
+const NOT_READY = { ready: false, pending: ['DevOnPrem', 'ProdOnPrem'], nodes: [] };
+
+describe('waitForRegistration', () => {
+  it('is ready when the command succeeded and both nodes are Online and tagged', async () => {
+    command('Success', stdout);
+    registered();
+    await expect(run()).resolves.toEqual({
+      ready: true,
+      pending: [],
+      nodes: [
+        { role: 'DevOnPrem', environment: 'Dev', managedInstanceId: DEV_NODE },
+        { role: 'ProdOnPrem', environment: 'Prod', managedInstanceId: PROD_NODE },
+      ],
+    });
+    expect(ssm.mock.commandCalls(AddTagsToResourceCommand)).toHaveLength(0);
+  });
+
+  it('an invocation not visible yet right after SendCommand is not ready, not an error', async () => {
+    await expect(run()).resolves.toEqual(NOT_READY);
+    command('Pending');
+    ssm.commands.get(commandId)!.visible = false;
+    await expect(run()).resolves.toEqual(NOT_READY);
+  });
+
+  it.each(['Pending', 'InProgress', 'Delayed', 'Cancelling'] as const)(
+    'a command still %s is not ready',
+    async (status) => {
+      command(status);
+      registered();
+      await expect(run()).resolves.toEqual(NOT_READY);
+    },
+  );
+
+  it.each(['Failed', 'TimedOut', 'Cancelled'] as const)(
+    'a %s command fails the step with the tail of its output and no secret',
+    async (status) => {
+      command(
+        status,
+        'REGISTERED ProdOnPrem mi-0a0000000000000a1\n',
+        'FAILED DevOnPrem: registration on 172.31.1.13 exited with 1\n' +
+          'debug: amazon-ssm-agent -register -code "SuperSecretCode1" -id "x"\n' +
+          '-----BEGIN RSA PRIVATE KEY-----\nMIIEsecret\n-----END RSA PRIVATE KEY-----\n',
+      );
+      const error = await run().catch((err: Error) => err);
+      expect(error).toMatchObject({ name: 'LabStepFailed' });
+      expect((error as Error).message).toContain(
+        `registration command ${commandId} on ${BOOTSTRAP_ID} ended ${status}`,
+      );
+      expect((error as Error).message).toContain(
+        'FAILED DevOnPrem: registration on 172.31.1.13 exited with 1',
+      );
+      expect((error as Error).message).toContain('REGISTERED ProdOnPrem');
+      expect((error as Error).message).not.toMatch(/SuperSecretCode1|MIIEsecret/);
+    },
+  );
+
+  it('a node not Online yet keeps its host pending', async () => {
+    command('Success', stdout);
+    registered();
+    ssm.nodes.get(PROD_NODE)!.PingStatus = 'ConnectionLost';
+    await expect(run()).resolves.toEqual({
+      ready: false,
+      pending: ['ProdOnPrem'],
+      nodes: [{ role: 'DevOnPrem', environment: 'Dev', managedInstanceId: DEV_NODE }],
+    });
+  });
+
+  it('a node not listed yet keeps its host pending', async () => {
+    command('Success', stdout);
+    registered();
+    ssm.nodes.delete(DEV_NODE);
+    await expect(run()).resolves.toMatchObject({ ready: false, pending: ['DevOnPrem'] });
+  });
+
+  it('a node missing its tags is tagged, stays pending, and is ready on the next poll (converges)', async () => {
+    command('Success', stdout);
+    registered();
+    ssm.nodeTags.set(PROD_NODE, []);
+    await expect(run()).resolves.toMatchObject({ ready: false, pending: ['ProdOnPrem'] });
+    expect(toTagRecord(ssm.nodeTags.get(PROD_NODE))).toEqual({
+      'session-lab:lab-id': 'demo',
+      'session-lab:managed-by': 'session-lab',
+      Environment: 'Prod',
+    });
+    await expect(run()).resolves.toMatchObject({ ready: true });
+    expect(ssm.mock.commandCalls(AddTagsToResourceCommand)).toHaveLength(1);
+  });
+
+  it('a node tagged with the wrong environment is corrected', async () => {
+    command('Success', stdout);
+    registered();
+    ssm.nodeTags.set(PROD_NODE, labTags('demo', { Environment: 'Dev' }));
+    await expect(run()).resolves.toMatchObject({ ready: false });
+    expect(toTagRecord(ssm.nodeTags.get(PROD_NODE)).Environment).toBe('Prod');
+  });
+
+  it('a node too new to be tagged (InvalidResourceId) is pending', async () => {
+    command('Success', stdout);
+    registered();
+    ssm.mock.on(ListTagsForResourceCommand).rejects(awsError('InvalidResourceId'));
+    await expect(run()).resolves.toMatchObject({ ready: false, pending: ['DevOnPrem', 'ProdOnPrem'] });
+  });
+
+  it('maps each node by its activation, preferring the id the script reported over an older node', async () => {
+    command('Success', stdout);
+    registered();
+    const stale = 'mi-0ffffffffffffff01';
+    ssm.nodes.set(
+      stale,
+      node(stale, {
+        ActivationId: ACTIVATIONS[1]!.activationId,
+        RegistrationDate: new Date(Date.now() + 1000),
+      }),
+    );
+    ssm.nodeTags.set(stale, labTags('demo', { Environment: 'Prod' }));
+    const out = await run();
+    expect(out.nodes.find((n) => n.role === 'ProdOnPrem')!.managedInstanceId).toBe(PROD_NODE);
+  });
+
+  it('without REGISTERED lines (hosts registered by an earlier command) the newest Online node is taken', async () => {
+    command('Success', '');
+    registered();
+    await expect(run()).resolves.toMatchObject({ ready: true });
+  });
+
+  it('propagates throttling for the Step Functions retry', async () => {
+    ssm.mock.on(GetCommandInvocationCommand).rejects(throttled.ssm());
+    await expect(run()).rejects.toMatchObject({ name: 'ThrottlingException' });
+  });
+});
+
+describe('outputTail', () => {
+  it('keeps the end of long output and removes anything that looks like a secret', () => {
+    const long = `${'x'.repeat(5000)}\n-code AbC+/= -----BEGIN PRIVATE KEY-----\nabc`;
+    const tail = outputTail(long);
+    expect(tail.length).toBeLessThanOrEqual(1503);
+    expect(tail).toMatch(/^\.\.\./);
+    expect(tail).toContain('-code [redacted]');
+    expect(tail).toContain('[private key]');
+    expect(tail).not.toContain('abc');
+  });
+});
