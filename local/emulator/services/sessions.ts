@@ -299,24 +299,29 @@ function entryLines(entry: TranscriptEntry): string[] {
   return lines;
 }
 
+/** Bytes of one log event's text: CloudWatch allows 256 KB, with room left for JSON framing. */
+const MAX_EVENT_BYTES = 200_000;
+/** A single line longer than this is cut (4-byte characters keep it under the event limit). */
+const MAX_LINE_CHARS = 50_000;
+
 /**
  * Log events for transcript entries: streamed sessions send the agent's JSON records, the others
- * upload the terminal text at the end. PutLogEvents takes at most 256 KB per event, so long output
- * is split.
+ * upload the terminal text at the end. An event holds at most 256 KB, so long output is split.
  */
 function logEvents(session: SessionRecord, entries: TranscriptEntry[]): InputLogEvent[] {
   const events: InputLogEvent[] = [];
   for (const entry of entries) {
-    const lines = entryLines(entry);
     const chunks: string[][] = [[]];
     let size = 0;
-    for (const line of lines) {
-      if (size + line.length > 200_000 && chunks[chunks.length - 1]!.length > 0) {
+    for (const whole of entryLines(entry)) {
+      const line = whole.length > MAX_LINE_CHARS ? whole.slice(0, MAX_LINE_CHARS) : whole;
+      const bytes = Buffer.byteLength(line) + 1;
+      if (size + bytes > MAX_EVENT_BYTES && chunks[chunks.length - 1]!.length > 0) {
         chunks.push([]);
         size = 0;
       }
-      chunks[chunks.length - 1]!.push(line.slice(0, 200_000));
-      size += line.length;
+      chunks[chunks.length - 1]!.push(line);
+      size += bytes;
     }
     for (const chunk of chunks) {
       const message = session.prefs.streaming
@@ -357,8 +362,13 @@ async function writeTranscript(ctx: EmulatorContext, session: SessionRecord): Pr
   for (let i = 0; i < events.length;) {
     let bytes = 0;
     let j = i;
-    while (j < events.length && j - i < 10_000 && bytes + events[j]!.message!.length + 26 < 1_000_000) {
-      bytes += events[j]!.message!.length + 26;
+    // Each event counts its UTF-8 size plus 26 bytes.
+    while (
+      j < events.length &&
+      j - i < 10_000 &&
+      bytes + Buffer.byteLength(events[j]!.message!) + 26 < 1_000_000
+    ) {
+      bytes += Buffer.byteLength(events[j]!.message!) + 26;
       j++;
     }
     await logs.send(

@@ -574,6 +574,43 @@ describe('Session Manager sessions, logging and CloudTrail', () => {
     ).rejects.toMatchObject({ name: 'InvalidDocument' });
   });
 
+  it('runs as the Run As user, runs the shell profile first, and ends sessions at their maximum duration', async () => {
+    await admin.logs().send(new CreateLogGroupCommand({ logGroupName: 'SSM-RunAs' }));
+    await admin.ssm().send(
+      new CreateDocumentCommand({
+        Name: 'Lab-RunAsShell',
+        DocumentType: 'Session',
+        DocumentFormat: 'JSON',
+        Content: preferences({
+          cloudWatchLogGroupName: 'SSM-RunAs',
+          runAsEnabled: true,
+          runAsDefaultUser: 'ec2-user',
+          shellProfile: { windows: '', linux: 'echo "profile for $(whoami)"' },
+          // 5 model minutes = 3 s at this scale: time for the inputs below, then the end.
+          maxSessionDuration: '5',
+        }),
+      }),
+    );
+    const { SessionId } = await userSsm.send(
+      new StartSessionCommand({ Target: nodes.devEc2, DocumentName: 'Lab-RunAsShell' }),
+    );
+    expect((await sessionInput(SessionId!, 'whoami')).body).toMatchObject({ stdout: 'ec2-user\n' });
+    expect((await listSessions('Active', SessionId))[0]).toMatchObject({ MaxSessionDuration: '5' });
+
+    await waitTerminated(SessionId!);
+    const [ended] = await listSessions('History', SessionId);
+    expect(ended!.Details).toBe('Session reached its maximum duration of 5 minutes.');
+    const { events } = await admin
+      .logs()
+      .send(
+        new GetLogEventsCommand({ logGroupName: 'SSM-RunAs', logStreamName: SessionId, startFromHead: true }),
+      );
+    expect(events!.map((e) => e.message)).toEqual([
+      'sh-5.2$ echo "profile for $(whoami)"\nprofile for ec2-user',
+      'sh-5.2$ whoami\nec2-user',
+    ]);
+  });
+
   it('fails the session as the agent does when encryption is required and the log group has no KMS key', async () => {
     await admin.ssm().send(
       new CreateDocumentCommand({
