@@ -1,0 +1,147 @@
+import { DescribeLogGroupsCommand } from '@aws-sdk/client-cloudwatch-logs';
+import { GetLoginProfileCommand, GetPolicyCommand } from '@aws-sdk/client-iam';
+import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
+import { GetDocumentCommand, GetServiceSettingCommand } from '@aws-sdk/client-ssm';
+import { configureSessionLogging } from '../../../functions/configure-session-logging/task.js';
+import { createWorkshopUser } from '../../../functions/create-workshop-user/task.js';
+import { enableAdvancedTier } from '../../../functions/enable-advanced-tier/task.js';
+import { labClients } from '../../../functions/shared/clients.js';
+import { labConfigSchema } from '../../../functions/shared/lab-config.js';
+import { MANAGED_POLICIES } from '../../../functions/shared/names.js';
+import { inputSchema as verifyInputSchema, verifyLab } from '../../../functions/verify-lab/task.js';
+import { waitForAdvancedTier } from '../../../functions/wait-for-advanced-tier/task.js';
+import { useEmulator } from '../../helpers/emulator.js';
+import { buildLab, polling, retrying } from '../../helpers/lab-builder.js';
+
+type Built = Awaited<ReturnType<typeof buildLab>>;
+
+/** verify-lab's input as the state machine passes it, parsed as its handler does. */
+const verifyInput = ({ lab, instances, nodes, user, logging }: Built, extra: object = {}) =>
+  verifyInputSchema.parse({ lab, instances, nodes, user, logging, ...extra });
+
+/**
+ * The provisioning tasks of seed steps 3b, 4, 5 and 6 against the local emulator (moto plus the
+ * session-lab layer), through the product's own clients and AWS_ENDPOINT_URL.
+ */
+describe('provisioning tasks against the emulator', () => {
+  // 0.01: a 40 s boot is 0.4 s, the 120 s tier change 1.2 s.
+  useEmulator({ time: { scale: 0.01 } });
+
+  it('enable-advanced-tier switches the tier once; wait-for-advanced-tier polls until it is in effect', async () => {
+    const clients = labClients();
+    const first = await enableAdvancedTier({}, clients);
+    expect(first).toMatchObject({ value: 'advanced', status: 'PendingUpdate' });
+    expect(first.settingId).toMatch(
+      /^arn:aws:ssm:us-east-1:\d{12}:servicesetting\/ssm\/managed-instance\/activation-tier$/,
+    );
+    await expect(waitForAdvancedTier({}, clients)).resolves.toMatchObject({
+      ready: false,
+      status: 'PendingUpdate',
+    });
+    // Running it again while pending does not restart the change.
+    await expect(enableAdvancedTier({}, clients)).resolves.toMatchObject({ status: 'PendingUpdate' });
+    const done = await polling(() => waitForAdvancedTier({}, clients), 'the advanced tier');
+    expect(done).toMatchObject({ ready: true, value: 'advanced' });
+    const { ServiceSetting } = await clients.ssm.send(
+      new GetServiceSettingCommand({ SettingId: first.settingId }),
+    );
+    expect(ServiceSetting?.Status).not.toBe('PendingUpdate');
+  });
+
+  it('configure-session-logging creates the group and the preferences, and a re-run adds no version', async () => {
+    const clients = labClients();
+    const lab = labConfigSchema.parse({
+      labId: 'logs',
+      runId: 'r1',
+      logGroupName: 'SSM-Logs-it',
+      logRetentionDays: 14,
+    });
+    const first = await configureSessionLogging({ lab }, clients);
+    const second = await configureSessionLogging({ lab }, clients);
+    expect(second).toEqual(first);
+    const { logGroups } = await clients.logs.send(
+      new DescribeLogGroupsCommand({ logGroupNamePrefix: 'SSM-Logs-it' }),
+    );
+    expect(logGroups?.[0]).toMatchObject({ logGroupName: 'SSM-Logs-it', retentionInDays: 14 });
+
+    const changed = await configureSessionLogging(
+      { lab: { ...lab, idleSessionTimeoutMinutes: 45, logRetentionDays: 30 } },
+      clients,
+    );
+    expect(Number(changed.documentVersion)).toBe(Number(first.documentVersion) + 1);
+    const doc = await clients.ssm.send(new GetDocumentCommand({ Name: 'SSM-SessionManagerRunShell' }));
+    expect(doc.DocumentVersion).toBe(changed.documentVersion);
+    expect(JSON.parse(doc.Content!).inputs).toMatchObject({
+      idleSessionTimeout: '45',
+      cloudWatchLogGroupName: 'SSM-Logs-it',
+    });
+  });
+
+  it('create-workshop-user: user, password in Secrets Manager only, four policies; converges and follows the mode', async () => {
+    const clients = labClients();
+    const lab = labConfigSchema.parse({ labId: 'users', runId: 'r1' });
+    const out = await retrying(() => createWorkshopUser({ lab }, clients));
+    expect(out.attachedPolicies).toEqual(
+      [
+        out.policyArn,
+        MANAGED_POLICIES.userChangePassword,
+        MANAGED_POLICIES.cloudWatchLogsReadOnly,
+        MANAGED_POLICIES.cloudTrailReadOnly,
+      ].sort(),
+    );
+    const { SecretString } = await clients.secrets.send(
+      new GetSecretValueCommand({ SecretId: out.passwordSecretArn }),
+    );
+    expect(SecretString!.length).toBeGreaterThanOrEqual(24);
+    expect(JSON.stringify(out)).not.toContain(SecretString!);
+    await expect(retrying(() => createWorkshopUser({ lab }, clients))).resolves.toEqual(out);
+    // Checked after the re-run (UpdateLoginProfile): moto 5.2 ignores PasswordResetRequired on
+    // CreateLoginProfile, which AWS honours.
+    const profile = await clients.iam.send(new GetLoginProfileCommand({ UserName: out.userName }));
+    expect(profile.LoginProfile?.PasswordResetRequired).toBe(true);
+    const { SecretString: rotated } = await clients.secrets.send(
+      new GetSecretValueCommand({ SecretId: out.passwordSecretArn }),
+    );
+    expect(rotated).not.toBe(SecretString);
+    await retrying(() => createWorkshopUser({ lab: { ...lab, policyMode: 'seed' } }, clients));
+    const { Policy } = await clients.iam.send(new GetPolicyCommand({ PolicyArn: out.policyArn }));
+    expect(Policy?.DefaultVersionId).toBe('v2');
+  });
+
+  it('verify-lab on a strict lab: Dev allowed, Prod EC2 and Prod hybrid denied, ok', async () => {
+    const built = await buildLab({ labId: 'strict-lab' });
+    const report = await retrying(() => verifyLab(verifyInput(built), built.clients));
+    const cells = Object.fromEntries(report.accessMatrix.map((c) => [c.role, [c.expected, c.actual]]));
+    expect(cells).toEqual({
+      ProdEC2Instance: ['denied', 'denied'],
+      DevEC2Instance: ['allowed', 'allowed'],
+      Bootstrap: ['denied', 'denied'],
+      ProdOnPrem: ['denied', 'denied'],
+      DevOnPrem: ['allowed', 'allowed'],
+    });
+    expect(report.problems).toEqual([]);
+    expect(report.ok).toBe(true);
+    expect(report.nodes.every((n) => n.pingStatus === 'Online')).toBe(true);
+    expect(report.signInUrl).toMatch(/^https:\/\/\d{12}\.signin\.aws\.amazon\.com\/console$/);
+
+    // The other lab below is denied to this lab's user in strict mode.
+    const other = await buildLab({ labId: 'seed-lab', policyMode: 'seed' });
+    const crossCheck = await verifyLab(
+      verifyInput(built, { otherLabNodes: other.nodes.map((n) => ({ nodeId: n.managedInstanceId })) }),
+      built.clients,
+    );
+    expect(crossCheck.accessMatrix.filter((c) => c.role === 'other-lab').map((c) => c.actual)).toEqual([
+      'denied',
+      'denied',
+    ]);
+
+    // The seed policy, evaluated by the emulator's simulator: ProdOnPrem reachable, reported as the gap.
+    const seedReport = await verifyLab(verifyInput(other), other.clients);
+    expect(seedReport.accessMatrix.find((c) => c.role === 'ProdOnPrem')).toMatchObject({
+      expected: 'allowed',
+      actual: 'allowed',
+    });
+    expect(seedReport.gaps.some((g) => g.includes('ProdOnPrem'))).toBe(true);
+    expect(seedReport.ok).toBe(true);
+  });
+});
