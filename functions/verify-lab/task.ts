@@ -55,8 +55,10 @@ export const inputSchema = z.object({
   /**
    * How long after the user or its policy last changed a wrong matrix is put down to IAM
    * propagation (NotReadyYet, retried) rather than reported as a failure (LabStateMismatch).
+   * Shorter than the state machine's NotReadyYet retry budget (about 220 s with full jitter), so a
+   * matrix that stays wrong ends as LabStateMismatch naming the cells.
    */
-  propagationWindowSeconds: z.number().int().min(0).max(3600).default(600),
+  propagationWindowSeconds: z.number().int().min(0).max(3600).default(180),
 });
 export type Input = z.output<typeof inputSchema>;
 
