@@ -97,6 +97,7 @@ export const WILDCARD_ONLY_ACTIONS: Record<string, string> = {
   'ec2:DescribeVpcs': 'EC2 Describe* calls support no resource-level permissions',
   'ec2:DescribeSubnets': 'EC2 Describe* calls support no resource-level permissions',
   'ec2:DescribeImages': 'EC2 Describe* calls support no resource-level permissions',
+  'ec2:DescribeInstanceTypeOfferings': 'EC2 Describe* calls support no resource-level permissions',
   'ssm:DescribeInstanceInformation': 'a list call with no resource type',
   'ssm:DescribeActivations': 'a list call with no resource type',
   'ssm:CreateActivation': 'CreateActivation has no resource type (narrowed by a request-tag condition)',
@@ -255,9 +256,10 @@ export const PERMISSIONS: Record<LabFunctionName, Grant[]> = {
       conditions: createdBy('CreateSecurityGroup'),
     },
     {
-      why: 'SSH from the bootstrap group only; outbound 443',
+      why: 'SSH from the bootstrap group only (stray rules revoked); outbound 443',
       actions: [
         'ec2:AuthorizeSecurityGroupIngress',
+        'ec2:RevokeSecurityGroupIngress',
         'ec2:AuthorizeSecurityGroupEgress',
         'ec2:RevokeSecurityGroupEgress',
       ],
@@ -265,7 +267,8 @@ export const PERMISSIONS: Record<LabFunctionName, Grant[]> = {
       conditions: TAGGED_BY_LAB,
     },
     ec2Reads(
-      'find the default VPC and subnet and the existing groups',
+      'find the default VPC, a subnet whose zone offers the instance type, and the existing groups',
+      'ec2:DescribeInstanceTypeOfferings',
       'ec2:DescribeVpcs',
       'ec2:DescribeSubnets',
       'ec2:DescribeSecurityGroups',
@@ -297,6 +300,12 @@ export const PERMISSIONS: Record<LabFunctionName, Grant[]> = {
       actions: ['ec2:CreateTags'],
       resources: [ec2Arn('instance/*'), ec2Arn('volume/*'), ec2Arn('network-interface/*')],
       conditions: createdBy('RunInstances'),
+    },
+    {
+      why: 'keep one host per role: terminate duplicates (a lost launch response), only session-lab’s',
+      actions: ['ec2:TerminateInstances'],
+      resources: [ec2Arn('instance/*')],
+      conditions: TAGGED_BY_LAB,
     },
     {
       why: 'the EC2 hosts get SSMLabProfile, whose role is passed to EC2 (facts sheet 7.1)',
@@ -338,8 +347,8 @@ export const PERMISSIONS: Record<LabFunctionName, Grant[]> = {
       resources: [RUN_SHELL_SCRIPT],
     },
     {
-      why: 'the bootstrap host must be Online first',
-      actions: ['ssm:DescribeInstanceInformation'],
+      why: 'the bootstrap host must be Online first; a command this run already sent is reused',
+      actions: ['ssm:DescribeInstanceInformation', 'ssm:ListCommands'],
       resources: ['*'],
     },
     ec2Reads('the hosts’ private addresses', 'ec2:DescribeInstances'),
@@ -487,10 +496,16 @@ export const PERMISSIONS: Record<LabFunctionName, Grant[]> = {
 
   'verify-lab': [
     {
-      why: 'the access matrix from the IAM policy simulator, and the user read back',
-      actions: ['iam:SimulatePrincipalPolicy', 'iam:GetUser', 'iam:ListAttachedUserPolicies'],
+      why: 'the access matrix from the IAM policy simulator, and the user and its password read back',
+      actions: [
+        'iam:SimulatePrincipalPolicy',
+        'iam:GetUser',
+        'iam:GetLoginProfile',
+        'iam:ListAttachedUserPolicies',
+      ],
       resources: [WORKSHOP_USERS],
     },
+    { why: 'the lab policy read back', actions: ['iam:GetPolicy'], resources: [WORKSHOP_POLICIES] },
     {
       why: 'the sign-in URL uses the account alias when there is one',
       actions: ['iam:ListAccountAliases'],
@@ -592,6 +607,15 @@ export const PERMISSIONS: Record<LabFunctionName, Grant[]> = {
         'iam:DeleteAccessKey',
         'iam:ListGroupsForUser',
         'iam:RemoveUserFromGroup',
+        // Credentials an administrator may have added; any one left fails DeleteUser (facts sheet 1.5).
+        'iam:ListMFADevices',
+        'iam:DeactivateMFADevice',
+        'iam:ListSSHPublicKeys',
+        'iam:DeleteSSHPublicKey',
+        'iam:ListSigningCertificates',
+        'iam:DeleteSigningCertificate',
+        'iam:ListServiceSpecificCredentials',
+        'iam:DeleteServiceSpecificCredential',
         'iam:DeleteUser',
       ],
       resources: [WORKSHOP_USERS],
@@ -614,6 +638,17 @@ export const PERMISSIONS: Record<LabFunctionName, Grant[]> = {
     },
   ],
 };
+
+/**
+ * What every task's handler wrapper calls when the deployment has a lab registry (REGISTRY_TABLE):
+ * the step-progress middleware (functions/shared/registry-progress.ts) records each step on the
+ * lab's item and publishes a progress event. Granted only with a registry (`LabFunctions`'
+ * `registry` prop), on its table and event bus.
+ */
+export const PROGRESS_ACTIONS = {
+  table: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Scan'],
+  bus: ['events:PutEvents'],
+} as const;
 
 /** Every IAM action a function's role is granted. */
 export function grantedActions(name: LabFunctionName): Set<string> {

@@ -6,13 +6,24 @@ import { Architecture, Code, Function as LambdaFunction, Runtime } from 'aws-cdk
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { LAB_FUNCTIONS, pascalCase, type LabFunctionName } from '../functions.js';
-import { PERMISSIONS, WILDCARD_ONLY_ACTIONS, WILDCARD_PATTERN_REASONS, type Grant } from '../permissions.js';
+import {
+  PERMISSIONS,
+  PROGRESS_ACTIONS,
+  WILDCARD_ONLY_ACTIONS,
+  WILDCARD_PATTERN_REASONS,
+  type Grant,
+} from '../permissions.js';
 
 export interface LabFunctionsProps {
   /** Where the esbuild bundles are: `<bundleDir>/<name>/index.mjs` (`npm run build`). */
   bundleDir: string;
   /** How long the functions' logs are kept. */
   logRetention?: RetentionDays;
+  /**
+   * The lab registry, when the deployment has one: every task then records its step on the lab's
+   * item and publishes progress events (functions/shared/registry-progress.ts).
+   */
+  registry?: { tableName: string; tableArn: string; eventBusArn: string };
 }
 
 /** An ARN pattern as a CloudFormation value: `Fn::Sub` when it names pseudo parameters. */
@@ -44,27 +55,49 @@ function statementOf(grant: Grant): PolicyStatement {
  * finding id (AwsSolutions-IAM5[Resource::...]). Throws for a pattern nobody has justified.
  */
 export function wildcardReasons(grants: readonly Grant[]): Map<string, string> {
-  const reasons = new Map<string, string>();
+  const reasons = new Map<string, Set<string>>();
   for (const grant of grants) {
     for (const resource of grant.resources) {
       if (!resource.includes('*')) continue;
       const finding = `AwsSolutions-IAM5[Resource::${resource.replace(/\$\{(AWS::[A-Za-z]+)\}/g, '<$1>')}]`;
-      const reason =
+      const why =
         resource === '*'
-          ? grant.actions
-              .map((action) => {
-                const why = WILDCARD_ONLY_ACTIONS[action];
-                if (!why) throw new Error(`${action} is granted on '*' but is not in WILDCARD_ONLY_ACTIONS`);
-                return `${action}: ${why}`;
-              })
-              .join('; ')
-          : WILDCARD_PATTERN_REASONS[resource];
-      if (!reason) throw new Error(`${resource} has no reason in WILDCARD_PATTERN_REASONS`);
-      reasons.set(finding, [reasons.get(finding), reason].filter(Boolean).join('; '));
+          ? grant.actions.map((action) => {
+              const reason = WILDCARD_ONLY_ACTIONS[action];
+              if (!reason) throw new Error(`${action} is granted on '*' but is not in WILDCARD_ONLY_ACTIONS`);
+              return `${action}: ${reason}`;
+            })
+          : [WILDCARD_PATTERN_REASONS[resource]];
+      if (why.some((reason) => !reason))
+        throw new Error(`${resource} has no reason in WILDCARD_PATTERN_REASONS`);
+      const known = reasons.get(finding) ?? new Set<string>();
+      for (const reason of why) known.add(reason!);
+      reasons.set(finding, known);
     }
   }
-  return reasons;
+  return new Map([...reasons].map(([finding, why]) => [finding, [...why].join('; ')]));
 }
+
+/**
+ * Tasks write secrets (activation codes, the private key, the password) and pass on names only;
+ * none ever reads one back. SecureString parameters and secrets are decrypted through KMS on the
+ * caller's behalf, so denying that decryption makes "no task can read a secret" hold even where a
+ * grant allows GetParameter (used to check that a parameter exists).
+ */
+const neverDecryptSecrets = () =>
+  new PolicyStatement({
+    effect: Effect.DENY,
+    actions: ['kms:Decrypt', 'secretsmanager:GetSecretValue'],
+    resources: ['*'],
+    conditions: {
+      StringEqualsIfExists: {
+        'kms:ViaService': [
+          Fn.sub('ssm.${AWS::Region}.amazonaws.com'),
+          Fn.sub('secretsmanager.${AWS::Region}.amazonaws.com'),
+        ],
+      },
+    },
+  });
 
 /** The bundles `LAB_FUNCTIONS` lists that `bundleDir` does not hold. */
 export function missingBundles(bundleDir: string): LabFunctionName[] {
@@ -103,7 +136,17 @@ export class LabFunctions extends Construct {
           actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
           resources: [logGroup.logGroupArn],
         }),
+        neverDecryptSecrets(),
       );
+      if (props.registry) {
+        statements.push(
+          new PolicyStatement({ actions: [...PROGRESS_ACTIONS.table], resources: [props.registry.tableArn] }),
+          new PolicyStatement({
+            actions: [...PROGRESS_ACTIONS.bus],
+            resources: [props.registry.eventBusArn],
+          }),
+        );
+      }
       const role = new Role(this, `${id}Role`, {
         assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
         description: `session-lab ${spec.name}: only what this task calls`,
@@ -122,7 +165,12 @@ export class LabFunctions extends Construct {
         timeout: Duration.seconds(spec.timeoutSeconds),
         role,
         logGroup,
-        environment: { NODE_OPTIONS: '--enable-source-maps' },
+        environment: {
+          NODE_OPTIONS: '--enable-source-maps',
+          ...(props.registry
+            ? { REGISTRY_TABLE: props.registry.tableName, EVENT_BUS_NAME: props.registry.eventBusArn }
+            : {}),
+        },
       });
       this.functions.set(spec.name, fn);
       this.roles.set(spec.name, role);

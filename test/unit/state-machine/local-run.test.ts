@@ -1,0 +1,388 @@
+import { describe, expect, it } from '@jest/globals';
+import { loadAsl, runLocal, taskError, type FakeTask } from '../../helpers/asl.js';
+
+/**
+ * The shipped workflow files run by aws-local-stepfunctions (the engine of the local runner) with
+ * fake tasks: data flow between steps, the wait loops, retries, and the failure paths.
+ */
+
+const LAB = { labId: 'demo', runId: 'exec-42', policyMode: 'strict', instanceType: 't3.micro' };
+const NETWORK = {
+  vpcId: 'vpc-0a1b2c3d',
+  subnetId: 'subnet-0a1b2c3d',
+  bootstrapSecurityGroupId: 'sg-0b00',
+  onPremSecurityGroupId: 'sg-0c00',
+};
+const INSTANCES = [
+  {
+    role: 'ProdEC2Instance',
+    kind: 'ec2',
+    environment: 'Prod',
+    instanceId: 'i-01',
+    privateIpAddress: '10.0.0.1',
+  },
+  {
+    role: 'DevEC2Instance',
+    kind: 'ec2',
+    environment: 'Dev',
+    instanceId: 'i-02',
+    privateIpAddress: '10.0.0.2',
+  },
+  {
+    role: 'ProdOnPrem',
+    kind: 'onprem',
+    environment: 'Prod',
+    instanceId: 'i-03',
+    privateIpAddress: '10.0.0.3',
+  },
+  { role: 'DevOnPrem', kind: 'onprem', environment: 'Dev', instanceId: 'i-04', privateIpAddress: '10.0.0.4' },
+  {
+    role: 'Bootstrap',
+    kind: 'bootstrap',
+    environment: 'Bootstrap',
+    instanceId: 'i-05',
+    privateIpAddress: '10.0.0.5',
+  },
+];
+const ACTIVATIONS = [
+  {
+    environment: 'Dev',
+    hostRole: 'DevOnPrem',
+    activationId: 'act-dev',
+    codeParameter: '/session-lab/demo/activation/Dev/code',
+  },
+  {
+    environment: 'Prod',
+    hostRole: 'ProdOnPrem',
+    activationId: 'act-prod',
+    codeParameter: '/session-lab/demo/activation/Prod/code',
+  },
+];
+const NODES = [
+  { role: 'ProdOnPrem', environment: 'Prod', managedInstanceId: 'mi-0123456789abcdef0' },
+  { role: 'DevOnPrem', environment: 'Dev', managedInstanceId: 'mi-0123456789abcdef1' },
+];
+const USER = {
+  userName: 'MyWorkshopUser-demo',
+  userArn: 'arn:aws:iam::123456789012:user/MyWorkshopUser-demo',
+  policyArn: 'arn:aws:iam::123456789012:policy/SSMDevAccess-demo',
+  passwordSecretArn:
+    'arn:aws:secretsmanager:us-east-1:123456789012:secret:session-lab/demo/MyWorkshopUser-password-AbCdEf',
+  attachedPolicies: ['SSMDevAccess-demo'],
+};
+const LOGGING = {
+  logGroupName: 'SSM-Logs',
+  documentName: 'SSM-SessionManagerRunShell',
+  documentVersion: '3',
+  preferences: { cloudWatchLogGroupName: 'SSM-Logs', cloudWatchStreamingEnabled: true },
+};
+/** A value no step may ever pass on: a fake task leaks it beside its real output. */
+const LEAKED = 'BEGIN RSA PRIVATE KEY not-for-state';
+
+const report = (payload: Record<string, unknown>, ok = true) => ({
+  labId: (payload.lab as { labId: string }).labId,
+  policyMode: 'strict',
+  signInUrl: 'https://123456789012.signin.aws.amazon.com/console',
+  user: { userName: USER.userName, passwordSecretArn: USER.passwordSecretArn },
+  nodes: NODES.map((node) => ({ ...node, nodeId: node.managedInstanceId, pingStatus: 'Online' })),
+  accessMatrix: [],
+  preferences: LOGGING.preferences,
+  ok,
+});
+
+/** Fakes for every provision task: the tier takes 3 checks, instances and registration 2. */
+function provisionTasks(overrides: Record<string, FakeTask> = {}): Record<string, FakeTask> {
+  return {
+    'Validate lab input': (payload) => ({ ...LAB, ...payload }),
+    'Enable advanced tier': () => ({ settingId: 'tier', value: 'advanced', status: 'PendingUpdate' }),
+    'Wait for advanced tier': (_, call) => ({
+      ready: call >= 3,
+      value: 'advanced',
+      status: call >= 3 ? 'Customized' : 'PendingUpdate',
+    }),
+    'Create instance role': () => ({
+      instanceRoleName: 'SSMLabRole',
+      instanceProfileName: 'SSMLabProfile',
+      instanceProfileArn: 'arn:aws:iam::123456789012:instance-profile/SSMLabProfile',
+    }),
+    'Create service role': () => ({
+      serviceRoleName: 'SSMServiceRole',
+      serviceRoleArn: 'arn:aws:iam::123456789012:role/SSMServiceRole',
+    }),
+    'Create activations': () => ({ activations: ACTIVATIONS }),
+    'Create key pair': () => ({
+      keyName: 'MyKeyPair-demo',
+      privateKeyParameter: '/session-lab/demo/key-pair/private-key',
+      keyMaterial: LEAKED,
+    }),
+    'Create network': () => NETWORK,
+    'Launch instances': () => ({ amiId: 'ami-0abc', instances: INSTANCES }),
+    'Wait for instances': (_, call) => ({ ready: call >= 2, pending: call >= 2 ? [] : ['ProdEC2Instance'] }),
+    'Register agents': () => ({ commandId: 'cmd-1', bootstrapInstanceId: 'i-05' }),
+    'Wait for registration': (_, call) => ({
+      ready: call >= 2,
+      pending: call >= 2 ? [] : ['DevOnPrem'],
+      nodes: call >= 2 ? NODES : [],
+    }),
+    'Close bootstrap access': () => ({ closed: true }),
+    'Configure session logging': () => LOGGING,
+    'Create workshop user': () => USER,
+    'Verify lab': (payload) => report(payload),
+    ...overrides,
+  };
+}
+
+const provision = loadAsl('provision-lab');
+
+describe('provision-lab, run locally', () => {
+  it('builds the lab step by step and returns the report', async () => {
+    const run = await runLocal(provision, { labId: 'demo' }, provisionTasks(), 'exec-42');
+
+    expect(run.error).toBeUndefined();
+    expect(run.status).toBe('SUCCEEDED');
+    expect(run.output).toEqual(report({ lab: LAB }));
+    // The edge gets the input with the execution name merged in as runId.
+    expect(run.calls.get('Validate lab input')).toEqual([{ labId: 'demo', runId: 'exec-42' }]);
+    expect(run.calls.get('Create instance role')).toEqual([{}]);
+    expect(run.calls.get('Create activations')).toEqual([{ lab: LAB, serviceRoleName: 'SSMServiceRole' }]);
+    expect(run.calls.get('Launch instances')).toEqual([
+      { lab: LAB, instanceProfileName: 'SSMLabProfile', keyName: 'MyKeyPair-demo', network: NETWORK },
+    ]);
+    expect(run.calls.get('Register agents')).toEqual([
+      {
+        lab: LAB,
+        instances: INSTANCES,
+        activations: ACTIVATIONS,
+        privateKeyParameter: '/session-lab/demo/key-pair/private-key',
+      },
+    ]);
+    expect(run.calls.get('Wait for registration')?.[0]).toEqual({
+      lab: LAB,
+      commandId: 'cmd-1',
+      bootstrapInstanceId: 'i-05',
+      activations: ACTIVATIONS,
+    });
+    expect(run.calls.get('Close bootstrap access')).toEqual([
+      {
+        lab: LAB,
+        network: NETWORK,
+        keyName: 'MyKeyPair-demo',
+        privateKeyParameter: '/session-lab/demo/key-pair/private-key',
+        bootstrapInstanceId: 'i-05',
+      },
+    ]);
+    expect(run.calls.get('Verify lab')).toEqual([
+      { lab: LAB, instances: INSTANCES, nodes: NODES, user: USER, logging: LOGGING },
+    ]);
+  });
+
+  it('loops on the poll tasks until ready, backing off between checks', async () => {
+    const run = await runLocal(provision, { labId: 'demo' }, provisionTasks());
+
+    expect(run.calls.get('Wait for advanced tier')).toHaveLength(3);
+    expect(run.calls.get('Wait for instances')).toHaveLength(2);
+    expect(run.calls.get('Wait for registration')).toHaveLength(2);
+    const count = (state: string) => run.entered.filter((name) => name === state).length;
+    expect(count('Back off: the advanced tier')).toBe(2);
+    expect(count('Pause before checking the advanced tier again')).toBe(2);
+    expect(count('Pause before checking the instances again')).toBe(1);
+    expect(count('Pause before checking the registration again')).toBe(1);
+  });
+
+  it('drops everything a step returns beyond what later steps need', async () => {
+    const run = await runLocal(provision, { labId: 'demo' }, provisionTasks());
+
+    const passedOn = JSON.stringify(
+      [...run.calls.entries()].filter(([state]) => state !== 'Create key pair'),
+    );
+    expect(passedOn).not.toContain(LEAKED);
+    expect(JSON.stringify(run.output)).not.toContain(LEAKED);
+  });
+
+  it('retries a task that reports IAM not propagated yet, then carries on', async () => {
+    const run = await runLocal(
+      provision,
+      { labId: 'demo' },
+      provisionTasks({
+        'Create instance role': (_, call) => {
+          if (call < 3) throw taskError('IamNotPropagatedYet', 'SSMLabProfile not visible to EC2 yet');
+          return {
+            instanceRoleName: 'SSMLabRole',
+            instanceProfileName: 'SSMLabProfile',
+            instanceProfileArn: 'arn',
+          };
+        },
+      }),
+    );
+
+    expect(run.status).toBe('SUCCEEDED');
+    expect(run.calls.get('Create instance role')).toHaveLength(3);
+    expect(run.retried.filter((name) => name === 'Create instance role')).toHaveLength(2);
+  });
+
+  it('fails at once on a bad input, naming the field, before any other step', async () => {
+    const run = await runLocal(
+      provision,
+      { labId: 'Demo!' },
+      provisionTasks({
+        'Validate lab input': () => {
+          throw taskError('InvalidLabInput', 'labId: must be lowercase letters, digits and hyphens');
+        },
+      }),
+    );
+
+    expect(run.status).toBe('FAILED');
+    expect(run.error).toBe('Validate lab input failed: InvalidLabInput');
+    expect(run.cause).toBe('labId: must be lowercase letters, digits and hyphens');
+    expect([...run.calls.keys()]).toEqual(['Validate lab input']);
+    expect(run.retried).toEqual([]);
+  });
+
+  it('fails with the step in the error when a middle step fails, and goes no further', async () => {
+    const run = await runLocal(
+      provision,
+      { labId: 'demo' },
+      provisionTasks({
+        'Register agents': () => {
+          throw taskError('LabStepFailed', 'the registration script exited with 1 on ProdOnPrem');
+        },
+      }),
+    );
+
+    expect(run.status).toBe('FAILED');
+    expect(run.error).toBe('Register agents failed: LabStepFailed');
+    expect(run.cause).toBe('the registration script exited with 1 on ProdOnPrem');
+    expect(run.calls.get('Register agents')).toHaveLength(1);
+    for (const later of ['Wait for registration', 'Close bootstrap access', 'Verify lab']) {
+      expect(run.calls.has(later)).toBe(false);
+    }
+    // The branch's own events may reach the log after the execution ends; its outcome is what counts.
+    expect(run.entered).toContain('Provision failed');
+  });
+
+  it('gives up on a poll after its back-off schedule, saying what is still pending', async () => {
+    const run = await runLocal(
+      provision,
+      { labId: 'demo' },
+      provisionTasks({ 'Wait for instances': () => ({ ready: false, pending: ['ProdOnPrem'] }) }),
+    );
+
+    expect(run.status).toBe('FAILED');
+    expect(run.error).toBe('Wait for instances failed: TimedOut');
+    expect(run.cause).toBe('Still pending after 12 pauses: ["ProdOnPrem"]');
+    expect(run.calls.get('Wait for instances')).toHaveLength(13);
+    expect(run.calls.has('Register agents')).toBe(false);
+  });
+
+  it('fails when the report says the lab is not as expected, with the report as the cause', async () => {
+    const run = await runLocal(
+      provision,
+      { labId: 'demo' },
+      provisionTasks({ 'Verify lab': (payload) => report(payload, false) }),
+    );
+
+    expect(run.status).toBe('FAILED');
+    expect(run.error).toBe('Verify lab failed: LabNotAsExpected');
+    expect(JSON.parse(run.cause!)).toEqual(report({ lab: LAB }, false));
+  });
+});
+
+describe('teardown-lab, run locally', () => {
+  const teardown = loadAsl('teardown-lab');
+  const teardownTasks = (overrides: Record<string, FakeTask> = {}): Record<string, FakeTask> => ({
+    'Validate lab input': (payload) => ({ ...LAB, ...payload }),
+    'Terminate sessions': () => ({ terminated: [] }),
+    'Deregister nodes': () => ({ deregistered: ['mi-0123456789abcdef0'] }),
+    'Delete activations': () => ({ deleted: ['act-dev', 'act-prod'] }),
+    'Terminate instances': (_, call) => ({ ready: call >= 3, pending: call >= 3 ? [] : ['i-01'] }),
+    'Delete network': (_, call) => {
+      if (call < 3) throw taskError('NotReadyYet', 'DependencyViolation: sg-0b00 is still in use');
+      return { deleted: ['sg-0b00', 'sg-0c00'] };
+    },
+    'Delete workshop user': () => ({ deleted: true }),
+    ...overrides,
+  });
+
+  it('removes the lab in order, polling termination and retrying the network until it is free', async () => {
+    const run = await runLocal(teardown, { labId: 'demo' }, teardownTasks(), 'teardown-1');
+
+    expect(run.status).toBe('SUCCEEDED');
+    expect(run.output).toEqual({ labId: 'demo', removed: true });
+    expect(run.calls.get('Validate lab input')).toEqual([{ labId: 'demo', runId: 'teardown-1' }]);
+    expect([...run.calls.keys()]).toEqual([
+      'Validate lab input',
+      'Terminate sessions',
+      'Deregister nodes',
+      'Delete activations',
+      'Terminate instances',
+      'Delete network',
+      'Delete workshop user',
+    ]);
+    for (const step of ['Terminate sessions', 'Deregister nodes', 'Delete workshop user']) {
+      expect(run.calls.get(step)).toEqual([{ labId: 'demo' }]);
+    }
+    expect(run.calls.get('Terminate instances')).toHaveLength(3);
+    expect(run.retried.filter((name) => name === 'Delete network')).toHaveLength(2);
+  });
+
+  it('stops at the failed step and names it', async () => {
+    const run = await runLocal(
+      teardown,
+      { labId: 'demo' },
+      teardownTasks({
+        'Deregister nodes': () => {
+          throw taskError('AccessDeniedException', 'not authorized to perform ssm:DeregisterManagedInstance');
+        },
+      }),
+    );
+
+    expect(run.status).toBe('FAILED');
+    expect(run.error).toBe('Deregister nodes failed: AccessDeniedException');
+    expect(run.calls.has('Delete activations')).toBe(false);
+  });
+});
+
+describe('reset-lab, run locally', () => {
+  const reset = loadAsl('reset-lab');
+  const input = { labId: 'demo', policyMode: 'seed' };
+
+  it('tears down, then provisions, as children named after the reset run, and returns the report', async () => {
+    const newReport = report({ lab: LAB });
+    const run = await runLocal(
+      reset,
+      input,
+      {
+        'Tear down lab': () => ({ Status: 'SUCCEEDED', Output: { labId: 'demo', removed: true } }),
+        'Provision lab': () => ({ Status: 'SUCCEEDED', Output: newReport }),
+      },
+      'nightly-2026-11-23',
+    );
+
+    expect(run.status).toBe('SUCCEEDED');
+    expect(run.output).toEqual(newReport);
+    expect(run.calls.get('Tear down lab')).toEqual([
+      { StateMachineArn: '${TeardownLabStateMachineArn}', Name: 'nightly-2026-11-23-teardown', Input: input },
+    ]);
+    expect(run.calls.get('Provision lab')).toEqual([
+      {
+        StateMachineArn: '${ProvisionLabStateMachineArn}',
+        Name: 'nightly-2026-11-23-provision',
+        Input: input,
+      },
+    ]);
+  });
+
+  it('does not provision when the teardown fails, and says so', async () => {
+    const run = await runLocal(reset, input, {
+      'Tear down lab': () => {
+        throw taskError('States.TaskFailed', '{"Error":"Delete network failed: TimedOut"}');
+      },
+      'Provision lab': () => ({ Status: 'SUCCEEDED', Output: {} }),
+    });
+
+    expect(run.status).toBe('FAILED');
+    expect(run.error).toBe('Tear down lab failed: States.TaskFailed');
+    expect(run.cause).toContain('Delete network failed');
+    expect(run.calls.has('Provision lab')).toBe(false);
+  });
+});
