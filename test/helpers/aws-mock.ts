@@ -5,26 +5,13 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import type { AwsClientStub } from 'aws-sdk-client-mock';
-import type { LabConfig } from '../../functions/shared/lab-config.js';
-import { labConfigSchema } from '../../functions/shared/lab-config.js';
+import { TEST_ACCOUNT, TEST_REGION } from './aws.js';
 
-/** The account and Region every unit test pretends to run in. */
-export const REGION = 'us-east-1';
-export const ACCOUNT = '123456789012';
-
-/**
- * An error shaped as the SDK raises it: `name` is the modelled shape (IAM, SSM, Logs) or the raw
- * code string (EC2), which is all the tasks look at (`isErrorNamed`).
- */
-export function awsError(name: string, message = name): Error {
-  return Object.assign(new Error(message), { name, $fault: 'client', $metadata: { httpStatusCode: 400 } });
-}
-
-/** Throttling as the SDK reports it once its own retries are spent. */
-export const throttled = (name = 'ThrottlingException') => awsError(name, 'Rate exceeded');
+/** The account and Region every unit test pretends to run in (test/helpers/aws.ts). */
+export { TEST_ACCOUNT as ACCOUNT, TEST_REGION as REGION, awsError, testLab } from './aws.js';
 
 const clientConfig = {
-  region: REGION,
+  region: TEST_REGION,
   credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
   // The mocks answer at once; no retry should hide a path under test.
   maxAttempts: 1,
@@ -49,12 +36,7 @@ export function testClients() {
 export function mockCallerIdentity(sts: AwsClientStub<STSClient>): void {
   sts
     .on(GetCallerIdentityCommand)
-    .resolves({ Account: ACCOUNT, Arn: `arn:aws:iam::${ACCOUNT}:user/tester`, UserId: 'AIDATEST' });
-}
-
-/** A validated lab config as the provision workflow passes it, with `overrides` applied. */
-export function testLab(overrides: Partial<LabConfig> = {}): LabConfig {
-  return labConfigSchema.parse({ labId: 'demo', runId: 'run-1', ...overrides });
+    .resolves({ Account: TEST_ACCOUNT, Arn: `arn:aws:iam::${TEST_ACCOUNT}:user/tester`, UserId: 'AIDATEST' });
 }
 
 /** The input of every call to `command` a mock received, in order. */
