@@ -5,7 +5,7 @@ import {
 } from '@aws-sdk/client-ec2';
 import { z } from 'zod';
 import type { LabClients } from '../shared/clients.js';
-import { InvalidLabInput, LabStateMismatch, ignoreErrors } from '../shared/errors.js';
+import { InvalidLabInput, LabStateMismatch, NotReadyYet, ignoreErrors } from '../shared/errors.js';
 import { labConfigSchema, type LabConfig } from '../shared/lab-config.js';
 import {
   instanceIdSchema,
@@ -50,7 +50,13 @@ export interface CloseBootstrapAccessOutput {
 async function closeGroup(clients: Pick<LabClients, 'ec2'>, groupId: string): Promise<number> {
   const group = await describeGroup(clients.ec2, groupId);
   const rules = unexpectedIngress(group?.IpPermissions);
+  if (rules.length === 0) return 0;
   await revokeIngress(clients.ec2, groupId, rules);
+  // Read back: "no inbound port" is the point of this step, so it is checked, not assumed.
+  const left = unexpectedIngress((await describeGroup(clients.ec2, groupId))?.IpPermissions);
+  if (left.length > 0) {
+    throw new NotReadyYet(`security group ${groupId} still has inbound rules: ${JSON.stringify(left)}`);
+  }
   return rules.length;
 }
 

@@ -51,14 +51,27 @@ export function unexpectedIngress(
       FromPort: permission.FromPort,
       ToPort: permission.ToPort,
     };
-    if (permission.IpRanges?.length) rest.IpRanges = permission.IpRanges.map(({ CidrIp }) => ({ CidrIp }));
+    // Sources are passed back as described, descriptions included: AWS matches a rule on its source
+    // alone, but moto also compares the description, and then reports nothing revoked.
+    if (permission.IpRanges?.length) {
+      rest.IpRanges = permission.IpRanges.map(({ CidrIp, Description }) => ({ CidrIp, Description }));
+    }
     if (permission.Ipv6Ranges?.length) {
-      rest.Ipv6Ranges = permission.Ipv6Ranges.map(({ CidrIpv6 }) => ({ CidrIpv6 }));
+      rest.Ipv6Ranges = permission.Ipv6Ranges.map(({ CidrIpv6, Description }) => ({ CidrIpv6, Description }));
     }
     if (permission.PrefixListIds?.length) {
-      rest.PrefixListIds = permission.PrefixListIds.map(({ PrefixListId }) => ({ PrefixListId }));
+      rest.PrefixListIds = permission.PrefixListIds.map(({ PrefixListId, Description }) => ({
+        PrefixListId,
+        Description,
+      }));
     }
-    if (pairs.length) rest.UserIdGroupPairs = pairs.map(({ GroupId, UserId }) => ({ GroupId, UserId }));
+    if (pairs.length) {
+      rest.UserIdGroupPairs = pairs.map(({ GroupId, UserId, Description }) => ({
+        GroupId,
+        UserId,
+        Description,
+      }));
+    }
     if (rest.IpRanges || rest.Ipv6Ranges || rest.PrefixListIds || rest.UserIdGroupPairs) revoke.push(rest);
   }
   return revoke;

@@ -86,7 +86,11 @@ describe('closeBootstrapAccess', () => {
   });
 
   it('treats each "already gone" answer as done', async () => {
-    ec2.mock.on(RevokeSecurityGroupIngressCommand).rejects(awsError('InvalidPermission.NotFound'));
+    // Removed by someone else between our read and our revoke.
+    ec2.mock.on(RevokeSecurityGroupIngressCommand).callsFake((request: { GroupId: string }) => {
+      ec2.group(request.GroupId).IpPermissions = [];
+      throw awsError('InvalidPermission.NotFound');
+    });
     ec2.mock.on(DeleteKeyPairCommand).rejects(awsError('InvalidKeyPair.NotFound'));
     ec2.mock.on(DescribeInstancesCommand).rejects(awsError('InvalidInstanceID.NotFound'));
     ssm.parameters.clear();
@@ -127,5 +131,15 @@ describe('closeBootstrapAccess', () => {
   it('propagates throttling for the Step Functions retry', async () => {
     ec2.mock.on(TerminateInstancesCommand).rejects(throttled.ec2());
     await expect(run()).rejects.toMatchObject({ name: 'RequestLimitExceeded' });
+  });
+});
+
+describe('closeBootstrapAccess read-back', () => {
+  it('a rule still listed after the revoke (not applied yet) is NotReadyYet, not success', async () => {
+    ec2.mock.on(RevokeSecurityGroupIngressCommand).resolves({ Return: true });
+    await expect(run()).rejects.toMatchObject({
+      name: 'NotReadyYet',
+      message: expect.stringMatching(/inbound rules/),
+    });
   });
 });
