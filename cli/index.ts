@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { registerDemoCommand } from './commands/demo.js';
+import { registerEmulatorCommand } from './commands/emulator.js';
 import { registerStatusCommand } from './commands/status.js';
 import { registerWorkflowCommands } from './commands/workflow.js';
 import { FlagError } from './options.js';
@@ -13,6 +14,7 @@ export function buildProgram(exit: (code: number) => void = (code) => (process.e
   registerWorkflowCommands(program, exit);
   registerStatusCommand(program, exit);
   registerDemoCommand(program, exit);
+  registerEmulatorCommand(program, exit);
   return program;
 }
 

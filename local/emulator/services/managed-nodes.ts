@@ -4,7 +4,7 @@ import { GetInstanceProfileCommand, IAMClient } from '@aws-sdk/client-iam';
 import type { EmulatorContext, OperationHandler } from '../context.js';
 import { AwsError, type AwsCall } from '../protocol.js';
 import { execOnHost, type HostRunResult } from './host-exec.js';
-import { roleAllows } from './role-permissions.js';
+import { reuseIamRead, roleAllows } from './role-permissions.js';
 
 /**
  * The simulated fleet. Hosts are the EC2 instances moto holds; each runs an SSM agent (AL2023 ships
@@ -144,7 +144,11 @@ export async function findHost(
 }
 
 /** The role inside an instance profile ARN, or undefined when the profile or its role is gone. */
-export async function profileRole(
+export function profileRole(ctx: EmulatorContext, instanceProfileArn: string): Promise<string | undefined> {
+  return reuseIamRead(ctx, `profile:${instanceProfileArn}`, () => readProfileRole(ctx, instanceProfileArn));
+}
+
+async function readProfileRole(
   ctx: EmulatorContext,
   instanceProfileArn: string,
 ): Promise<string | undefined> {
@@ -257,8 +261,7 @@ async function ec2Record(
 ): Promise<NodeRecord | undefined> {
   if (host.state !== 'running' || !host.instanceProfileArn) return undefined;
   if (!ctx.clock.hasElapsed(host.launchMs, ctx.clock.profile.ec2BootSeconds)) return undefined;
-  const arn = host.instanceProfileArn;
-  const role = await remembered(ctx, `profile:${arn}`, () => profileRole(ctx, arn));
+  const role = await profileRole(ctx, host.instanceProfileArn);
   if (!role || !(await roleCanManage(role))) return undefined;
   const agent = hostAgent(ctx, host);
   // Once registered on-prem the agent speaks as the mi- node, so the EC2 identity goes quiet.
@@ -277,34 +280,13 @@ async function ec2Record(
   };
 }
 
-/**
- * IAM answers the agent's identity checks reuse for a moment: real IAM changes also take a while to
- * reach instances, and polling DescribeInstanceInformation must not cost several IAM reads per node.
- */
-const IAM_REUSE_MS = 1000;
-
-function remembered<T>(ctx: EmulatorContext, key: string, read: () => Promise<T>): Promise<T> {
-  const cache = ctx.slice(
-    'managed-nodes:iam',
-    () => new Map<string, { at: number; value: Promise<unknown> }>(),
-  );
-  const hit = cache.get(key);
-  if (hit && Date.now() - hit.at < IAM_REUSE_MS) return hit.value as Promise<T>;
-  const value = read();
-  cache.set(key, { at: Date.now(), value });
-  value.catch(() => cache.delete(key));
-  return value;
-}
-
 function roleChecker(ctx: EmulatorContext, region: string) {
   return (role: string) =>
-    remembered(ctx, `manage:${region}:${role}`, () =>
-      roleAllows(
-        ctx,
-        role,
-        'ssm:UpdateInstanceInformation',
-        `arn:aws:ec2:${region}:${ctx.accountId}:instance/*`,
-      ),
+    roleAllows(
+      ctx,
+      role,
+      'ssm:UpdateInstanceInformation',
+      `arn:aws:ec2:${region}:${ctx.accountId}:instance/*`,
     );
 }
 

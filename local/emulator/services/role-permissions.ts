@@ -118,6 +118,26 @@ export async function roleStatements(ctx: EmulatorContext, roleName: string): Pr
   return statements;
 }
 
+/**
+ * IAM answers the fleet reuses for a moment: real IAM changes also take a while to reach instances
+ * (eventual consistency), and each moto read costs tens of milliseconds, so polling
+ * DescribeInstanceInformation or a script's many `aws` calls must not repeat them every time.
+ */
+export const IAM_REUSE_MS = 1000;
+
+export function reuseIamRead<T>(ctx: EmulatorContext, key: string, read: () => Promise<T>): Promise<T> {
+  const cache = ctx.slice(
+    'role-permissions:reuse',
+    () => new Map<string, { at: number; value: Promise<unknown> }>(),
+  );
+  const hit = cache.get(key);
+  if (hit && Date.now() - hit.at < IAM_REUSE_MS) return hit.value as Promise<T>;
+  const value = read();
+  cache.set(key, { at: Date.now(), value });
+  value.catch(() => cache.delete(key));
+  return value;
+}
+
 /** Whether the role's identity policies allow `action` on `resource`; false when the role is gone. */
 export async function roleAllows(
   ctx: EmulatorContext,
@@ -126,7 +146,8 @@ export async function roleAllows(
   resource: string,
 ): Promise<boolean> {
   try {
-    return statementsAllow(await roleStatements(ctx, roleName), action, resource);
+    const statements = await reuseIamRead(ctx, `statements:${roleName}`, () => roleStatements(ctx, roleName));
+    return statementsAllow(statements, action, resource);
   } catch (err) {
     if ((err as Error).name === 'NoSuchEntityException' || (err as Error).name === 'NoSuchEntity')
       return false;
