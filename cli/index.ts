@@ -1,6 +1,8 @@
 import { Command, CommanderError } from 'commander';
 import { registerDemoCommand } from './commands/demo.js';
 import { registerEmulatorCommand } from './commands/emulator.js';
+import { registerListCommand } from './commands/list.js';
+import { registerServeCommand } from './commands/serve.js';
 import { registerStatusCommand } from './commands/status.js';
 import { registerWorkflowCommands } from './commands/workflow.js';
 import { FlagError } from './options.js';
@@ -15,6 +17,8 @@ export function buildProgram(exit: (code: number) => void = (code) => (process.e
   registerStatusCommand(program, exit);
   registerDemoCommand(program, exit);
   registerEmulatorCommand(program, exit);
+  registerServeCommand(program, exit);
+  registerListCommand(program, exit);
   return program;
 }
 

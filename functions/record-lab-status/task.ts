@@ -190,11 +190,10 @@ export function outcomeToStatus(outcome: WorkflowOutcome): z.output<typeof input
   if (!labIdSchema.safeParse(labId).success) return undefined;
   const base = { labId: labId as string, executionName: outcome.executionName };
   if (outcome.status !== 'SUCCEEDED') {
-    return {
-      ...base,
-      status: 'failed',
-      error: { step: outcome.workflow, error: outcome.error ?? outcome.status, cause: outcome.cause },
-    };
+    const error = outcome.error ?? outcome.status;
+    // The workflows name the failed step in the error: `Launch instances failed: NotReadyYet`.
+    const step = /^(.{1,128}?) failed: /.exec(error)?.[1] ?? outcome.workflow;
+    return { ...base, status: 'failed', error: { step, error, cause: outcome.cause } };
   }
   if (outcome.workflow === 'teardown-lab') return { ...base, status: 'deleted' };
   return { ...base, status: 'ready', report: reportOf(outcome.output) };

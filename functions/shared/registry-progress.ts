@@ -46,10 +46,17 @@ export function stepNameOfFunction(functionName: string): string {
   return words.charAt(0).toUpperCase() + words.slice(1);
 }
 
-/** The lab a task's event is about: `labId` at the top (teardown tasks) or in `lab` (provision tasks). */
+/**
+ * The lab a task's event is about: `labId` at the top (teardown tasks), in `lab` (provision tasks)
+ * or in `input` (the validation of the execution input).
+ */
 export function labOfEvent(event: unknown): { labId: string; runId?: string } | undefined {
-  const record = (event ?? {}) as { labId?: unknown; lab?: { labId?: unknown; runId?: unknown } };
-  const labId = typeof record.labId === 'string' ? record.labId : record.lab?.labId;
+  const record = (event ?? {}) as {
+    labId?: unknown;
+    lab?: { labId?: unknown; runId?: unknown };
+    input?: { labId?: unknown };
+  };
+  const labId = typeof record.labId === 'string' ? record.labId : (record.lab?.labId ?? record.input?.labId);
   if (!labIdSchema.safeParse(labId).success) return undefined;
   const runId = typeof record.lab?.runId === 'string' ? record.lab.runId : undefined;
   return { labId: labId as string, runId };

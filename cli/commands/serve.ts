@@ -1,0 +1,52 @@
+import type { Command } from 'commander';
+import { startServing } from '../../local/serve/serve.js';
+import { FlagError } from '../options.js';
+import { openTarget } from '../target.js';
+
+const port = (value: string) => {
+  if (!/^\d{1,5}$/.test(value) || Number(value) > 65535)
+    throw new FlagError('--port', `must be a port number from 0 to 65535, got "${value}"`);
+  return Number(value);
+};
+
+/**
+ * `session-lab serve`: the training-portal API on http://127.0.0.1:<port> (no SigV4 locally),
+ * backed by the local runner and the emulator at AWS_ENDPOINT_URL (or one it starts). Ctrl-C stops
+ * the server, the workflows in flight and the emulator it started.
+ */
+export function registerServeCommand(program: Command, exit: (code: number) => void): void {
+  program
+    .command('serve')
+    .description('serve the training-portal API locally (127.0.0.1) against the emulator')
+    .option('--port <port>', 'port to listen on (0: a free one)', port, 8080)
+    .option('--time-scale <scale>', 'real seconds per simulated second', Number)
+    .option('--max-concurrent <n>', 'workflows run at once; more wait their turn', Number, 3)
+    .action(async (flags: { port: number; timeScale?: number; maxConcurrent: number }) => {
+      if (flags.timeScale !== undefined && !(flags.timeScale > 0 && flags.timeScale <= 1))
+        throw new FlagError('--time-scale', 'must be a number in (0, 1]');
+      if (!Number.isInteger(flags.maxConcurrent) || flags.maxConcurrent < 1)
+        throw new FlagError('--max-concurrent', 'must be a positive whole number');
+      const target = await openTarget({ timeScale: flags.timeScale });
+      let serving;
+      try {
+        serving = await startServing({
+          port: flags.port,
+          maxConcurrent: flags.maxConcurrent,
+          run: (name, input, executionName) => target.run(name, input, { executionName }),
+          log: (line) => console.error(line),
+        });
+      } catch (err) {
+        await target.close();
+        throw err;
+      }
+      console.log(`session-lab API on ${serving.url} (${target.describe}); Ctrl-C stops`);
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', resolve);
+        process.once('SIGTERM', resolve);
+      });
+      console.error('stopping');
+      await serving.stop();
+      await target.close();
+      exit(0);
+    });
+}

@@ -1,0 +1,87 @@
+import type { APIGatewayProxyEvent } from 'aws-lambda';
+import { z } from 'zod';
+import {
+  ApiError,
+  callerOf,
+  checkLifetime,
+  parseBody,
+  requestTokenOf,
+  requestTokenSchema,
+  type ApiDeps,
+  type ApiReply,
+} from '../../shared/api.js';
+import { labInputSchema } from '../../shared/lab-config.js';
+import { createLab } from '../../shared/lab-lifecycle.js';
+import { labIdSchema } from '../../shared/names.js';
+
+export const createClassBodySchema = z
+  .object({
+    /** The labs are `<classId>-01`, `<classId>-02`, ...; short enough that every id stays a valid lab id. */
+    classId: z
+      .string()
+      .min(2)
+      .max(28)
+      .regex(/^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$/, 'must be lowercase letters, digits and hyphens'),
+    count: z.number().int().min(1),
+    /** The provision options every lab of the class gets (the lab input without `labId`). */
+    options: labInputSchema.omit({ labId: true }).prefault({}),
+    clientRequestToken: requestTokenSchema.optional(),
+    expiresInHours: z.number().int().min(1).optional(),
+    nightlyReset: z.boolean().default(false),
+  })
+  .strict();
+
+/** `cls`, 3 -> `cls-01`, `cls-02`, `cls-03` (three digits from 100 labs). */
+export function classLabIds(classId: string, count: number): string[] {
+  const width = Math.max(2, String(count).length);
+  return Array.from({ length: count }, (_, i) => `${classId}-${String(i + 1).padStart(width, '0')}`);
+}
+
+/**
+ * `POST /classes`: creates `count` labs with the same options (202 `{classId, labs}`), each
+ * provisioned by its own execution; at most the deployment's class size. Every lab id is checked
+ * before any is created (409 naming a lab that exists under another request token); with a
+ * request token the whole call is idempotent, and a replay finishes a class cut short.
+ */
+export async function createClassRoute(event: APIGatewayProxyEvent, deps: ApiDeps): Promise<ApiReply> {
+  const body = parseBody(event, createClassBodySchema);
+  const token = requestTokenOf(event, body.clientRequestToken);
+  if (body.count > deps.limits.maxClassSize) {
+    throw new ApiError(400, 'InvalidRequest', `count: at most ${deps.limits.maxClassSize}`, 'count');
+  }
+  const expiresInHours = checkLifetime(body.expiresInHours, deps);
+  const labIds = classLabIds(body.classId, body.count);
+  for (const labId of labIds) {
+    if (!labIdSchema.safeParse(labId).success)
+      throw new ApiError(400, 'InvalidRequest', `classId: ${labId} is not a valid lab id`, 'classId');
+  }
+  const tokenOf = (labId: string) => (token ? `${token}:${labId}` : undefined);
+  const existing = await Promise.all(labIds.map((labId) => deps.registry.getLab(labId)));
+  const taken = existing.find(
+    (lab) => lab && lab.status !== 'deleted' && (!token || lab.clientRequestToken !== tokenOf(lab.labId)),
+  );
+  if (taken) {
+    throw new ApiError(
+      409,
+      'LabExists',
+      `lab ${taken.labId} already exists (${taken.status}); choose another classId`,
+    );
+  }
+  const owner = body.options.owner ?? callerOf(event);
+  const labs: { labId: string; status: string }[] = [];
+  for (const labId of labIds) {
+    const result = await createLab(deps, {
+      options: { ...body.options, labId },
+      owner,
+      classId: body.classId,
+      clientRequestToken: tokenOf(labId),
+      expiresInHours,
+      nightlyReset: body.nightlyReset,
+    });
+    if (result.outcome === 'conflict') {
+      throw new ApiError(409, 'LabExists', `lab ${labId} was created meanwhile by another request`);
+    }
+    labs.push({ labId, status: result.lab.status });
+  }
+  return { statusCode: 202, body: { classId: body.classId, labs } };
+}
