@@ -252,7 +252,9 @@ async function describeLogGroup(ctx: EmulatorContext, region: string, name: stri
 
 /** The IAM role the node's agent runs with (instance profile role or the activation's role). */
 async function nodeRole(ctx: EmulatorContext, region: string, nodeId: string): Promise<string | undefined> {
-  return (await listNodes(ctx, region)).find((n) => n.nodeId === nodeId)?.iamRole;
+  const role = (await listNodes(ctx, region)).find((n) => n.nodeId === nodeId)?.iamRole;
+  // An activation may name the role with its path (`service-role/Name`); IAM looks roles up by name.
+  return role?.slice(role.lastIndexOf('/') + 1);
 }
 
 const ENCRYPTION_NOT_SET_UP =
@@ -556,6 +558,7 @@ async function startSession(call: AwsCall, ctx: EmulatorContext) {
         ...(input.DocumentName ? {} : { 'ssm:SessionDocumentAccessCheck': 'true' }),
       });
       if (!node || node.pingStatus !== 'Online')
+        // HTTP 430 as the service model declares it; the SDK names the error from __type either way.
         throw new AwsError('TargetNotConnected', `${target} is not connected.`, 430);
       if (node.resourceType === 'ManagedInstance' && effectiveActivationTier(ctx, region) !== 'advanced') {
         throw new AwsError(
