@@ -161,12 +161,11 @@ describe('provision-lab', () => {
   const definition = loadAsl('provision-lab');
 
   it('validates the input first, with the execution name as runId', () => {
-    const first = definition.States[definition.StartAt]!;
-    expect(first.Parameters).toEqual({ 'input.$': '$', run: { 'runId.$': '$$.Execution.Name' } });
-    const validate = definition.States[first.Next as string]!;
-    expect(validate.Parameters).toMatchObject({
+    expect(definition.StartAt).toBe('Validate lab input');
+    const validate = definition.States[definition.StartAt]!;
+    expect(validate.Parameters).toEqual({
       FunctionName: '${ValidateLabInputFunctionArn}',
-      'Payload.$': 'States.JsonMerge($.input, $.run, false)',
+      Payload: { 'input.$': '$', 'runId.$': '$$.Execution.Name' },
     });
     expect(definition.States[validate.Next as string]?.Type).toBe('Parallel');
   });

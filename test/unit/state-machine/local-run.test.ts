@@ -93,7 +93,7 @@ const report = (payload: Record<string, unknown>, ok = true) => ({
 /** Fakes for every provision task: the tier takes 3 checks, instances and registration 2. */
 function provisionTasks(overrides: Record<string, FakeTask> = {}): Record<string, FakeTask> {
   return {
-    'Validate lab input': (payload) => ({ ...LAB, ...payload }),
+    'Validate lab input': (payload) => ({ ...LAB, ...(payload.input as object), runId: payload.runId }),
     'Enable advanced tier': () => ({ settingId: 'tier', value: 'advanced', status: 'PendingUpdate' }),
     'Wait for advanced tier': (_, call) => ({
       ready: call >= 3,
@@ -141,8 +141,8 @@ describe('provision-lab, run locally', () => {
     expect(run.error).toBeUndefined();
     expect(run.status).toBe('SUCCEEDED');
     expect(run.output).toEqual(report({ lab: LAB }));
-    // The edge gets the input with the execution name merged in as runId.
-    expect(run.calls.get('Validate lab input')).toEqual([{ labId: 'demo', runId: 'exec-42' }]);
+    // The edge gets the execution input untouched and the execution name as runId.
+    expect(run.calls.get('Validate lab input')).toEqual([{ input: { labId: 'demo' }, runId: 'exec-42' }]);
     expect(run.calls.get('Create instance role')).toEqual([{}]);
     expect(run.calls.get('Create activations')).toEqual([{ lab: LAB, serviceRoleName: 'SSMServiceRole' }]);
     expect(run.calls.get('Launch instances')).toEqual([
@@ -290,7 +290,7 @@ describe('provision-lab, run locally', () => {
 describe('teardown-lab, run locally', () => {
   const teardown = loadAsl('teardown-lab');
   const teardownTasks = (overrides: Record<string, FakeTask> = {}): Record<string, FakeTask> => ({
-    'Validate lab input': (payload) => ({ ...LAB, ...payload }),
+    'Validate lab input': (payload) => ({ ...LAB, ...(payload.input as object), runId: payload.runId }),
     'Terminate sessions': () => ({ terminated: [] }),
     'Deregister nodes': () => ({ deregistered: ['mi-0123456789abcdef0'] }),
     'Delete activations': () => ({ deleted: ['act-dev', 'act-prod'] }),
@@ -308,7 +308,7 @@ describe('teardown-lab, run locally', () => {
 
     expect(run.status).toBe('SUCCEEDED');
     expect(run.output).toEqual({ labId: 'demo', removed: true });
-    expect(run.calls.get('Validate lab input')).toEqual([{ labId: 'demo', runId: 'teardown-1' }]);
+    expect(run.calls.get('Validate lab input')).toEqual([{ input: { labId: 'demo' }, runId: 'teardown-1' }]);
     expect([...run.calls.keys()]).toEqual([
       'Validate lab input',
       'Terminate sessions',
