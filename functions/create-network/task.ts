@@ -1,7 +1,6 @@
 import {
   AuthorizeSecurityGroupIngressCommand,
   CreateSecurityGroupCommand,
-  CreateTagsCommand,
   DescribeSecurityGroupsCommand,
   DescribeSubnetsCommand,
   DescribeVpcsCommand,
@@ -12,7 +11,13 @@ import {
 } from '@aws-sdk/client-ec2';
 import { z } from 'zod';
 import type { LabClients } from '../shared/clients.js';
-import { InvalidLabInput, NotReadyYet, ignoreErrors, isErrorNamed } from '../shared/errors.js';
+import {
+  InvalidLabInput,
+  LabStateMismatch,
+  NotReadyYet,
+  ignoreErrors,
+  isErrorNamed,
+} from '../shared/errors.js';
 import { labConfigSchema, type LabConfig } from '../shared/lab-config.js';
 import type { LabNetwork } from '../shared/lab-state.js';
 import { labNames } from '../shared/names.js';
@@ -133,9 +138,12 @@ async function ensureGroup(
   const tags = labTags(lab.labId, { Name: name });
   const existing = await findGroup(clients, name, vpcId);
   if (existing) {
-    // Ours by name; make sure teardown finds it by tag too.
+    // We tag at creation, atomically: a group of this name without the lab's tag is not ours, and
+    // adopting it would change someone else's rules (and hide it from teardown, which goes by tag).
     if (toTagRecord(existing.Tags)[TAG_LAB_ID] !== lab.labId) {
-      await clients.ec2.send(new CreateTagsCommand({ Resources: [existing.GroupId!], Tags: tags }));
+      throw new LabStateMismatch(
+        `security group ${name} (${existing.GroupId}) in ${vpcId} is not tagged ${TAG_LAB_ID}=${lab.labId}; not adopting it`,
+      );
     }
     return existing;
   }

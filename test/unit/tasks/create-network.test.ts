@@ -87,6 +87,16 @@ describe('createNetwork', () => {
     expect(ec2.mock.commandCalls(RevokeSecurityGroupIngressCommand)).toHaveLength(2);
   });
 
+  it("refuses to adopt a group of the lab's name that is not tagged as the lab's", async () => {
+    const first = await run();
+    ec2.group(first.onPremSecurityGroupId).Tags = [];
+    await expect(run()).rejects.toMatchObject({
+      name: 'LabStateMismatch',
+      message: expect.stringMatching(/onprem/),
+    });
+    expect(ec2.mock.commandCalls(RevokeSecurityGroupIngressCommand)).toHaveLength(0);
+  });
+
   it('InvalidPermission.Duplicate (rule added concurrently) counts as done', async () => {
     ec2.mock.on(AuthorizeSecurityGroupIngressCommand).rejects(awsError('InvalidPermission.Duplicate'));
     await expect(run()).resolves.toHaveProperty('onPremSecurityGroupId');
