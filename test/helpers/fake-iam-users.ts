@@ -11,7 +11,6 @@ import {
   DeletePolicyVersionCommand,
   DeleteSigningCertificateCommand,
   DeleteSSHPublicKeyCommand,
-  DeleteServiceSpecificCredentialCommand,
   DeleteUserCommand,
   DeleteUserPolicyCommand,
   DetachGroupPolicyCommand,
@@ -30,7 +29,6 @@ import {
   ListPolicyVersionsCommand,
   ListSigningCertificatesCommand,
   ListSSHPublicKeysCommand,
-  ListServiceSpecificCredentialsCommand,
   ListUserPoliciesCommand,
   RemoveUserFromGroupCommand,
   UpdateLoginProfileCommand,
@@ -51,7 +49,6 @@ export interface FakeUser {
   mfaDevices: Set<string>;
   sshKeys: Set<string>;
   signingCertificates: Set<string>;
-  serviceCredentials: Set<string>;
 }
 
 export interface FakePolicyVersion {
@@ -119,7 +116,6 @@ export class FakeIamUsers {
       mfaDevices: new Set(),
       sshKeys: new Set(),
       signingCertificates: new Set(),
-      serviceCredentials: new Set(),
     };
     this.users.set(name, user);
     return user;
@@ -337,18 +333,6 @@ export class FakeIamUsers {
       this.user(UserName!).signingCertificates.delete(CertificateId!);
       return {};
     });
-    s.on(ListServiceSpecificCredentialsCommand).callsFake(({ UserName }) => ({
-      ServiceSpecificCredentials: [...this.user(UserName!).serviceCredentials].map(
-        (ServiceSpecificCredentialId) => ({
-          ServiceSpecificCredentialId,
-          UserName,
-        }),
-      ),
-    }));
-    s.on(DeleteServiceSpecificCredentialCommand).callsFake(({ UserName, ServiceSpecificCredentialId }) => {
-      this.user(UserName!).serviceCredentials.delete(ServiceSpecificCredentialId!);
-      return {};
-    });
     s.on(DeleteUserCommand).callsFake(({ UserName }) => {
       const user = this.user(UserName!);
       const leftovers = [
@@ -360,7 +344,6 @@ export class FakeIamUsers {
         user.mfaDevices.size ? 'MFA devices' : '',
         user.sshKeys.size ? 'SSH keys' : '',
         user.signingCertificates.size ? 'signing certificates' : '',
-        user.serviceCredentials.size ? 'service-specific credentials' : '',
       ].filter(Boolean);
       if (leftovers.length > 0) {
         throw awsError(

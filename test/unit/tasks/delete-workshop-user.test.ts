@@ -45,7 +45,7 @@ describe('deleteWorkshopUser', () => {
     expect(secrets.values.size).toBe(0);
   });
 
-  it('removes what an administrator added: inline policy, access key, group, MFA, SSH key, certificate, credential', async () => {
+  it('removes what an administrator added: inline policy, access key, group, MFA, SSH key, certificate', async () => {
     await provision();
     const user = iam.users.get(USER)!;
     user.inline.add('extra');
@@ -54,7 +54,6 @@ describe('deleteWorkshopUser', () => {
     user.mfaDevices.add(`arn:aws:iam::${ACCOUNT}:mfa/${USER}`);
     user.sshKeys.add('APKAEXAMPLE');
     user.signingCertificates.add('CERTEXAMPLE');
-    user.serviceCredentials.add('ACCAEXAMPLE');
     await expect(teardown()).resolves.toMatchObject({ removed: expect.arrayContaining([`user ${USER}`]) });
     expect(iam.users.size).toBe(0);
   });
