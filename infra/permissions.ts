@@ -614,8 +614,6 @@ export const PERMISSIONS: Record<LabFunctionName, Grant[]> = {
         'iam:DeleteSSHPublicKey',
         'iam:ListSigningCertificates',
         'iam:DeleteSigningCertificate',
-        'iam:ListServiceSpecificCredentials',
-        'iam:DeleteServiceSpecificCredential',
         'iam:DeleteUser',
       ],
       resources: [WORKSHOP_USERS],
