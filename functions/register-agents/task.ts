@@ -102,7 +102,7 @@ export async function registerAgents(
   const { lab, instances, activations } = input;
   const bootstrap = instances.find((instance) => instance.kind === 'bootstrap');
   if (!bootstrap) throw new InvalidLabInput('instances', 'has no bootstrap host');
-  const hostLines = [];
+  const hostLines: string[] = [];
   const registered = new Set(
     (
       await describeNodes(clients.ssm, {
