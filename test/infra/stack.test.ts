@@ -3,9 +3,10 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from '@jest/globals';
-import { Validations, type App } from 'aws-cdk-lib';
+import { App as CdkApp, Stack, Validations, type App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { placeholdersOf } from '../../infra/asl.js';
+import { LabFunctions } from '../../infra/constructs/lab-functions.js';
 import { createApp } from '../../infra/create-app.js';
 import {
   LAB_FUNCTIONS,
@@ -14,7 +15,7 @@ import {
   pascalCase,
   stateMachineArnPlaceholder,
 } from '../../infra/functions.js';
-import { WILDCARD_ONLY_ACTIONS, grantedActions } from '../../infra/permissions.js';
+import { PROGRESS_ACTIONS, WILDCARD_ONLY_ACTIONS, grantedActions } from '../../infra/permissions.js';
 import type { SessionLabStack } from '../../infra/stack.js';
 
 /**
@@ -340,5 +341,36 @@ describe('checks', () => {
     expect(() =>
       createApp({ bundleDir, outdir: mkdtempSync(join(tmpdir(), 'session-lab-cdk-out-')) }),
     ).toThrow(/Missing Lambda bundle\(s\) in .*: verify-lab\/index\.mjs\. Run `npm run build` first/);
+  });
+});
+
+describe('with a lab registry', () => {
+  it('tells every task where it is and lets it write only there', () => {
+    const scope = new Stack(new CdkApp(), 'WithRegistry');
+    const tableArn = 'arn:aws:dynamodb:us-east-1:123456789012:table/session-lab-registry';
+    const eventBusArn = 'arn:aws:events:us-east-1:123456789012:event-bus/default';
+    const tasks = new LabFunctions(scope, 'Tasks', {
+      bundleDir: standInBundles(),
+      registry: { tableName: 'session-lab-registry', tableArn, eventBusArn },
+    });
+    const synthesized = Template.fromStack(scope).toJSON() as { Resources: Record<string, Resource> };
+    for (const [name, fn] of tasks.functions) {
+      const properties = synthesized.Resources[scope.getLogicalId(fn.node.defaultChild as never)]!.Properties;
+      expect((properties.Environment as { Variables: Record<string, string> }).Variables).toMatchObject({
+        REGISTRY_TABLE: 'session-lab-registry',
+        EVENT_BUS_NAME: eventBusArn,
+      });
+      const role =
+        synthesized.Resources[scope.getLogicalId(tasks.roles.get(name)!.node.defaultChild as never)]!;
+      const statements = (
+        role.Properties.Policies as { PolicyDocument: { Statement: Statement[] } }[]
+      ).flatMap((policy) => policy.PolicyDocument.Statement);
+      expect(statements).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({ Action: [...PROGRESS_ACTIONS.table], Resource: tableArn }),
+          expect.objectContaining({ Action: PROGRESS_ACTIONS.bus[0], Resource: eventBusArn }),
+        ]),
+      );
+    }
   });
 });
