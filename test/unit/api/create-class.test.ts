@@ -1,0 +1,119 @@
+import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
+import { classLabIds, createClassRoute } from '../../../functions/api/create-class/route.js';
+import { respond } from '../../../functions/shared/api.js';
+import { inputsOf } from '../../helpers/aws-mock.js';
+import {
+  RecordingStarter,
+  apiEvent,
+  labItem,
+  labRecord,
+  replyOf,
+  testApiDeps,
+  testRegistry,
+} from '../../helpers/registry.js';
+
+const doc = mockClient(DynamoDBDocumentClient);
+let starter: RecordingStarter;
+
+const post = (body: unknown, headers: Record<string, string> = {}) =>
+  respond(
+    createClassRoute,
+    apiEvent({ method: 'POST', resource: '/classes', body, headers }),
+    testApiDeps(testRegistry(), starter),
+  ).then(replyOf);
+
+beforeEach(() => {
+  doc.reset();
+  starter = new RecordingStarter();
+  doc.on(GetCommand).resolves({});
+  doc.on(PutCommand).resolves({});
+});
+
+describe('POST /classes', () => {
+  it('creates count labs with the same options, each provisioned by its own execution', async () => {
+    const reply = await post({
+      classId: 'sec101',
+      count: 3,
+      options: { policyMode: 'seed' },
+      nightlyReset: true,
+    });
+    expect(reply).toEqual({
+      status: 202,
+      body: {
+        classId: 'sec101',
+        labs: ['sec101-01', 'sec101-02', 'sec101-03'].map((labId) => ({ labId, status: 'provisioning' })),
+      },
+    });
+    const items = inputsOf(doc, PutCommand).map((put) => put.Item!);
+    expect(
+      items.map((item) => [
+        item.labId,
+        item.classId,
+        item.nightlyReset,
+        (item.options as { policyMode: string }).policyMode,
+      ]),
+    ).toEqual([
+      ['sec101-01', 'sec101', true, 'seed'],
+      ['sec101-02', 'sec101', true, 'seed'],
+      ['sec101-03', 'sec101', true, 'seed'],
+    ]);
+    expect(starter.started.map((s) => [s.name, (s.input as { labId: string }).labId])).toEqual([
+      ['provision-lab', 'sec101-01'],
+      ['provision-lab', 'sec101-02'],
+      ['provision-lab', 'sec101-03'],
+    ]);
+    expect(new Set(starter.started.map((s) => s.executionName)).size).toBe(3);
+  });
+
+  it('checks every lab id before creating any: one taken is a 409 naming it', async () => {
+    doc
+      .on(GetCommand)
+      .callsFake(async (input: { Key: { pk: string } }) =>
+        input.Key.pk === 'lab#sec101-02' ? { Item: labItem(labRecord({ labId: 'sec101-02' })) } : {},
+      );
+    await expect(post({ classId: 'sec101', count: 3 })).resolves.toMatchObject({
+      status: 409,
+      body: { code: 'LabExists', message: expect.stringContaining('sec101-02') },
+    });
+    expect(doc.commandCalls(PutCommand)).toHaveLength(0);
+    expect(starter.started).toEqual([]);
+  });
+
+  it('is idempotent by request token: a replay answers the labs created and finishes the rest', async () => {
+    doc
+      .on(GetCommand)
+      .callsFake(async (input: { Key: { pk: string } }) =>
+        input.Key.pk === 'lab#sec101-01'
+          ? {
+              Item: labItem(
+                labRecord({ labId: 'sec101-01', status: 'provisioning', clientRequestToken: 'k1:sec101-01' }),
+              ),
+            }
+          : {},
+      );
+    const reply = await post({ classId: 'sec101', count: 2 }, { 'Idempotency-Key': 'k1' });
+    expect(reply.status).toBe(202);
+    expect(inputsOf(doc, PutCommand).map((put) => put.Item!.labId)).toEqual(['sec101-02']);
+  });
+
+  it.each([
+    [{ classId: 'sec101', count: 6 }, 'count'],
+    [{ classId: 'sec101', count: 0 }, 'count'],
+    [{ classId: 'Sec_101', count: 2 }, 'classId'],
+    [{ classId: 'x'.repeat(29), count: 2 }, 'classId'],
+    [{ classId: 'sec101', count: 2, options: { labId: 'x1x' } }, 'options.labId'],
+    [{ classId: 'sec101', count: 2, options: { instanceType: 'big' } }, 'options.instanceType'],
+    [{ classId: 'sec101', count: 2, size: 2 }, 'size'],
+    [{ count: 2 }, 'classId'],
+  ])('refuses %j with a 400 naming %s, creating nothing', async (body, field) => {
+    await expect(post(body)).resolves.toMatchObject({ status: 400, body: { code: 'InvalidRequest', field } });
+    expect(doc.calls()).toHaveLength(0);
+    expect(starter.started).toEqual([]);
+  });
+
+  it('numbers the labs wide enough for the class', () => {
+    expect(classLabIds('c', 2)).toEqual(['c-01', 'c-02']);
+    expect(classLabIds('c', 100).at(-1)).toBe('c-100');
+  });
+});

@@ -1,0 +1,102 @@
+import { LocalWorkflowStarter, type LocalRunOutcome } from '../../../local/serve/local-starter.js';
+import type { WorkflowOutcome } from '../../../functions/record-lab-status/task.js';
+
+/** A run the test ends by hand. */
+function controllableRun() {
+  const pending = new Map<string, (outcome: LocalRunOutcome) => void>();
+  const calls: string[] = [];
+  const run = (_name: string, _input: unknown, executionName: string) =>
+    new Promise<LocalRunOutcome>((resolve) => {
+      calls.push(executionName);
+      pending.set(executionName, resolve);
+    });
+  return { run, pending, calls };
+}
+
+const flush = () => new Promise((resolve) => setImmediate(resolve));
+
+describe('LocalWorkflowStarter', () => {
+  it('runs each start in the background and reports every outcome, as the status-change rule does', async () => {
+    const { run, pending } = controllableRun();
+    const settled: WorkflowOutcome[] = [];
+    const starter = new LocalWorkflowStarter(run, {
+      region: 'us-east-1',
+      onSettled: async (o) => void settled.push(o),
+    });
+    const { executionId } = await starter.start('provision-lab', { labId: 'demo' }, 'run-1');
+    expect(executionId).toBe(
+      'arn:aws:states:us-east-1:123456789012:execution:session-lab-provision-lab:run-1',
+    );
+    await flush();
+    expect(starter.list()[0]!.status).toBe('RUNNING');
+    pending.get('run-1')!({ status: 'SUCCEEDED', output: { ok: true } });
+    await starter.idle();
+    expect(settled).toEqual([
+      {
+        workflow: 'provision-lab',
+        executionName: 'run-1',
+        input: { labId: 'demo' },
+        status: 'SUCCEEDED',
+        output: { ok: true },
+      },
+    ]);
+  });
+
+  it('never runs an execution name twice', async () => {
+    const { run, pending, calls } = controllableRun();
+    const starter = new LocalWorkflowStarter(run);
+    const first = await starter.start('teardown-lab', { labId: 'demo' }, 'td-1');
+    const again = await starter.start('teardown-lab', { labId: 'demo' }, 'td-1');
+    expect(again).toEqual(first);
+    await flush();
+    expect(calls).toEqual(['td-1']);
+    pending.get('td-1')!({ status: 'SUCCEEDED' });
+    await starter.idle();
+  });
+
+  it('runs at most maxConcurrent at once; the rest wait their turn', async () => {
+    const { run, pending, calls } = controllableRun();
+    const starter = new LocalWorkflowStarter(run, { maxConcurrent: 2 });
+    for (const name of ['a', 'b', 'c']) await starter.start('provision-lab', {}, name);
+    await flush();
+    expect(calls).toEqual(['a', 'b']);
+    pending.get('a')!({ status: 'SUCCEEDED' });
+    await flush();
+    await flush();
+    expect(calls).toEqual(['a', 'b', 'c']);
+    pending.get('b')!({ status: 'SUCCEEDED' });
+    pending.get('c')!({ status: 'FAILED', error: 'X' });
+    await starter.idle();
+    expect(starter.list().map((e) => e.status)).toEqual(['SUCCEEDED', 'SUCCEEDED', 'FAILED']);
+  });
+
+  it('reports a run that throws as FAILED with the error name', async () => {
+    const settled: WorkflowOutcome[] = [];
+    const starter = new LocalWorkflowStarter(
+      async () => {
+        throw Object.assign(new Error('no emulator'), { name: 'ECONNREFUSED' });
+      },
+      { onSettled: async (o) => void settled.push(o) },
+    );
+    await starter.start('reset-lab', { labId: 'demo' }, 'r-1');
+    await starter.idle();
+    expect(settled[0]).toMatchObject({ status: 'FAILED', error: 'ECONNREFUSED', cause: 'no emulator' });
+  });
+
+  it('after close, neither starts queued runs nor records outcomes', async () => {
+    const { run, pending, calls } = controllableRun();
+    const settled: WorkflowOutcome[] = [];
+    const starter = new LocalWorkflowStarter(run, {
+      maxConcurrent: 1,
+      onSettled: async (o) => void settled.push(o),
+    });
+    await starter.start('provision-lab', {}, 'a');
+    await starter.start('provision-lab', {}, 'b');
+    await flush();
+    starter.close();
+    pending.get('a')!({ status: 'SUCCEEDED' });
+    await starter.idle();
+    expect(calls).toEqual(['a']);
+    expect(settled).toEqual([]);
+  });
+});
