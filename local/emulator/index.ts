@@ -2,6 +2,7 @@ import type { Server } from 'node:http';
 import { startMoto } from './moto.js';
 import { freePort } from './net.js';
 import { createEmulatorServer } from './server.js';
+import { killHostProcesses } from './services/host-exec.js';
 import { controls, services } from './services/index.js';
 import { Clock, timeProfile, type TimeProfile } from './time.js';
 
@@ -41,6 +42,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       motoUrl: moto.url,
       clock,
       async stop() {
+        // Run Command scripts still running on simulated hosts end with the emulator.
+        killHostProcesses(url);
         server!.closeAllConnections();
         await new Promise((resolve) => server!.close(resolve));
         await moto.stop();

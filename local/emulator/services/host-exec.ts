@@ -17,6 +17,14 @@ export const HOST_COMMANDS_DIR = fileURLToPath(new URL('../host-commands/', impo
 /** Output kept per stream; AWS returns far less (24,000/8,000 chars) and a runaway loop must not exhaust memory. */
 const MAX_CAPTURE = 1 << 20;
 
+/** Live scripts by emulator endpoint, so stopping an emulator leaves no host process behind. */
+const running = new Map<string, Set<() => void>>();
+
+/** Kills every script still running for the emulator at `emulatorUrl` (its stop() calls this). */
+export function killHostProcesses(emulatorUrl: string): void {
+  for (const kill of running.get(emulatorUrl) ?? []) kill();
+}
+
 export interface HostRunOptions {
   emulatorUrl: string;
   region: string;
@@ -108,6 +116,8 @@ export async function execOnHost(options: HostRunOptions): Promise<HostRunResult
         // Already gone.
       }
     };
+    const live = running.get(options.emulatorUrl) ?? new Set();
+    running.set(options.emulatorUrl, live.add(killGroup));
     const timer =
       options.timeoutMs !== undefined
         ? setTimeout(() => {
@@ -124,6 +134,7 @@ export async function execOnHost(options: HostRunOptions): Promise<HostRunResult
     // Background jobs the script left behind die with it, as when the agent's process ends; then the
     // pipes close and the output is complete.
     killGroup();
+    live.delete(killGroup);
     await closed;
     return { exitCode: timedOut ? -1 : exitCode, stdout: stdout(), stderr: stderr(), timedOut };
   } finally {
