@@ -31,6 +31,14 @@ export interface TargetOptions {
 }
 
 /**
+ * Real seconds per simulated second for local runs the CLI starts. The registration script runs
+ * real bash and simulated commands whose cost does not scale, so the simulated waits must leave
+ * them room: at 0.05 the model's 10-minute execution timeout is 30 real seconds (0.02, 12 s, timed
+ * out on a loaded 2-core machine).
+ */
+export const DEFAULT_LOCAL_TIME_SCALE = 0.05;
+
+/**
  * Local mode uses the emulator at AWS_ENDPOINT_URL when one is set, else starts one for the
  * command and stops it on close. Deployed mode starts real executions with the SFN API.
  */
@@ -48,7 +56,7 @@ export async function openTarget(options: TargetOptions): Promise<Target> {
     process.env.AWS_SECRET_ACCESS_KEY ??= 'testing';
     resetClients();
   }
-  const timeScale = options.timeScale ?? emulator?.clock.profile.scale ?? 0.005;
+  const timeScale = options.timeScale ?? emulator?.clock.profile.scale ?? DEFAULT_LOCAL_TIME_SCALE;
   return {
     kind: 'local',
     describe: emulator

@@ -75,15 +75,41 @@ export function scalePauses(definition: Json, scale: number): Json {
   return out;
 }
 
-/** Names of Wait states whose duration comes from a path (SecondsPath/TimestampPath), at any depth. */
-export function pathWaitStates(definition: Json, found: string[] = []): string[] {
-  if (Array.isArray(definition)) definition.forEach((item) => pathWaitStates(item, found));
-  else if (definition && typeof definition === 'object') {
-    const states = (definition as { States?: Record<string, Record<string, unknown>> }).States;
-    for (const [name, state] of Object.entries(states ?? {})) {
-      if (state.Type === 'Wait' && (state.SecondsPath || state.TimestampPath)) found.push(name);
+/** The resource of the local stand-in for a Wait state whose duration is read from state. */
+export const LOCAL_SLEEP_RESOURCE = 'arn:aws:states:::session-lab:local-sleep';
+
+/**
+ * Rewrites each `Wait` with `SecondsPath` into a Task on LOCAL_SLEEP_RESOURCE carrying the resolved
+ * seconds, so the runner can pause for them scaled (aws-local-stepfunctions only accepts whole
+ * seconds from a path, which cannot be scaled in place). Returns the rewritten state names too.
+ */
+export function localizePathWaits(
+  definition: Json,
+  rewritten = new Set<string>(),
+): { definition: Json; rewritten: Set<string> } {
+  const visit = (node: Json): Json => {
+    if (Array.isArray(node)) return node.map(visit);
+    if (!node || typeof node !== 'object') return node;
+    const out: Record<string, Json> = {};
+    for (const [key, value] of Object.entries(node)) out[key] = visit(value);
+    const states = out.States as Record<string, Record<string, Json>> | undefined;
+    if (states && typeof states === 'object') {
+      for (const [name, state] of Object.entries(states)) {
+        if (state.Type !== 'Wait' || typeof state.SecondsPath !== 'string') continue;
+        const { SecondsPath, Next, End, Comment } = state;
+        states[name] = {
+          Type: 'Task',
+          Resource: LOCAL_SLEEP_RESOURCE,
+          Parameters: { 'seconds.$': SecondsPath },
+          ResultPath: null,
+          ...(Comment === undefined ? {} : { Comment }),
+          ...(Next === undefined ? {} : { Next }),
+          ...(End === undefined ? {} : { End }),
+        };
+        rewritten.add(name);
+      }
     }
-    Object.values(definition).forEach((value) => pathWaitStates(value, found));
-  }
-  return [...new Set(found)];
+    return out;
+  };
+  return { definition: visit(definition), rewritten };
 }

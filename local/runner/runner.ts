@@ -1,12 +1,14 @@
 import './polyfills.js';
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Context } from 'aws-lambda';
 import { StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
 import {
   folderOfFunctionArn,
   loadDefinition,
   localStateMachineArn,
-  pathWaitStates,
+  LOCAL_SLEEP_RESOURCE,
+  localizePathWaits,
   scalePauses,
   stateMachineOfArn,
   type StateMachineName,
@@ -120,16 +122,21 @@ export async function runDefinition(
   const scale = options.timeScale ?? 0.001;
   const resolveHandler = options.resolveHandler ?? importHandler;
   const executionName = options.executionName ?? `${name}-${randomUUID()}`;
-  const definition = scalePauses(raw, scale) as StateMachineDefinition;
+  const localized = localizePathWaits(scalePauses(raw, scale));
+  const definition = localized.definition as StateMachineDefinition;
   const events: ExecutionEvent[] = [];
 
   const handlers: Record<string, (input: unknown) => Promise<unknown>> = {};
   for (const [stateName, state] of taskStates(definition)) {
     handlers[stateName] = async (params: unknown) => {
-      const { FunctionName, Payload, StateMachineArn, Name, Input } = (params ?? {}) as Record<
+      const { FunctionName, Payload, StateMachineArn, Name, Input, seconds } = (params ?? {}) as Record<
         string,
         unknown
       >;
+      if (state.Resource === LOCAL_SLEEP_RESOURCE) {
+        await sleep(Number(seconds) * scale * 1000);
+        return {};
+      }
       const folder = typeof FunctionName === 'string' ? folderOfFunctionArn(FunctionName) : undefined;
       if (folder) {
         const handler = await resolveHandler(folder);
@@ -159,15 +166,9 @@ export async function runDefinition(
       );
     };
   }
-  // Waits that read their duration from state keep their shape only in the deployed workflow;
-  // locally they pause for one scaled second.
-  const waitTimeOverrides = Object.fromEntries(
-    pathWaitStates(definition).map((state) => [state, 1000 * scale]),
-  );
-
   const machine = new StateMachine(definition, { validationOptions: { checkArn: false } });
   const execution = machine.run(options.input as never, {
-    overrides: { taskResourceLocalHandlers: handlers as never, waitTimeOverrides },
+    overrides: { taskResourceLocalHandlers: handlers as never },
     context: {
       Execution: {
         Id: `${localStateMachineArn(name, region).replace(':stateMachine:', ':execution:')}:${executionName}`,
@@ -185,7 +186,8 @@ export async function runDefinition(
         type: String(entry.type),
         timestamp: Number(entry.timestamp),
         state: entry.state?.name,
-        stateType: entry.state?.type,
+        // A rewritten path Wait reports as the Wait it stands for.
+        stateType: entry.state && localized.rewritten.has(entry.state.name) ? 'Wait' : entry.state?.type,
         error: typeof entry.Error === 'string' ? entry.Error : undefined,
         cause: entry.Cause,
         stateMachine: name,

@@ -128,3 +128,25 @@ describe('definitions', () => {
     ).toEqual({ Seconds: 0.3, Retry: [{ IntervalSeconds: 0.02, MaxDelaySeconds: 0.6, BackoffRate: 2 }] });
   });
 });
+
+describe('waits read from state', () => {
+  it('pause for the path value scaled, and report as Wait states', async () => {
+    const backoff = {
+      StartAt: 'Pick pause',
+      States: {
+        'Pick pause': { Type: 'Pass', Result: { seconds: 200 }, ResultPath: '$.pause', Next: 'Pause' },
+        Pause: { Type: 'Wait', SecondsPath: '$.pause.seconds', Next: 'Done' },
+        Done: { Type: 'Succeed' },
+      },
+    };
+    const started = Date.now();
+    const result = await runDefinition('provision-lab', backoff, { input: {}, timeScale: 0.001 });
+    const elapsed = Date.now() - started;
+    expect(result.status).toBe('SUCCEEDED');
+    // 200 s at 0.001 = 200 ms: paused for the scaled value, not skipped and not a full second.
+    expect(elapsed).toBeGreaterThanOrEqual(190);
+    expect(result.events.find((e) => e.state === 'Pause' && e.type === 'StateEntered')?.stateType).toBe(
+      'Wait',
+    );
+  });
+});
