@@ -1,0 +1,206 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  CreateDocumentCommand,
+  GetDocumentCommand,
+  GetServiceSettingCommand,
+  SSMClient,
+  UpdateServiceSettingCommand,
+} from '@aws-sdk/client-ssm';
+import type { Context } from 'aws-lambda';
+import { acquireSharedResources } from '../../../functions/acquire-shared-resources/task.js';
+import { handler as acquireHandler } from '../../../functions/acquire-shared-resources/handler.js';
+import { releaseSharedResources } from '../../../functions/release-shared-resources/task.js';
+import { awsClient, labClients } from '../../../functions/shared/clients.js';
+import { labConfigSchema } from '../../../functions/shared/lab-config.js';
+import { LabRegistry, documentClient, type LabRecord } from '../../../functions/shared/registry.js';
+import { ensureRegistryTable } from '../../../local/serve/registry-table.js';
+import { serializeDynamoDbRequests } from '../../../local/serve/serial-dynamodb.js';
+import { useEmulator } from '../../helpers/emulator.js';
+
+useEmulator({ time: { tierChangeSeconds: 1 } });
+
+const TABLE = 'registry-it';
+let registry: LabRegistry;
+
+beforeAll(async () => {
+  const dynamodb = serializeDynamoDbRequests(awsClient(DynamoDBClient));
+  await ensureRegistryTable(dynamodb, TABLE);
+  await ensureRegistryTable(dynamodb, TABLE); // an existing table is left as it is
+  registry = new LabRegistry(documentClient(dynamodb), TABLE);
+});
+
+const lab = (labId: string) => labConfigSchema.parse({ labId, runId: `${labId}-g1-provision-1` });
+const record = (labId: string): LabRecord => ({
+  labId,
+  status: 'provisioning',
+  generation: 1,
+  executionName: `${labId}-g1-provision-1`,
+  workflow: 'provision-lab',
+  options: { labId },
+  steps: {},
+  ledger: {},
+  expiresAt: Math.floor(Date.now() / 1000) + 3600,
+  nightlyReset: false,
+  createdAt: new Date().toISOString(),
+  updatedAt: new Date().toISOString(),
+  version: 1,
+});
+const context = (folder: string) =>
+  ({
+    functionName: `session-lab-${folder}`,
+    awsRequestId: 'r',
+    getRemainingTimeInMillis: () => 60_000,
+  }) as unknown as Context;
+
+describe('lab records', () => {
+  it('keeps every one of concurrent optimistic updates (none is lost)', async () => {
+    await registry.putLab({ ...record('counter-lab'), generation: 0 });
+    await Promise.all(
+      Array.from({ length: 4 }, () =>
+        registry.mutateLab('counter-lab', (current) => ({ generation: current.generation + 1 })),
+      ),
+    );
+    await expect(registry.getLab('counter-lab')).resolves.toMatchObject({ generation: 4, version: 5 });
+    await expect(registry.putLab(record('counter-lab'))).resolves.toBe(false);
+  });
+
+  it('records the progress of parallel steps of one lab without overwriting each other', async () => {
+    await registry.putLab(record('steps-lab'));
+    const at = new Date().toISOString();
+    await Promise.all(
+      ['Create key pair', 'Create network', 'Create instance role'].map((name) =>
+        registry.recordStep('steps-lab', { name, status: 'succeeded', startedAt: at }, { ledger: { name } }),
+      ),
+    );
+    const stored = await registry.getLab('steps-lab');
+    expect(Object.keys(stored!.steps).sort()).toEqual([
+      'Create instance role',
+      'Create key pair',
+      'Create network',
+    ]);
+    expect(Object.keys(stored!.ledger)).toHaveLength(3);
+    await expect(
+      registry.recordStep('nobody', { name: 'x', status: 'running', startedAt: at }),
+    ).resolves.toBeUndefined();
+  });
+
+  it('records a task’s step through labHandler when REGISTRY_TABLE is set', async () => {
+    await registry.putLab(record('handler-lab'));
+    process.env.REGISTRY_TABLE = TABLE;
+    try {
+      const output = await acquireHandler({ lab: lab('handler-lab') }, context('acquire-shared-resources'));
+      expect(output).toMatchObject({ registry: 'enabled' });
+    } finally {
+      delete process.env.REGISTRY_TABLE;
+    }
+    const stored = await registry.getLab('handler-lab');
+    expect(stored).toMatchObject({
+      currentStep: 'Acquire shared resources',
+      steps: { 'Acquire shared resources': { status: 'succeeded', endedAt: expect.any(String) } },
+    });
+    await releaseSharedResources(
+      { labId: 'handler-lab' },
+      { registry, clients: labClients(), revertOnLastRelease: false },
+    );
+  });
+});
+
+describe('account-wide singletons', () => {
+  const labs = ['class-a-01', 'class-a-02', 'class-a-03'];
+  const ssm = () => awsClient(SSMClient);
+
+  it('three concurrent provisions: one first holder per singleton, three holders, the account state recorded', async () => {
+    const results = await Promise.all(
+      labs.map((labId) => acquireSharedResources({ lab: lab(labId) }, { registry, clients: labClients() })),
+    );
+    for (const singleton of ['advancedTier', 'preferences', 'logGroup', 'sharedRoles'] as const) {
+      expect(results.filter((r) => r.mustCreate[singleton])).toHaveLength(1);
+    }
+    const tier = await registry.getShared('advanced-tier');
+    expect(tier).toMatchObject({
+      holderCount: 3,
+      holders: labs,
+      phase: 'held',
+      previous: { value: 'standard' },
+    });
+    expect(labs).toContain(tier!.firstHolder);
+    await expect(registry.getShared('session-preferences')).resolves.toMatchObject({
+      previous: { exists: false },
+    });
+
+    // What the first holder then does in the provision workflow: the tier and the preferences.
+    await ssm().send(
+      new UpdateServiceSettingCommand({
+        SettingId: 'arn:aws:ssm:us-east-1:123456789012:servicesetting/ssm/managed-instance/activation-tier',
+        SettingValue: 'advanced',
+      }),
+    );
+    await ssm().send(
+      new CreateDocumentCommand({
+        Name: 'SSM-SessionManagerRunShell',
+        DocumentType: 'Session',
+        DocumentFormat: 'JSON',
+        Content: JSON.stringify({
+          schemaVersion: '1.0',
+          description: 'lab',
+          sessionType: 'Standard_Stream',
+          inputs: {},
+        }),
+      }),
+    );
+  });
+
+  it('refuses a fourth lab with other preferences, naming the field, and leaves it holding nothing', async () => {
+    const other = labConfigSchema.parse({ labId: 'class-b-01', runId: 'r', logGroupName: 'Other-Logs' });
+    await expect(
+      acquireSharedResources({ lab: other }, { registry, clients: labClients() }),
+    ).rejects.toMatchObject({
+      name: 'SharedSettingConflict',
+      field: 'logGroupName',
+    });
+    await expect(registry.sharedHeldBy('class-b-01')).resolves.toEqual([]);
+  });
+
+  it('releasing two labs leaves the settings in place; the last release reverts them when configured', async () => {
+    await new Promise((resolve) => setTimeout(resolve, 50)); // the tier change takes effect
+    const deps = { registry, clients: labClients(), revertOnLastRelease: true };
+    const first = await Promise.all(labs.slice(0, 2).map((labId) => releaseSharedResources({ labId }, deps)));
+    expect(first.map((r) => r.lastHolder)).toEqual([false, false]);
+    expect(first.flatMap((r) => r.reverted)).toEqual([]);
+    const kept = await ssm().send(
+      new GetServiceSettingCommand({ SettingId: '/ssm/managed-instance/activation-tier' }),
+    );
+    expect(kept.ServiceSetting?.SettingValue).toBe('advanced');
+    await expect(
+      ssm().send(new GetDocumentCommand({ Name: 'SSM-SessionManagerRunShell' })),
+    ).resolves.toBeDefined();
+
+    const last = await releaseSharedResources({ labId: labs[2]! }, deps);
+    expect(last).toMatchObject({
+      lastHolder: true,
+      reverted: [
+        { key: 'advanced-tier', action: 'reset' },
+        { key: 'session-preferences', action: 'deleted' },
+      ],
+    });
+    const reset = await ssm().send(
+      new GetServiceSettingCommand({ SettingId: '/ssm/managed-instance/activation-tier' }),
+    );
+    expect(reset.ServiceSetting?.SettingValue).toBe('standard');
+    await expect(
+      ssm().send(new GetDocumentCommand({ Name: 'SSM-SessionManagerRunShell' })),
+    ).rejects.toMatchObject({
+      name: 'InvalidDocument',
+    });
+    await expect(registry.getShared('advanced-tier')).resolves.toMatchObject({
+      holderCount: 0,
+      phase: 'idle',
+    });
+    await expect(registry.getShared('advanced-tier')).resolves.not.toHaveProperty('previous');
+    // Releasing again is a no-op that repeats the answer and reverts nothing more.
+    await expect(releaseSharedResources({ labId: labs[2]! }, deps)).resolves.toMatchObject({
+      released: [],
+      reverted: [],
+    });
+  });
+});
