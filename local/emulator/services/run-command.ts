@@ -133,6 +133,9 @@ function start(ctx: EmulatorContext, command: CommandRecord, node: NodeInfo): In
     stdout: '',
     stderr: '',
   };
+  // The script is real work, not a modelled delay: it takes as long here as on a host, so its
+  // timeout is real seconds too (a scaled 3600 s would kill a registration that needs a few seconds
+  // of real time at small scales). The profile's cap bounds how long a hung script may block.
   const limit = Math.min(command.executionTimeoutSeconds, ctx.clock.profile.commandTimeoutSeconds);
   execOnHost({
     emulatorUrl: ctx.url,
@@ -140,7 +143,7 @@ function start(ctx: EmulatorContext, command: CommandRecord, node: NodeInfo): In
     hostInstanceId: node.hostInstanceId,
     script: command.parameters.commands!.join('\n'),
     osUser: 'root',
-    timeoutMs: ctx.clock.realMs(limit),
+    timeoutMs: limit * 1000,
     workingDirectory: command.parameters.workingDirectory?.[0] || undefined,
   })
     .then((result) => {

@@ -41,7 +41,7 @@ describe('emulator: registering mock on-premises hosts over ssh from a bootstrap
       ec2BootSeconds: 10,
       agentOnlineSeconds: 20,
       invocationVisibleSeconds: 5,
-      commandTimeoutSeconds: 6000,
+      commandTimeoutSeconds: 60,
     },
   });
   const clients = () => fleetClients(emulator());

@@ -21,9 +21,9 @@ import {
 } from '../../helpers/fleet.js';
 
 describe('emulator: Run Command executes AWS-RunShellScript for real', () => {
-  // Invocations become visible after 300 ms; the execution cap stays far above any script here.
+  // Invocations become visible after 300 ms; scripts may run up to a minute.
   const emulator = useEmulator({
-    time: { scale: 0.01, ec2BootSeconds: 10, invocationVisibleSeconds: 30, commandTimeoutSeconds: 6000 },
+    time: { scale: 0.01, ec2BootSeconds: 10, invocationVisibleSeconds: 30, commandTimeoutSeconds: 60 },
   });
   const clients = () => fleetClients(emulator());
   let node: string;
@@ -124,7 +124,7 @@ describe('emulator: Run Command executes AWS-RunShellScript for real', () => {
 
   it('kills a script at its executionTimeout and reports TimedOut', async () => {
     const { ssm } = clients();
-    // executionTimeout 1 s of model time is 10 ms here.
+    // Scripts run in real time, so their timeout is real seconds.
     const result = await runScript(ssm, node, ['echo started', 'sleep 20'], { executionTimeout: ['1'] });
     expect(result).toMatchObject({ Status: 'TimedOut', StatusDetails: 'ExecutionTimedOut' });
   });
