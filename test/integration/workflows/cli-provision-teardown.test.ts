@@ -1,0 +1,66 @@
+import { labClients } from '../../../functions/shared/clients.js';
+import { inventoryCount, labInventory } from '../../../functions/shared/lab-inventory.js';
+import { runCli } from '../../helpers/cli.js';
+import { TEST_REGION, useEmulator } from '../../helpers/emulator.js';
+
+const LAB = 'cli-e2e';
+
+describe('session-lab provision then teardown (the real workflows, run locally)', () => {
+  const emulator = useEmulator({ time: { scale: 0.05 } });
+  const env = () => ({
+    AWS_ENDPOINT_URL: emulator().url,
+    AWS_REGION: TEST_REGION,
+    AWS_ACCESS_KEY_ID: 'testing',
+    AWS_SECRET_ACCESS_KEY: 'testing',
+  });
+
+  it('provisions and verifies the lab, printing the report without secrets', async () => {
+    const run = await runCli(['provision', '--lab-id', LAB, '--json', '--time-scale', '0.05'], env());
+    expect(run.stderr).not.toMatch(/failed/);
+    expect(run.code).toBe(0);
+    const report = JSON.parse(run.stdout);
+    expect(report.ok).toBe(true);
+    expect(report.nodes.map((n: { role: string }) => n.role).sort()).toEqual([
+      'DevEC2Instance',
+      'DevOnPrem',
+      'ProdEC2Instance',
+      'ProdOnPrem',
+    ]);
+    const matrix = Object.fromEntries(
+      report.accessMatrix.map((c: { role: string; actual: string }) => [c.role, c.actual]),
+    );
+    expect(matrix).toEqual({
+      DevEC2Instance: 'allowed',
+      DevOnPrem: 'allowed',
+      ProdEC2Instance: 'denied',
+      ProdOnPrem: 'denied',
+    });
+    expect(report.user.passwordSecretArn).toMatch(/^arn:aws:secretsmanager:/);
+    expect(run.stdout).not.toMatch(/BEGIN (RSA |OPENSSH )?PRIVATE KEY/);
+  });
+
+  it('tears the lab down so that nothing tagged with its id remains', async () => {
+    const before = inventoryCount(await labInventory(labClients(), LAB));
+    expect(before).toBeGreaterThan(0);
+    const run = await runCli(['teardown', '--lab-id', LAB, '--time-scale', '0.05'], env());
+    expect(run.code).toBe(0);
+    expect(await labInventory(labClients(), LAB)).toEqual({
+      instances: [],
+      securityGroups: [],
+      keyPairs: [],
+      parameters: [],
+      activations: [],
+      managedNodes: [],
+      users: [],
+      policies: [],
+      secrets: [],
+    });
+  });
+
+  it('refuses a bad lab id naming the flag, exit code 2, creating nothing', async () => {
+    const run = await runCli(['provision', '--lab-id', 'Bad_Lab'], env());
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/--lab-id/);
+    expect(inventoryCount(await labInventory(labClients(), 'bad-lab'))).toBe(0);
+  });
+});
