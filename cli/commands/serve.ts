@@ -45,8 +45,17 @@ export function registerServeCommand(program: Command, exit: (code: number) => v
         process.once('SIGTERM', resolve);
       });
       console.error('stopping');
+      const inFlight = serving.starter.list().filter((e) => e.status === 'RUNNING' || e.status === 'QUEUED');
       await serving.stop();
       await target.close();
       exit(0);
+      // Workflows cut off by the stop may still hold timers and retries against the gone emulator:
+      // they end with the process, not the other way round.
+      if (inFlight.length) {
+        console.error(
+          `${inFlight.length} workflow(s) abandoned: ${inFlight.map((e) => e.executionName).join(', ')}`,
+        );
+        setTimeout(() => process.exit(0), 1000).unref();
+      }
     });
 }
