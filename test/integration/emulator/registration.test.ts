@@ -65,30 +65,18 @@ describe('emulator: registering mock on-premises hosts over ssh from a bootstrap
     return ActivationId!;
   }
 
-  /** Bootstrap-side script: fetch the key, then run `remote` on the host as root through ssh. */
-  function overSsh(
-    host: string,
-    remote: string[],
-    options: {
-      keyParameter?: string;
-      sshOptions?: string;
-      user?: string;
-      keyMode?: string;
-      code?: string;
-    } = {},
-  ): string[] {
-    const ssh = options.sshOptions ?? '-o StrictHostKeyChecking=no -o BatchMode=yes -o ConnectTimeout=10';
+  /** Bootstrap-side script: fetch the key (and the code), then run `remote` on the host as root through ssh. */
+  function overSsh(host: string, remote: string[], options: { code?: string } = {}): string[] {
     return [
       'set -euo pipefail',
       'KEYFILE="$(mktemp)"',
-      `aws ssm get-parameter --name ${options.keyParameter ?? '/lab/ssh-key'} --with-decryption --query Parameter.Value --output text --region ${REGION} > "$KEYFILE"`,
-      ...(options.keyMode ? [`chmod ${options.keyMode} "$KEYFILE"`] : []),
+      `aws ssm get-parameter --name /lab/ssh-key --with-decryption --query Parameter.Value --output text --region ${REGION} > "$KEYFILE"`,
       ...(options.code
         ? [
             `CODE="$(aws ssm get-parameter --name /lab/code/${options.code} --with-decryption --query Parameter.Value --output text)"`,
           ]
         : []),
-      `ssh -i "$KEYFILE" ${ssh} ${options.user ?? 'ec2-user'}@${hosts[host]!.PrivateIpAddress} sudo bash -s <<EOF`,
+      `ssh -i "$KEYFILE" -o StrictHostKeyChecking=no -o BatchMode=yes -o ConnectTimeout=10 ec2-user@${hosts[host]!.PrivateIpAddress} sudo bash -s <<EOF`,
       ...remote,
       'EOF',
     ];
@@ -288,33 +276,41 @@ describe('emulator: registering mock on-premises hosts over ssh from a bootstrap
 
   it('refuses ssh without a security group rule, with the wrong key, an open key file or the wrong user', async () => {
     const { ssm } = clients();
-    const attempt = async (host: string, options: Parameters<typeof overSsh>[2]) =>
-      runScript(ssm, bootstrap, overSsh(host, ['whoami'], options));
-
-    const noRule = await attempt('Isolated', {});
-    expect(noRule).toMatchObject({ Status: 'Failed', ResponseCode: 255 });
-    expect(noRule.StandardErrorContent).toContain(
-      `ssh: connect to host ${hosts.Isolated!.PrivateIpAddress} port 22: Connection timed out`,
-    );
-
-    const wrongKey = await attempt('SpareC', { keyParameter: '/lab/other-key' });
-    expect(wrongKey).toMatchObject({ Status: 'Failed', ResponseCode: 255 });
-    expect(wrongKey.StandardErrorContent).toContain('Permission denied (publickey).');
-
-    const openKey = await attempt('SpareC', { keyMode: '644' });
-    expect(openKey.ResponseCode).toBe(255);
-    expect(openKey.StandardErrorContent).toContain('UNPROTECTED PRIVATE KEY FILE');
-    expect(openKey.StandardErrorContent).toContain('Permission denied (publickey).');
-
-    const rootUser = await attempt('SpareC', { user: 'root' });
-    expect(rootUser.StandardErrorContent).toContain('Permission denied (publickey).');
-
-    const strict = await attempt('SpareC', { sshOptions: '-o BatchMode=yes' });
-    expect(strict.ResponseCode).toBe(255);
-    expect(strict.StandardErrorContent).toContain('Host key verification failed.');
-
-    const allowed = await attempt('SpareC', {});
-    expect(allowed).toMatchObject({ Status: 'Success', StandardOutputContent: 'root\n' });
+    const spare = hosts.SpareC!.PrivateIpAddress;
+    const isolated = hosts.Isolated!.PrivateIpAddress;
+    const read = (parameter: string, file: string) =>
+      `aws ssm get-parameter --name ${parameter} --with-decryption --query Parameter.Value --output text > ${file} && chmod 600 ${file}`;
+    // One script, several attempts (each reported as "<name> rc=<exit> out=<stdout>", its stderr
+    // prefixed with "<name>: "); strict host key checking goes first, before known_hosts has the host.
+    const result = await runScript(ssm, bootstrap, [
+      'set -uo pipefail',
+      read('/lab/ssh-key', 'lab.pem'),
+      read('/lab/other-key', 'other.pem'),
+      'cp lab.pem open.pem && chmod 644 open.pem',
+      'attempt() { local name=$1; shift; ssh "$@" whoami >"$name.out" 2>"$name.err"; echo "$name rc=$? out=$(cat "$name.out")"; sed "s/^/$name: /" "$name.err" >&2; }',
+      'OPTS="-o StrictHostKeyChecking=no -o BatchMode=yes -o ConnectTimeout=10"',
+      `attempt strict -i lab.pem -o BatchMode=yes ec2-user@${spare}`,
+      `attempt noRule -i lab.pem $OPTS ec2-user@${isolated}`,
+      `attempt wrongKey -i other.pem $OPTS ec2-user@${spare}`,
+      `attempt openKey -i open.pem $OPTS ec2-user@${spare}`,
+      `attempt rootUser -i lab.pem $OPTS root@${spare}`,
+      `attempt allowed -i lab.pem $OPTS ec2-user@${spare}`,
+    ]);
+    expect(result.StandardOutputContent!.split('\n').filter(Boolean)).toEqual([
+      'strict rc=255 out=',
+      'noRule rc=255 out=',
+      'wrongKey rc=255 out=',
+      'openKey rc=255 out=',
+      'rootUser rc=255 out=',
+      'allowed rc=0 out=ec2-user',
+    ]);
+    const stderr = result.StandardErrorContent!;
+    expect(stderr).toContain('strict: Host key verification failed.');
+    expect(stderr).toContain(`noRule: ssh: connect to host ${isolated} port 22: Connection timed out`);
+    expect(stderr).toContain(`wrongKey: ec2-user@${spare}: Permission denied (publickey).`);
+    expect(stderr).toContain('openKey: @         WARNING: UNPROTECTED PRIVATE KEY FILE!          @');
+    expect(stderr).toContain(`openKey: ec2-user@${spare}: Permission denied (publickey).`);
+    expect(stderr).toContain(`rootUser: root@${spare}: Permission denied (publickey).`);
   });
 
   it("leaves a node registered but never Online with the seed's upstart commands on AL2023", async () => {
