@@ -81,17 +81,15 @@ describe('POST /classes', () => {
   });
 
   it('is idempotent by request token: a replay answers the labs created and finishes the rest', async () => {
-    doc
-      .on(GetCommand)
-      .callsFake(async (input: { Key: { pk: string } }) =>
-        input.Key.pk === 'lab#sec101-01'
-          ? {
-              Item: labItem(
-                labRecord({ labId: 'sec101-01', status: 'provisioning', clientRequestToken: 'k1:sec101-01' }),
-              ),
-            }
-          : {},
-      );
+    doc.on(GetCommand).callsFake(async (input: { Key: { pk: string } }) =>
+      input.Key.pk === 'lab#sec101-01'
+        ? {
+            Item: labItem(
+              labRecord({ labId: 'sec101-01', status: 'provisioning', clientRequestToken: 'k1:sec101-01' }),
+            ),
+          }
+        : {},
+    );
     const reply = await post({ classId: 'sec101', count: 2 }, { 'Idempotency-Key': 'k1' });
     expect(reply.status).toBe(202);
     expect(inputsOf(doc, PutCommand).map((put) => put.Item!.labId)).toEqual(['sec101-02']);
