@@ -126,8 +126,19 @@ export async function runDefinition(
   const definition = localized.definition as StateMachineDefinition;
   const events: ExecutionEvent[] = [];
 
+  // Import every handler the definition names before the run, one at a time: concurrent dynamic
+  // imports from Parallel branches race in Jest's ESM loader, and import time would otherwise show
+  // up as the first steps' duration.
+  const tasks = taskStates(definition);
+  const loaded = new Map<string, TaskHandler>();
+  for (const state of tasks.values()) {
+    const functionName = (state.Parameters as { FunctionName?: unknown } | undefined)?.FunctionName;
+    const folder = typeof functionName === 'string' ? folderOfFunctionArn(functionName) : undefined;
+    if (folder && !loaded.has(folder)) loaded.set(folder, await resolveHandler(folder));
+  }
+
   const handlers: Record<string, (input: unknown) => Promise<unknown>> = {};
-  for (const [stateName, state] of taskStates(definition)) {
+  for (const [stateName, state] of tasks) {
     handlers[stateName] = async (params: unknown) => {
       const { FunctionName, Payload, StateMachineArn, Name, Input, seconds } = (params ?? {}) as Record<
         string,
@@ -139,7 +150,7 @@ export async function runDefinition(
       }
       const folder = typeof FunctionName === 'string' ? folderOfFunctionArn(FunctionName) : undefined;
       if (folder) {
-        const handler = await resolveHandler(folder);
+        const handler = loaded.get(folder) ?? (await resolveHandler(folder));
         try {
           return { Payload: await handler(Payload ?? {}, lambdaContext(folder, region)) };
         } catch (err) {
