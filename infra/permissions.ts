@@ -193,6 +193,12 @@ export const PERMISSIONS: Record<LabFunctionName, Grant[]> = {
       resources: ['*'],
     },
     {
+      why: 'skip an environment whose on-prem hosts are registered already: the lab’s Online nodes',
+      actions: ['ssm:DescribeInstanceInformation'],
+      resources: ['*'],
+    },
+    ec2Reads('the lab’s on-prem hosts that are up, to match their nodes by address', 'ec2:DescribeInstances'),
+    {
       why: 'CreateActivation hands SSMServiceRole to Systems Manager (facts sheet 2.1)',
       actions: ['iam:PassRole'],
       resources: [LAB_ROLE_ARNS.serviceRole],
@@ -319,7 +325,7 @@ export const PERMISSIONS: Record<LabFunctionName, Grant[]> = {
       resources: [AMI_PARAMETERS],
     },
     ec2Reads(
-      'find instances already launched by this run (converge)',
+      'find the lab’s hosts already up, whatever run launched them (converge)',
       'ec2:DescribeInstances',
       'ec2:DescribeImages',
     ),
@@ -347,7 +353,7 @@ export const PERMISSIONS: Record<LabFunctionName, Grant[]> = {
       resources: [RUN_SHELL_SCRIPT],
     },
     {
-      why: 'the bootstrap host must be Online first; a command this run already sent is reused',
+      why: 'hosts with an Online node of the lab are left out; the bootstrap host must be Online; a command already sent is reused',
       actions: ['ssm:DescribeInstanceInformation', 'ssm:ListCommands'],
       resources: ['*'],
     },

@@ -8,7 +8,9 @@ import { z } from 'zod';
 import type { LabClients } from '../shared/clients.js';
 import { IamNotPropagatedYet, ignoreErrors, isErrorNamed } from '../shared/errors.js';
 import { labConfigSchema, type LabConfig } from '../shared/lab-config.js';
-import type { ActivationRef } from '../shared/lab-state.js';
+import { ACTIVE_INSTANCE_STATES, findLabInstances } from '../shared/discovery.js';
+import type { ActivationRef, LabNode } from '../shared/lab-state.js';
+import { onlineHostNodes, type OnPremHost } from '../shared/managed-nodes.js';
 import { logger } from '../shared/logger.js';
 import { ENVIRONMENTS, LAB_HOSTS, labNames, type Environment, type HostSpec } from '../shared/names.js';
 import { deleteParameter, parameterExists, putSecureParameter } from '../shared/secrets.js';
@@ -23,7 +25,10 @@ export const inputSchema = z
 export type CreateActivationsInput = { lab: LabConfig; serviceRoleName: string };
 
 export interface CreateActivationsOutput {
+  /** One per environment with a host to register; none for an environment registered already. */
   activations: ActivationRef[];
+  /** The on-premises hosts that already have an Online node of the lab (their environment was skipped). */
+  alreadyRegistered: LabNode[];
 }
 
 /**
@@ -146,19 +151,56 @@ async function ensureActivation(
 }
 
 /**
+ * The lab's on-premises hosts that are up and already have an Online node of the lab (named after
+ * the host, on its address): role -> node id. A role with no host up, or more than one (launch
+ * instances will sort that out), counts as not registered.
+ */
+async function registeredHosts(
+  clients: Pick<LabClients, 'ec2' | 'ssm'>,
+  labId: string,
+): Promise<Map<string, string>> {
+  const names = labNames(labId);
+  const up = await findLabInstances(clients.ec2, labId, ACTIVE_INSTANCE_STATES);
+  const hosts: OnPremHost[] = [];
+  for (const host of LAB_HOSTS.filter((h) => h.kind === 'onprem')) {
+    const found = up.filter((i) => toTagRecord(i.Tags).Name === names.host(host.role));
+    if (found.length === 1 && found[0]!.PrivateIpAddress) {
+      hosts.push({ role: host.role, privateIpAddress: found[0]!.PrivateIpAddress });
+    }
+  }
+  const online = await onlineHostNodes(clients.ssm, labId, hosts);
+  return new Map([...online].map(([role, node]) => [role, node.InstanceId!]));
+}
+
+/**
  * Seed task 2: one hybrid activation per environment for the lab's mock on-premises hosts, its
  * code kept in a SecureString parameter. Re-running reuses a still-usable activation whose code
- * is stored, and replaces any other.
+ * is stored, and replaces any other. An environment whose hosts are all up and registered already
+ * (the lab is provisioned again) gets no activation at all: register-agents leaves those hosts
+ * out, so a fresh activation would only be created to be left unused; the spent one stays until
+ * teardown.
  */
 export async function createActivations(
   input: CreateActivationsInput,
-  clients: Pick<LabClients, 'ssm'>,
+  clients: Pick<LabClients, 'ec2' | 'ssm'>,
 ): Promise<CreateActivationsOutput> {
+  const registered = await registeredHosts(clients, input.lab.labId);
   const activations: ActivationRef[] = [];
+  const alreadyRegistered: LabNode[] = [];
   for (const environment of ENVIRONMENTS) {
     const hosts = LAB_HOSTS.filter((host) => host.kind === 'onprem' && host.environment === environment);
     if (hosts.length === 0) continue;
+    if (hosts.every((host) => registered.has(host.role))) {
+      for (const host of hosts) {
+        alreadyRegistered.push({
+          role: host.role,
+          environment,
+          managedInstanceId: registered.get(host.role)!,
+        });
+      }
+      continue;
+    }
     activations.push(await ensureActivation(input.lab, input.serviceRoleName, environment, hosts, clients));
   }
-  return { activations };
+  return { activations, alreadyRegistered };
 }

@@ -2,19 +2,19 @@ import { createHash } from 'node:crypto';
 import {
   RunInstancesCommand,
   TerminateInstancesCommand,
-  paginateDescribeInstances,
   type Instance,
   type _InstanceType,
 } from '@aws-sdk/client-ec2';
 import { GetParameterCommand } from '@aws-sdk/client-ssm';
 import { z } from 'zod';
 import type { LabClients } from '../shared/clients.js';
+import { ACTIVE_INSTANCE_STATES, findLabInstances } from '../shared/discovery.js';
 import { IamNotPropagatedYet, LabStepFailed, NotReadyYet, isErrorNamed } from '../shared/errors.js';
 import { labConfigSchema, type LabConfig } from '../shared/lab-config.js';
 import { networkSchema, type LabInstance, type LabNetwork } from '../shared/lab-state.js';
 import { logger } from '../shared/logger.js';
 import { LAB_HOSTS, SHARED_NAMES, labNames, type HostRole, type HostSpec } from '../shared/names.js';
-import { TAG_LAB_ID, TAG_RUN_ID, labTags, toTagRecord } from '../shared/tags.js';
+import { TAG_RUN_ID, labTags, toTagRecord } from '../shared/tags.js';
 
 export const inputSchema = z
   .object({
@@ -36,13 +36,17 @@ export interface LaunchInstancesOutput {
   instances: LabInstance[];
 }
 
-/** Instance states that are still the lab's host (a stopped one is reported by wait-for-instances). */
-const KEPT_STATES = ['pending', 'running', 'stopping', 'stopped'];
+/**
+ * Instance states in which a host is still the lab's: up or coming up (reused), or stopped by
+ * someone (refused, see launchInstances). Shutting-down and terminated hosts are gone.
+ */
+const KEPT_STATES = [...ACTIVE_INSTANCE_STATES, 'stopping', 'stopped'];
 
 /**
  * The RunInstances ClientToken of one host in one provisioning run: the same for a retry of the
- * run, so a lost response never launches twice; new for a reset (new run id), so EC2 does not
- * hand back the terminated instance of the previous run (facts sheet 7.1). Hashed to stay within
+ * run, so a lost response never launches twice; new for every run (a reset, or a run again whose
+ * bootstrap host was terminated), so EC2 does not hand back the terminated instance of an earlier
+ * run (facts sheet 7.1). Hashed to stay within
  * 64 ASCII characters whatever the execution name holds.
  */
 export function clientToken(lab: Pick<LabConfig, 'labId' | 'runId'>, role: HostRole): string {
@@ -50,37 +54,29 @@ export function clientToken(lab: Pick<LabConfig, 'labId' | 'runId'>, role: HostR
   return `${role}-${digest.slice(0, 40)}`;
 }
 
-/** This run's live instances of the lab, keyed by their Name tag. */
+/**
+ * The lab's hosts that are up, coming up or stopped, whatever run launched them, keyed by their
+ * Name tag: a lab has one host per role, so a new provisioning run of an existing lab reuses them.
+ */
 async function existingInstances(
   clients: Pick<LabClients, 'ec2'>,
   lab: LabConfig,
 ): Promise<Map<string, Instance[]>> {
   const byName = new Map<string, Instance[]>();
-  const pages = paginateDescribeInstances(
-    { client: clients.ec2 },
-    {
-      Filters: [
-        { Name: `tag:${TAG_LAB_ID}`, Values: [lab.labId] },
-        { Name: `tag:${TAG_RUN_ID}`, Values: [lab.runId] },
-        { Name: 'instance-state-name', Values: KEPT_STATES },
-      ],
-    },
-  );
-  for await (const page of pages) {
-    for (const reservation of page.Reservations ?? []) {
-      for (const instance of reservation.Instances ?? []) {
-        const name = toTagRecord(instance.Tags).Name ?? '';
-        byName.set(name, [...(byName.get(name) ?? []), instance]);
-      }
-    }
+  for (const instance of await findLabInstances(clients.ec2, lab.labId, KEPT_STATES)) {
+    const name = toTagRecord(instance.Tags).Name ?? '';
+    byName.set(name, [...(byName.get(name) ?? []), instance]);
   }
   return byName;
 }
 
+const isActive = (instance: Instance) =>
+  (ACTIVE_INSTANCE_STATES as readonly string[]).includes(instance.State?.Name ?? '');
+
 /**
- * The instance to keep when a role has more than one (an emulator that ignores ClientToken, or a
- * launch whose response was lost before it was visible): the oldest. The others are terminated so
- * the lab has exactly one host per role.
+ * The instance to keep when a role has more than one up (an emulator that ignores ClientToken, a
+ * launch whose response was lost before it was visible, or two runs that raced): the oldest. The
+ * others are terminated so the lab has exactly one host per role.
  */
 async function keepOne(
   clients: Pick<LabClients, 'ec2'>,
@@ -166,21 +162,39 @@ async function launch(
 /**
  * Seed step 3.5 (CreateSystems.sh): the lab's four hosts and the bootstrap host on the current
  * Amazon Linux 2023 AMI, IMDSv2 only, tagged (instance and volume) with the lab, Name, Environment
- * and this run. Hosts this run already launched are reused, so a retry after a crash converges.
+ * and the run that launched them. A role with a host up or coming up (pending, running) keeps it,
+ * whatever run launched it, so provisioning an existing lab again converges on its hosts (and
+ * their registered nodes) instead of launching a second set; only roles with none are launched,
+ * with this run's ClientToken, so a retry after a crash gets the same instance back. A host that is
+ * stopped or stopping, with none up beside it, fails the step naming it: someone stopped it, and
+ * provisioning neither restarts it behind their back nor launches a duplicate beside it.
  */
 export async function launchInstances(
   input: LaunchInstancesInput,
   clients: Pick<LabClients, 'ec2' | 'ssm'>,
 ): Promise<LaunchInstancesOutput> {
   const { lab } = input;
+  const names = labNames(lab.labId);
+  const existing = await existingInstances(clients, lab);
+  const stopped = LAB_HOSTS.flatMap((host) => {
+    const found = existing.get(names.host(host.role)) ?? [];
+    return found.some(isActive) ? [] : found;
+  });
+  if (stopped.length > 0) {
+    throw new LabStepFailed(
+      `lab hosts are stopped: ${stopped
+        .map((i) => `${toTagRecord(i.Tags).Name} (${i.InstanceId}) is ${i.State?.Name}`)
+        .join(', ')}; start them (or reset the lab) and provision again`,
+    );
+  }
+
   const ami = await clients.ssm.send(new GetParameterCommand({ Name: SHARED_NAMES.amiParameter }));
   const amiId = ami.Parameter?.Value;
   if (!amiId?.startsWith('ami-')) throw new LabStepFailed(`${SHARED_NAMES.amiParameter} holds no AMI id`);
 
-  const existing = await existingInstances(clients, lab);
   const instances: LabInstance[] = [];
   for (const host of LAB_HOSTS) {
-    const found = existing.get(labNames(lab.labId).host(host.role)) ?? [];
+    const found = (existing.get(names.host(host.role)) ?? []).filter(isActive);
     const instance =
       found.length > 0 ? await keepOne(clients, host.role, found) : await launch(clients, input, host, amiId);
     if (!instance.PrivateIpAddress) {

@@ -8,7 +8,7 @@ import {
 import { z } from 'zod';
 import { clientRegion } from '../shared/account.js';
 import type { LabClients } from '../shared/clients.js';
-import { InvalidLabInput, NotReadyYet, isErrorNamed } from '../shared/errors.js';
+import { InvalidLabInput, LabStepFailed, NotReadyYet, isErrorNamed } from '../shared/errors.js';
 import { labConfigSchema, type LabConfig } from '../shared/lab-config.js';
 import {
   activationRefSchema,
@@ -17,14 +17,15 @@ import {
   type ActivationRef,
   type LabInstance,
 } from '../shared/lab-state.js';
-import { describeNodes, onlineInstances } from '../shared/managed-nodes.js';
+import { describeNodes, onlineHostNodes, onlineInstances } from '../shared/managed-nodes.js';
+import type { HostRole } from '../shared/names.js';
 import { registrationScript } from './script.js';
 
 export const inputSchema = z
   .object({
     lab: labConfigSchema,
     instances: z.array(labInstanceSchema).min(1),
-    activations: z.array(activationRefSchema).min(1),
+    activations: z.array(activationRefSchema),
     privateKeyParameter: parameterNameSchema,
   })
   .strict();
@@ -36,8 +37,14 @@ export type RegisterAgentsInput = {
 };
 
 export interface RegisterAgentsOutput {
-  commandId: string;
+  /**
+   * The registration command, or `null` when no command was sent: every on-premises host already
+   * has an Online node of the lab (a lab provisioned again), or this run's activation already has it.
+   */
+  commandId: string | null;
   bootstrapInstanceId: string;
+  /** The hosts the command registers; empty when no command was sent. */
+  registering: HostRole[];
 }
 
 export const RUN_SHELL_SCRIPT = 'AWS-RunShellScript';
@@ -91,9 +98,12 @@ async function previousCommand(
  * Seed steps 3.11-3.14 without a person: one Run Command to the bootstrap host, which fetches the
  * private key and the activation codes from Parameter Store by name and registers each mock
  * on-premises host over SSH (register-agents.sh). The command carries names only, never a secret.
- * Hosts whose activation already has a node are left out (a registration limit is the number of
- * hosts, and re-registering would make a second node), and an identical command already running or
- * done is returned instead of sent again, so a retry after a crash converges.
+ * Left out are the hosts that already have an Online node of the lab (named after the host, on its
+ * address: registered by an earlier run, whose key pair is gone, so they could not be reached over
+ * SSH anyway) and the hosts whose activation of this run already has a node (a registration limit
+ * is the number of hosts, and re-registering would make a second node). With no host left, nothing
+ * is sent (`commandId: null`). An identical command already running or done is returned instead of
+ * sent again, so a retry after a crash converges.
  */
 export async function registerAgents(
   input: RegisterAgentsInput,
@@ -102,23 +112,35 @@ export async function registerAgents(
   const { lab, instances, activations } = input;
   const bootstrap = instances.find((instance) => instance.kind === 'bootstrap');
   if (!bootstrap) throw new InvalidLabInput('instances', 'has no bootstrap host');
+  const onPrem = instances.filter((instance) => instance.kind === 'onprem');
+  const [online, activated] = await Promise.all([
+    onlineHostNodes(clients.ssm, lab.labId, onPrem),
+    describeNodes(clients.ssm, { Key: 'ActivationIds', Values: activations.map((a) => a.activationId) }),
+  ]);
+  const usedActivations = new Set(activated.map((node) => node.ActivationId));
+  const registering: LabInstance[] = [];
   const hostLines: string[] = [];
-  const registered = new Set(
-    (
-      await describeNodes(clients.ssm, {
-        Key: 'ActivationIds',
-        Values: activations.map((a) => a.activationId),
-      })
-    ).map((node) => node.ActivationId),
-  );
-  for (const activation of activations) {
-    if (registered.has(activation.activationId)) continue;
-    const host = instances.find((instance) => instance.role === activation.hostRole);
-    if (!host) throw new InvalidLabInput('instances', `has no ${activation.hostRole} for its activation`);
+  for (const host of onPrem) {
+    if (online.has(host.role)) continue;
+    const activation = activations.find((a) => a.hostRole === host.role);
+    if (!activation) {
+      // create-activations saw this host Online and made none; the node went away since.
+      throw new LabStepFailed(
+        `${host.role} (${host.instanceId}) has no Online node of lab ${lab.labId} and this run has no activation for it; provision again`,
+      );
+    }
+    if (usedActivations.has(activation.activationId)) continue;
+    registering.push(host);
     hostLines.push(
       `${host.role},${host.privateIpAddress},${activation.activationId},${activation.codeParameter}`,
     );
   }
+  const done = (commandId: string | null): RegisterAgentsOutput => ({
+    commandId,
+    bootstrapInstanceId: bootstrap.instanceId,
+    registering: registering.map((host) => host.role),
+  });
+  if (registering.length === 0) return done(null);
 
   // A command to a node that is not Online waits in Pending until it times out (facts sheet 6).
   if (!(await onlineInstances(clients.ssm, [bootstrap.instanceId])).has(bootstrap.instanceId)) {
@@ -129,9 +151,7 @@ export async function registerAgents(
   const firstLine = inputLine(region, input.privateKeyParameter, hostLines);
   const comment = commentFor(lab.labId);
   const previous = await previousCommand(clients.ssm, bootstrap.instanceId, comment, firstLine);
-  if (previous?.CommandId && LIVE_OR_DONE.includes(previous.Status!)) {
-    return { commandId: previous.CommandId, bootstrapInstanceId: bootstrap.instanceId };
-  }
+  if (previous?.CommandId && LIVE_OR_DONE.includes(previous.Status!)) return done(previous.CommandId);
 
   try {
     const sent = await clients.ssm.send(
@@ -146,7 +166,7 @@ export async function registerAgents(
         TimeoutSeconds: DELIVERY_TIMEOUT_SECONDS,
       }),
     );
-    return { commandId: sent.Command!.CommandId!, bootstrapInstanceId: bootstrap.instanceId };
+    return done(sent.Command!.CommandId!);
   } catch (err) {
     // The node stopped answering between our check and the send (facts sheet 6).
     if (isErrorNamed(err, 'InvalidInstanceId')) {

@@ -16,6 +16,9 @@ import { TAG_LAB_ID } from './tags.js';
 /** EC2 instance states that still cost money or still hold a network interface. */
 export const LIVE_INSTANCE_STATES = ['pending', 'running', 'stopping', 'stopped', 'shutting-down'] as const;
 
+/** EC2 instance states of a host that is up or coming up: a lab has at most one per role. */
+export const ACTIVE_INSTANCE_STATES = ['pending', 'running'] as const;
+
 /** The lab's EC2 instances in the given states (default: every state but terminated). */
 export async function findLabInstances(
   ec2: EC2Client,

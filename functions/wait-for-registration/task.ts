@@ -9,29 +9,29 @@ import { z } from 'zod';
 import type { LabClients } from '../shared/clients.js';
 import { LabStepFailed, isErrorNamed } from '../shared/errors.js';
 import { labConfigSchema, type LabConfig } from '../shared/lab-config.js';
-import {
-  activationRefSchema,
-  instanceIdSchema,
-  type ActivationRef,
-  type LabNode,
-} from '../shared/lab-state.js';
-import { describeNodes } from '../shared/managed-nodes.js';
-import type { HostRole } from '../shared/names.js';
+import { findLabManagedNodes } from '../shared/discovery.js';
+import { instanceIdSchema, labInstanceSchema, type LabInstance, type LabNode } from '../shared/lab-state.js';
+import { describeNodes, isNodeOfHost, preferredNode } from '../shared/managed-nodes.js';
+import type { Environment, HostRole } from '../shared/names.js';
 import { TAG_LAB_ID, labTags, toTagRecord } from '../shared/tags.js';
 
 export const inputSchema = z
   .object({
     lab: labConfigSchema,
-    commandId: z.string().regex(/^[0-9a-f-]{36}$/, 'must be a Run Command id'),
+    /** null: register-agents sent no command (every on-premises host was registered already). */
+    commandId: z
+      .string()
+      .regex(/^[0-9a-f-]{36}$/, 'must be a Run Command id')
+      .nullable(),
     bootstrapInstanceId: instanceIdSchema,
-    activations: z.array(activationRefSchema).min(1),
+    instances: z.array(labInstanceSchema).min(1),
   })
   .strict();
 export type WaitForRegistrationInput = {
   lab: LabConfig;
-  commandId: string;
+  commandId: string | null;
   bootstrapInstanceId: string;
-  activations: ActivationRef[];
+  instances: LabInstance[];
 };
 
 export interface WaitForRegistrationOutput {
@@ -39,6 +39,11 @@ export interface WaitForRegistrationOutput {
   pending: HostRole[];
   nodes: LabNode[];
 }
+
+/** An on-premises lab host: its environment is Dev or Prod. */
+type OnPremInstance = LabInstance & { kind: 'onprem'; environment: Environment };
+const isOnPrem = (instance: LabInstance): instance is OnPremInstance =>
+  instance.kind === 'onprem' && instance.environment !== 'Bootstrap';
 
 /** Invocation statuses that end in failure; the others (Pending, InProgress, Delayed, Cancelling) wait. */
 const FAILED = new Set(['Failed', 'TimedOut', 'Cancelled']);
@@ -71,11 +76,12 @@ export function registeredByScript(stdout: string | undefined): Map<string, stri
 
 async function invocation(
   clients: Pick<LabClients, 'ssm'>,
-  input: WaitForRegistrationInput,
+  commandId: string,
+  bootstrapInstanceId: string,
 ): Promise<GetCommandInvocationCommandOutput | undefined> {
   try {
     return await clients.ssm.send(
-      new GetCommandInvocationCommand({ CommandId: input.commandId, InstanceId: input.bootstrapInstanceId }),
+      new GetCommandInvocationCommand({ CommandId: commandId, InstanceId: bootstrapInstanceId }),
     );
   } catch (err) {
     // Normal for a few seconds after SendCommand (facts sheet 6).
@@ -84,18 +90,20 @@ async function invocation(
   }
 }
 
-/** The node of an activation: the one the script reported, else the newest Online one. */
+/**
+ * The node of an on-premises host: the one the script reported registering, else the host's node
+ * among the lab's (named after the host, on its address), an Online one before an older
+ * ConnectionLost one.
+ */
 function nodeFor(
-  activation: ActivationRef,
+  lab: LabConfig,
+  host: OnPremInstance,
   nodes: InstanceInformation[],
   reported: Map<string, string>,
 ): InstanceInformation | undefined {
-  const candidates = nodes.filter((node) => node.ActivationId === activation.activationId);
-  const named = reported.get(activation.hostRole);
-  if (named) return candidates.find((node) => node.InstanceId === named);
-  return candidates
-    .filter((node) => node.PingStatus === 'Online')
-    .sort((a, b) => (b.RegistrationDate?.getTime() ?? 0) - (a.RegistrationDate?.getTime() ?? 0))[0];
+  const named = reported.get(host.role);
+  if (named) return nodes.find((node) => node.InstanceId === named);
+  return preferredNode(nodes.filter((node) => isNodeOfHost(node, lab.labId, host)));
 }
 
 /**
@@ -106,7 +114,7 @@ function nodeFor(
 async function tagged(
   clients: Pick<LabClients, 'ssm'>,
   lab: LabConfig,
-  activation: ActivationRef,
+  environment: Environment,
   nodeId: string,
 ): Promise<boolean> {
   let tags: Record<string, string>;
@@ -120,61 +128,70 @@ async function tagged(
     if (isErrorNamed(err, 'InvalidResourceId')) return false;
     throw err;
   }
-  if (tags[TAG_LAB_ID] === lab.labId && tags.Environment === activation.environment) return true;
+  if (tags[TAG_LAB_ID] === lab.labId && tags.Environment === environment) return true;
   await clients.ssm.send(
     new AddTagsToResourceCommand({
       ResourceType: 'ManagedInstance',
       ResourceId: nodeId,
-      Tags: labTags(lab.labId, { Environment: activation.environment }),
+      Tags: labTags(lab.labId, { Environment: environment }),
     }),
   );
   return false;
 }
 
+/** Nodes by id, each once (the two lookups below overlap). */
+function unique(...lists: InstanceInformation[][]): InstanceInformation[] {
+  return [...new Map(lists.flat().map((node) => [node.InstanceId, node])).values()];
+}
+
 /**
- * Seed step 3.14 as a poll: the registration command has succeeded on the bootstrap host, and each
- * activation's `mi-` node is Online and tagged with the lab and its environment. A failed, timed
- * out or cancelled command fails the step with the tail of its output (no secret is in it).
+ * Seed step 3.14 as a poll: the registration command (when one was sent) has succeeded on the
+ * bootstrap host, and each on-premises host has its `mi-` node Online and tagged with the lab and
+ * its environment. The nodes are the lab's (by its tag, so a host registered by an earlier run is
+ * found too) plus those the script reported (by id, in case a fresh node is not tagged yet). A
+ * failed, timed out or cancelled command fails the step with the tail of its output (no secret is
+ * in it).
  */
 export async function waitForRegistration(
   input: WaitForRegistrationInput,
   clients: Pick<LabClients, 'ssm'>,
 ): Promise<WaitForRegistrationOutput> {
-  const { lab, activations } = input;
-  const everyone = activations.map((a) => a.hostRole);
-  const result = await invocation(clients, input);
-  if (!result || result.Status !== 'Success') {
-    if (result?.Status && FAILED.has(result.Status)) {
-      throw new LabStepFailed(
-        `registration command ${input.commandId} on ${input.bootstrapInstanceId} ended ${result.StatusDetails ?? result.Status}` +
-          ` (exit ${result.ResponseCode ?? '?'}); stdout: ${outputTail(result.StandardOutputContent)}; stderr: ${outputTail(result.StandardErrorContent)}`,
-      );
+  const { lab, commandId } = input;
+  const hosts = input.instances.filter(isOnPrem);
+  let reported = new Map<string, string>();
+  if (commandId !== null) {
+    const result = await invocation(clients, commandId, input.bootstrapInstanceId);
+    if (!result || result.Status !== 'Success') {
+      if (result?.Status && FAILED.has(result.Status)) {
+        throw new LabStepFailed(
+          `registration command ${commandId} on ${input.bootstrapInstanceId} ended ${result.StatusDetails ?? result.Status}` +
+            ` (exit ${result.ResponseCode ?? '?'}); stdout: ${outputTail(result.StandardOutputContent)}; stderr: ${outputTail(result.StandardErrorContent)}`,
+        );
+      }
+      return { ready: false, pending: hosts.map((host) => host.role), nodes: [] };
     }
-    return { ready: false, pending: everyone, nodes: [] };
+    reported = registeredByScript(result.StandardOutputContent);
   }
 
-  const reported = registeredByScript(result.StandardOutputContent);
-  const nodes = await describeNodes(clients.ssm, {
-    Key: 'ActivationIds',
-    Values: activations.map((a) => a.activationId),
-  });
+  const nodes = unique(
+    ...(await Promise.all([
+      findLabManagedNodes(clients.ssm, lab.labId),
+      describeNodes(clients.ssm, { Key: 'InstanceIds', Values: [...reported.values()] }),
+    ])),
+  );
   const pending: HostRole[] = [];
   const ready: LabNode[] = [];
-  for (const activation of activations) {
-    const node = nodeFor(activation, nodes, reported);
+  for (const host of hosts) {
+    const node = nodeFor(lab, host, nodes, reported);
     if (
       !node?.InstanceId ||
       node.PingStatus !== 'Online' ||
-      !(await tagged(clients, lab, activation, node.InstanceId))
+      !(await tagged(clients, lab, host.environment, node.InstanceId))
     ) {
-      pending.push(activation.hostRole);
+      pending.push(host.role);
       continue;
     }
-    ready.push({
-      role: activation.hostRole,
-      environment: activation.environment,
-      managedInstanceId: node.InstanceId,
-    });
+    ready.push({ role: host.role, environment: host.environment, managedInstanceId: node.InstanceId });
   }
   return { ready: pending.length === 0, pending, nodes: ready };
 }

@@ -155,6 +155,13 @@ export class FakeSsm {
       const filters = input.Filters ?? [];
       const all = [...this.nodes.values()].filter((node) =>
         filters.every((filter: { Key: string; Values: string[] }) => {
+          // Tag filters read the node's tags (ListTagsForResource's), like SSM's `tag:<key>`.
+          if (filter.Key.startsWith('tag:')) {
+            const key = filter.Key.slice('tag:'.length);
+            return (this.nodeTags.get(node.InstanceId!) ?? []).some(
+              (tag) => tag.Key === key && filter.Values.includes(tag.Value!),
+            );
+          }
           const value = { InstanceIds: node.InstanceId, ActivationIds: node.ActivationId }[
             filter.Key as 'InstanceIds'
           ];

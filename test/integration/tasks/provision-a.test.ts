@@ -95,22 +95,26 @@ describe('provision tasks A against the emulator', () => {
       privateKeyParameter: key.privateKeyParameter,
     };
     const registration = await retrying(() => registerAgents(registerInput, clients));
+    expect(registration.registering).toEqual(['ProdOnPrem', 'DevOnPrem']);
     expect(await registerAgents(registerInput, clients)).toEqual(registration);
     outputs.push(registration);
-    const registered = await polling(
-      () => waitForRegistration({ lab, ...registration, activations }, clients),
-      'the hybrid nodes',
-    );
+    const waitInput = {
+      lab,
+      commandId: registration.commandId,
+      bootstrapInstanceId: registration.bootstrapInstanceId,
+      instances: launched.instances,
+    };
+    const registered = await polling(() => waitForRegistration(waitInput, clients), 'the hybrid nodes');
     outputs.push(registered);
     expect(registered.nodes).toEqual([
       {
-        role: 'DevOnPrem',
-        environment: 'Dev',
+        role: 'ProdOnPrem',
+        environment: 'Prod',
         managedInstanceId: expect.stringMatching(/^mi-[0-9a-f]{17}$/),
       },
       {
-        role: 'ProdOnPrem',
-        environment: 'Prod',
+        role: 'DevOnPrem',
+        environment: 'Dev',
         managedInstanceId: expect.stringMatching(/^mi-[0-9a-f]{17}$/),
       },
     ]);
@@ -140,7 +144,7 @@ describe('provision tasks A against the emulator', () => {
       );
     }
     const { Commands = [] } = await clients.ssm.send(
-      new ListCommandsCommand({ CommandId: registration.commandId }),
+      new ListCommandsCommand({ CommandId: registration.commandId! }),
     );
     const visible = JSON.stringify([outputs, Commands]);
     for (const secret of secrets) expect(visible).not.toContain(secret);
@@ -174,8 +178,15 @@ describe('provision tasks A against the emulator', () => {
     );
     expect(['shutting-down', 'terminated']).toContain(bootstrap.Reservations![0]!.Instances![0]!.State!.Name);
     // The hybrid nodes stay Online without the bootstrap host.
-    await expect(waitForRegistration({ lab, ...registration, activations }, clients)).resolves.toMatchObject({
-      ready: true,
+    await expect(waitForRegistration(waitInput, clients)).resolves.toMatchObject({ ready: true });
+    // Registered now: the same hosts given again need no command, and the nodes are found without one.
+    await expect(registerAgents(registerInput, clients)).resolves.toEqual({
+      commandId: null,
+      bootstrapInstanceId: registration.bootstrapInstanceId,
+      registering: [],
     });
+    await expect(waitForRegistration({ ...waitInput, commandId: null }, clients)).resolves.toEqual(
+      registered,
+    );
   });
 });

@@ -160,7 +160,7 @@ describe('provision-lab, run locally', () => {
       lab: LAB,
       commandId: 'cmd-1',
       bootstrapInstanceId: 'i-05',
-      activations: ACTIVATIONS,
+      instances: INSTANCES,
     });
     expect(run.calls.get('Close bootstrap access')).toEqual([
       {
@@ -174,6 +174,30 @@ describe('provision-lab, run locally', () => {
     expect(run.calls.get('Verify lab')).toEqual([
       { lab: LAB, instances: INSTANCES, nodes: NODES, user: USER, logging: LOGGING },
     ]);
+  });
+
+  it('on a lab provisioned already, no registration command: the wait gets commandId null and is ready at once', async () => {
+    const run = await runLocal(
+      provision,
+      { labId: 'demo' },
+      provisionTasks({
+        'Create activations': () => ({ activations: [], alreadyRegistered: NODES }),
+        'Register agents': () => ({ commandId: null, bootstrapInstanceId: 'i-05', registering: [] }),
+        'Wait for registration': () => ({ ready: true, pending: [], nodes: NODES }),
+      }),
+      'exec-42',
+    );
+
+    expect(run.error).toBeUndefined();
+    expect(run.status).toBe('SUCCEEDED');
+    expect(run.calls.get('Register agents')?.[0]).toMatchObject({ activations: [] });
+    expect(run.calls.get('Wait for registration')).toEqual([
+      { lab: LAB, commandId: null, bootstrapInstanceId: 'i-05', instances: INSTANCES },
+    ]);
+    expect(run.entered).not.toContain('Pause before checking the registration again');
+    // The bootstrap host launched by this run is still closed down.
+    expect(run.calls.get('Close bootstrap access')?.[0]).toMatchObject({ bootstrapInstanceId: 'i-05' });
+    expect(run.calls.get('Verify lab')?.[0]).toMatchObject({ nodes: NODES });
   });
 
   it('loops on the poll tasks until ready, backing off between checks', async () => {

@@ -13,6 +13,7 @@ import { createKeyPair } from '../../../functions/create-key-pair/task.js';
 import { createNetwork } from '../../../functions/create-network/task.js';
 import { launchInstances } from '../../../functions/launch-instances/task.js';
 import { SHARED_NAMES } from '../../../functions/shared/names.js';
+import { toTagRecord } from '../../../functions/shared/tags.js';
 import { awsError, testLab, throttled } from '../../helpers/aws.js';
 import { FakeEc2 } from '../../helpers/fake-ec2.js';
 import { FakeSsm } from '../../helpers/fake-ssm.js';
@@ -83,6 +84,38 @@ describe('closeBootstrapAccess', () => {
     });
     expect(ec2.mock.commandCalls(RevokeSecurityGroupIngressCommand)).toHaveLength(1);
     expect(ec2.mock.commandCalls(TerminateInstancesCommand)).toHaveLength(1);
+  });
+
+  it('a lab provisioned again (no registration command): closes what the new run opened, keeps the lab hosts', async () => {
+    await run();
+    ec2.setState('terminated', [input.bootstrapInstanceId]);
+    // The second run: the rule and the key come back, the lab hosts are reused, a new bootstrap host.
+    const lab2 = testLab({ runId: 'provision-demo-2' });
+    const clients = { ec2: ec2.client, ssm: ssm.client };
+    const network = await createNetwork({ lab: lab2 }, clients);
+    const key = await createKeyPair({ lab: lab2 }, clients);
+    const { instances } = await launchInstances(
+      { lab: lab2, instanceProfileName: 'SSMLabProfile', ...key, network },
+      clients,
+    );
+    const bootstrapInstanceId = instances.find((i) => i.role === 'Bootstrap')!.instanceId;
+    expect(bootstrapInstanceId).not.toBe(input.bootstrapInstanceId);
+    ec2.setState('running', [bootstrapInstanceId]);
+    await expect(run({ lab: lab2, network, ...key, bootstrapInstanceId })).resolves.toMatchObject({
+      closed: true,
+      ingressRulesRevoked: 1,
+      bootstrapInstanceId,
+      bootstrapState: 'shutting-down',
+    });
+    expect(ec2.group(network.onPremSecurityGroupId).IpPermissions).toEqual([]);
+    expect(ec2.keyPairs.has('MyKeyPair-demo')).toBe(false);
+    const up = [...ec2.instances.values()].filter((i) => i.State!.Name === 'running');
+    expect(up.map((i) => toTagRecord(i.Tags).Name).sort()).toEqual([
+      'DevEC2Instance-demo',
+      'DevOnPrem-demo',
+      'ProdEC2Instance-demo',
+      'ProdOnPrem-demo',
+    ]);
   });
 
   it('treats each "already gone" answer as done', async () => {

@@ -1,3 +1,4 @@
+import { RunInstancesCommand } from '@aws-sdk/client-ec2';
 import {
   CreateActivationCommand,
   DeleteActivationCommand,
@@ -5,17 +6,21 @@ import {
   PutParameterCommand,
 } from '@aws-sdk/client-ssm';
 import { createActivations, MIN_REMAINING_MS } from '../../../functions/create-activations/task.js';
-import { toTagRecord } from '../../../functions/shared/tags.js';
+import { labTags, toTagRecord } from '../../../functions/shared/tags.js';
 import { awsError, testLab, throttled } from '../../helpers/aws.js';
-import { FakeSsm } from '../../helpers/fake-ssm.js';
+import { FakeEc2 } from '../../helpers/fake-ec2.js';
+import { FakeSsm, node } from '../../helpers/fake-ssm.js';
 
 let ssm: FakeSsm;
+let ec2: FakeEc2;
 beforeEach(() => {
   ssm = new FakeSsm();
+  ec2 = new FakeEc2();
 });
 
 const lab = testLab();
-const run = () => createActivations({ lab, serviceRoleName: 'SSMServiceRole' }, { ssm: ssm.client });
+const clients = () => ({ ssm: ssm.client, ec2: ec2.client });
+const run = () => createActivations({ lab, serviceRoleName: 'SSMServiceRole' }, clients());
 const HOUR = 3600 * 1000;
 
 describe('createActivations', () => {
@@ -63,7 +68,7 @@ describe('createActivations', () => {
   it("honours the lab's expiry", async () => {
     const out = await createActivations(
       { lab: testLab({ activationExpiryHours: 24 }), serviceRoleName: 'SSMServiceRole' },
-      { ssm: ssm.client },
+      clients(),
     );
     const expiry = ssm.activations.get(out.activations[0]!.activationId)!.ExpirationDate!.getTime();
     expect(expiry - Date.now()).toBeGreaterThan(23.9 * HOUR);
@@ -163,6 +168,91 @@ describe('createActivations', () => {
       .on(CreateActivationCommand)
       .rejects(awsError('ValidationException', 'ExpirationDate must be within 30 days'));
     await expect(run()).rejects.toMatchObject({ name: 'ValidationException' });
+  });
+
+  describe('on a lab provisioned already', () => {
+    /**
+     * An on-premises host of the lab, up, and (unless told otherwise) its hybrid node registered by
+     * an earlier run: Online, the lab's tags, the host's name and address.
+     */
+    async function registeredHost(
+      role: 'DevOnPrem' | 'ProdOnPrem',
+      nodeId: string,
+      nodeChange: Record<string, unknown> = {},
+    ): Promise<string> {
+      const environment = role === 'DevOnPrem' ? 'Dev' : 'Prod';
+      const { Instances } = await ec2.client.send(
+        new RunInstancesCommand({
+          ImageId: 'ami-0123456789abcdef0',
+          MinCount: 1,
+          MaxCount: 1,
+          TagSpecifications: [
+            {
+              ResourceType: 'instance',
+              Tags: labTags('demo', { Name: `${role}-demo`, Environment: environment }),
+            },
+          ],
+        }),
+      );
+      const instance = Instances![0]!;
+      ec2.setState('running', [instance.InstanceId!]);
+      ssm.nodes.set(
+        nodeId,
+        node(nodeId, { Name: `${role}-demo`, IPAddress: instance.PrivateIpAddress, ...nodeChange }),
+      );
+      ssm.nodeTags.set(nodeId, labTags('demo', { Environment: environment }));
+      return instance.InstanceId!;
+    }
+
+    it('makes no activation for an environment whose host is up with an Online node of the lab', async () => {
+      const first = await run();
+      // The first run registered both hosts: their activations are spent.
+      for (const activation of ssm.activations.values()) activation.RegistrationsCount = 1;
+      await registeredHost('DevOnPrem', 'mi-0d0000000000000d1');
+      await registeredHost('ProdOnPrem', 'mi-0a0000000000000a1');
+      ssm.mock.resetHistory();
+      await expect(run()).resolves.toEqual({
+        activations: [],
+        alreadyRegistered: [
+          { role: 'DevOnPrem', environment: 'Dev', managedInstanceId: 'mi-0d0000000000000d1' },
+          { role: 'ProdOnPrem', environment: 'Prod', managedInstanceId: 'mi-0a0000000000000a1' },
+        ],
+      });
+      expect(ssm.mock.commandCalls(CreateActivationCommand)).toHaveLength(0);
+      expect(ssm.mock.commandCalls(DeleteActivationCommand)).toHaveLength(0);
+      // The spent activations and their codes stay until teardown.
+      expect([...ssm.activations.keys()].sort()).toEqual(first.activations.map((a) => a.activationId).sort());
+    });
+
+    it('replaces the spent activation of the environment whose host is not registered', async () => {
+      const first = await run();
+      for (const activation of ssm.activations.values()) activation.RegistrationsCount = 1;
+      await registeredHost('DevOnPrem', 'mi-0d0000000000000d1');
+      const out = await run();
+      expect(out.alreadyRegistered.map((n) => n.role)).toEqual(['DevOnPrem']);
+      expect(out.activations.map((a) => a.environment)).toEqual(['Prod']);
+      expect(out.activations[0]!.activationId).not.toBe(first.activations[1]!.activationId);
+    });
+
+    it.each([
+      ['its node is ConnectionLost', { PingStatus: 'ConnectionLost' }],
+      ['its node reports another address (the host was replaced)', { IPAddress: '172.31.9.9' }],
+    ])('still makes an activation when %s', async (_why, change) => {
+      await registeredHost('DevOnPrem', 'mi-0d0000000000000d1', change);
+      const out = await run();
+      expect(out.alreadyRegistered).toEqual([]);
+      expect(out.activations.map((a) => a.environment)).toEqual(['Dev', 'Prod']);
+    });
+
+    it('still makes an activation when the host is not up (stopped) or its node is not the lab’s', async () => {
+      const dev = await registeredHost('DevOnPrem', 'mi-0d0000000000000d1');
+      ec2.setState('stopped', [dev]);
+      await registeredHost('ProdOnPrem', 'mi-0a0000000000000a1');
+      ssm.nodeTags.set('mi-0a0000000000000a1', labTags('other', { Environment: 'Prod' }));
+      const out = await run();
+      expect(out.alreadyRegistered).toEqual([]);
+      expect(out.activations).toHaveLength(2);
+    });
   });
 
   it('propagates throttling for the Step Functions retry', async () => {

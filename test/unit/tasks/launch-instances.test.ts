@@ -123,13 +123,93 @@ describe('launchInstances', () => {
     expect(ec2.instances.size).toBe(5);
   });
 
-  it('a reset (new run id) launches new instances with new client tokens', async () => {
+  it('a new run on a provisioned lab reuses its hosts, launching only a bootstrap host that was terminated', async () => {
     const first = await run();
+    ec2.setState('running');
+    const bootstrap = first.instances.find((i) => i.role === 'Bootstrap')!.instanceId;
+    ec2.setState('terminated', [bootstrap]);
+    const second = await run(input(testLab({ runId: 'provision-demo-2' })));
+    expect(second.instances.filter((i) => i.role !== 'Bootstrap')).toEqual(
+      first.instances.filter((i) => i.role !== 'Bootstrap'),
+    );
+    const newBootstrap = second.instances.find((i) => i.role === 'Bootstrap')!.instanceId;
+    expect(newBootstrap).not.toBe(bootstrap);
+    // Launched with this run's token and tag; the reused hosts keep the tag of the run that launched them.
+    const last = requests().at(-1)!;
+    expect(requests()).toHaveLength(6);
+    expect(last.ClientToken).toBe(clientToken(testLab({ runId: 'provision-demo-2' }), 'Bootstrap'));
+    expect(toTagRecord(ec2.instances.get(newBootstrap)!.Tags)['session-lab:run-id']).toBe('provision-demo-2');
+    expect(toTagRecord(ec2.byName('ProdOnPrem-demo')!.Tags)['session-lab:run-id']).toBe('provision-demo-1');
+    expect(ec2.mock.commandCalls(TerminateInstancesCommand)).toHaveLength(0);
+    // Exactly one host up per role.
+    const up = [...ec2.instances.values()].filter((i) => ['pending', 'running'].includes(i.State!.Name!));
+    expect(up).toHaveLength(5);
+  });
+
+  it('after a teardown (hosts terminated) a new run launches new hosts with new client tokens', async () => {
+    const first = await run();
+    ec2.setState('terminated');
     const second = await run(input(testLab({ runId: 'provision-demo-2' })));
     expect(second.instances.map((i) => i.instanceId)).not.toEqual(
       expect.arrayContaining(first.instances.map((i) => i.instanceId)),
     );
+    expect(new Set(requests().map((r) => r.ClientToken)).size).toBe(10);
     expect(ec2.instances.size).toBe(10);
+  });
+
+  it('two hosts of a role up from different runs: the oldest is kept, the other terminated', async () => {
+    ec2.honourClientToken = false;
+    await run();
+    const original = ec2.byName('DevOnPrem-demo')!;
+    const later = structuredClone(original);
+    later.InstanceId = 'i-0eeeeeeeeeeeeeeee';
+    later.LaunchTime = new Date(original.LaunchTime!.getTime() + 3600_000);
+    later.Tags = later.Tags!.map((t) =>
+      t.Key === 'session-lab:run-id' ? { ...t, Value: 'provision-demo-0' } : t,
+    );
+    ec2.instances.set(later.InstanceId, later);
+    const out = await run(input(testLab({ runId: 'provision-demo-2' })));
+    expect(out.instances.find((i) => i.role === 'DevOnPrem')!.instanceId).toBe(original.InstanceId);
+    expect(ec2.mock.commandCalls(TerminateInstancesCommand)[0]!.args[0].input.InstanceIds).toEqual([
+      'i-0eeeeeeeeeeeeeeee',
+    ]);
+    expect(requests()).toHaveLength(5);
+  });
+
+  it.each(['stopped', 'stopping'] as const)(
+    'a host someone left %s fails the step naming it, and nothing is launched',
+    async (state) => {
+      const first = await run();
+      const prodOnPrem = first.instances.find((i) => i.role === 'ProdOnPrem')!.instanceId;
+      ec2.instances.get(prodOnPrem)!.State = { Name: state };
+      ec2.setState('terminated', [first.instances.find((i) => i.role === 'Bootstrap')!.instanceId]);
+      const error = await run(input(testLab({ runId: 'provision-demo-2' }))).catch((err: Error) => err);
+      expect(error).toMatchObject({ name: 'LabStepFailed' });
+      expect((error as Error).message).toContain(`ProdOnPrem-demo (${prodOnPrem}) is ${state}`);
+      expect(requests()).toHaveLength(5);
+      expect(ec2.mock.commandCalls(TerminateInstancesCommand)).toHaveLength(0);
+    },
+  );
+
+  it('a stopped host beside one that runs is left alone; the running one is used', async () => {
+    const first = await run();
+    const devEc2 = first.instances.find((i) => i.role === 'DevEC2Instance')!;
+    const stopped = structuredClone(ec2.instances.get(devEc2.instanceId)!);
+    stopped.InstanceId = 'i-0fffffffffffffff0';
+    stopped.State = { Name: 'stopped' };
+    ec2.instances.set(stopped.InstanceId, stopped);
+    await expect(run(input(testLab({ runId: 'provision-demo-2' })))).resolves.toEqual(first);
+    expect(ec2.mock.commandCalls(TerminateInstancesCommand)).toHaveLength(0);
+    expect(ec2.instances.get(stopped.InstanceId)!.State!.Name).toBe('stopped');
+  });
+
+  it('a host that is shutting down is gone: its role gets a new one', async () => {
+    const first = await run();
+    const prodEc2 = first.instances.find((i) => i.role === 'ProdEC2Instance')!.instanceId;
+    ec2.setState('shutting-down', [prodEc2]);
+    const second = await run(input(testLab({ runId: 'provision-demo-2' })));
+    expect(second.instances.find((i) => i.role === 'ProdEC2Instance')!.instanceId).not.toBe(prodEc2);
+    expect(requests()).toHaveLength(6);
   });
 
   it('keeps the oldest of duplicate hosts and terminates the others', async () => {

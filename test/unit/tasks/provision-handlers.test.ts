@@ -63,7 +63,7 @@ describe('provision task handlers', () => {
     [
       'wait-for-registration',
       waitForRegistration,
-      { lab, commandId: 'x', bootstrapInstanceId: BOOTSTRAP_ID, activations: ACTIVATIONS },
+      { lab, commandId: 'x', bootstrapInstanceId: BOOTSTRAP_ID, instances: INSTANCES },
       'commandId',
     ],
     [

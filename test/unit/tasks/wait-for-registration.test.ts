@@ -1,5 +1,6 @@
 import {
   AddTagsToResourceCommand,
+  DescribeInstanceInformationCommand,
   GetCommandInvocationCommand,
   ListTagsForResourceCommand,
   type CommandInvocationStatus,
@@ -12,7 +13,7 @@ import {
 import { labTags, toTagRecord } from '../../../functions/shared/tags.js';
 import { awsError, testLab, throttled } from '../../helpers/aws.js';
 import { FakeSsm, node } from '../../helpers/fake-ssm.js';
-import { ACTIVATIONS, BOOTSTRAP_ID } from '../../helpers/lab-fixtures.js';
+import { ACTIVATIONS, BOOTSTRAP_ID, INSTANCES } from '../../helpers/lab-fixtures.js';
 
 const DEV_NODE = 'mi-0d0000000000000d1';
 const PROD_NODE = 'mi-0a0000000000000a1';
@@ -37,15 +38,21 @@ function command(status: CommandInvocationStatus, stdout = '', stderr = ''): voi
   });
 }
 
-/** The two nodes the activations registered, Online and tagged from their activation. */
+/** The two nodes the activations registered, Online, named and tagged from their activation. */
 function registered(): void {
   for (const [id, activation] of [
     [DEV_NODE, ACTIVATIONS[0]!],
     [PROD_NODE, ACTIVATIONS[1]!],
   ] as const) {
+    const host = INSTANCES.find((i) => i.role === activation.hostRole)!;
     ssm.nodes.set(
       id,
-      node(id, { ActivationId: activation.activationId, Name: `${activation.hostRole}-demo` }),
+      node(id, {
+        ActivationId: activation.activationId,
+        Name: `${activation.hostRole}-demo`,
+        IPAddress: host.privateIpAddress,
+        RegistrationDate: new Date('2026-11-23T10:00:00Z'),
+      }),
     );
     ssm.nodeTags.set(id, labTags('demo', { Environment: activation.environment }));
   }
@@ -56,23 +63,26 @@ const input = (): WaitForRegistrationInput => ({
   lab: testLab(),
   commandId: commandId || '0b0c0d0e-0000-4000-8000-00000000000f',
   bootstrapInstanceId: BOOTSTRAP_ID,
-  activations: ACTIVATIONS,
+  instances: INSTANCES,
 });
 const run = () => waitForRegistration(input(), { ssm: ssm.client });
-const NOT_READY = { ready: false, pending: ['DevOnPrem', 'ProdOnPrem'], nodes: [] };
+/** The poll when register-agents sent no command (every host was registered already). */
+const runWithoutCommand = () => waitForRegistration({ ...input(), commandId: null }, { ssm: ssm.client });
+const NOT_READY = { ready: false, pending: ['ProdOnPrem', 'DevOnPrem'], nodes: [] };
+const READY = {
+  ready: true,
+  pending: [],
+  nodes: [
+    { role: 'ProdOnPrem', environment: 'Prod', managedInstanceId: PROD_NODE },
+    { role: 'DevOnPrem', environment: 'Dev', managedInstanceId: DEV_NODE },
+  ],
+};
 
 describe('waitForRegistration', () => {
   it('is ready when the command succeeded and both nodes are Online and tagged', async () => {
     command('Success', stdout);
     registered();
-    await expect(run()).resolves.toEqual({
-      ready: true,
-      pending: [],
-      nodes: [
-        { role: 'DevOnPrem', environment: 'Dev', managedInstanceId: DEV_NODE },
-        { role: 'ProdOnPrem', environment: 'Prod', managedInstanceId: PROD_NODE },
-      ],
-    });
+    await expect(run()).resolves.toEqual(READY);
     expect(ssm.mock.commandCalls(AddTagsToResourceCommand)).toHaveLength(0);
   });
 
@@ -159,10 +169,10 @@ describe('waitForRegistration', () => {
     command('Success', stdout);
     registered();
     ssm.mock.on(ListTagsForResourceCommand).rejects(awsError('InvalidResourceId'));
-    await expect(run()).resolves.toMatchObject({ ready: false, pending: ['DevOnPrem', 'ProdOnPrem'] });
+    await expect(run()).resolves.toMatchObject({ ready: false, pending: ['ProdOnPrem', 'DevOnPrem'] });
   });
 
-  it('maps each node by its activation, preferring the id the script reported over an older node', async () => {
+  it('prefers the node the script reported over another node of the host', async () => {
     command('Success', stdout);
     registered();
     const stale = 'mi-0ffffffffffffff01';
@@ -170,6 +180,7 @@ describe('waitForRegistration', () => {
       stale,
       node(stale, {
         ActivationId: ACTIVATIONS[1]!.activationId,
+        Name: 'ProdOnPrem-demo',
         RegistrationDate: new Date(Date.now() + 1000),
       }),
     );
@@ -182,6 +193,48 @@ describe('waitForRegistration', () => {
     command('Success', '');
     registered();
     await expect(run()).resolves.toMatchObject({ ready: true });
+  });
+
+  describe('without a command (every host registered already, by an earlier run)', () => {
+    it('reads no command and finds the nodes by the lab tag, host name and address', async () => {
+      registered();
+      await expect(runWithoutCommand()).resolves.toEqual(READY);
+      expect(ssm.mock.commandCalls(GetCommandInvocationCommand)).toHaveLength(0);
+      const filters = ssm.mock
+        .commandCalls(DescribeInstanceInformationCommand)
+        .map((call) => call.args[0].input.Filters);
+      expect(filters).toEqual([[{ Key: 'tag:session-lab:lab-id', Values: ['demo'] }]]);
+    });
+
+    it('takes the Online node of a host that also has an older ConnectionLost one', async () => {
+      registered();
+      const older = 'mi-0a0000000000000a0';
+      ssm.nodes.set(
+        older,
+        node(older, {
+          PingStatus: 'ConnectionLost',
+          Name: 'ProdOnPrem-demo',
+          IPAddress: '172.31.1.12',
+          RegistrationDate: new Date('2026-11-22T10:00:00Z'),
+        }),
+      );
+      ssm.nodeTags.set(older, labTags('demo', { Environment: 'Prod' }));
+      await expect(runWithoutCommand()).resolves.toEqual(READY);
+    });
+
+    it('a host whose only node is ConnectionLost is pending', async () => {
+      registered();
+      ssm.nodes.get(DEV_NODE)!.PingStatus = 'ConnectionLost';
+      await expect(runWithoutCommand()).resolves.toMatchObject({ ready: false, pending: ['DevOnPrem'] });
+    });
+
+    it("does not take a node of the host's name on another address (a replaced host) or of another lab", async () => {
+      registered();
+      ssm.nodes.get(PROD_NODE)!.IPAddress = '172.31.9.9';
+      ssm.nodeTags.set(DEV_NODE, labTags('other', { Environment: 'Dev' }));
+      await expect(runWithoutCommand()).resolves.toEqual(NOT_READY);
+      expect(ssm.mock.commandCalls(AddTagsToResourceCommand)).toHaveLength(0);
+    });
   });
 
   it('propagates throttling for the Step Functions retry', async () => {
