@@ -1,4 +1,5 @@
 import { createServer, request, type IncomingMessage, type Server } from 'node:http';
+import { serializeDynamoDb } from './dynamodb-serial.js';
 import type { Clock } from './time.js';
 import {
   ACCOUNT_ID,
@@ -103,6 +104,9 @@ export function createEmulatorServer(options: EmulatorServerOptions): {
     return ctx;
   };
 
+  // DynamoDB requests reach moto one at a time per table: moto does not make them atomic.
+  const toMoto = serializeDynamoDb((raw: RawRequest) => forwardRaw(options.motoUrl, raw));
+
   const server = createServer((req, res) => {
     const send = (reply: RawReply) => {
       res.writeHead(reply.status, reply.headers);
@@ -147,7 +151,7 @@ export function createEmulatorServer(options: EmulatorServerOptions): {
         const call = parseCall(raw);
         const handler = call && options.services[call.service]?.[call.operation];
         if (call) options.onCall?.(call);
-        if (!call || !handler) return send(await forwardRaw(options.motoUrl, raw));
+        if (!call || !handler) return send(await toMoto(call, raw));
         try {
           send(encode(call, await handler(call, emulator)));
         } catch (err) {

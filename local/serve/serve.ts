@@ -10,7 +10,6 @@ import { LabRegistry, documentClient } from '../../functions/shared/registry.js'
 import { startApiServer } from './http-server.js';
 import { LocalWorkflowStarter, type LocalRun } from './local-starter.js';
 import { LOCAL_REGISTRY_TABLE, ensureRegistryTable } from './registry-table.js';
-import { serializeDynamoDbRequests } from './serial-dynamodb.js';
 
 export interface ServeOptions {
   /** 0 (default) picks a free port. */
@@ -47,7 +46,7 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
   const tableName = options.tableName ?? process.env.REGISTRY_TABLE ?? LOCAL_REGISTRY_TABLE;
   const previousTable = process.env.REGISTRY_TABLE;
   process.env.REGISTRY_TABLE = tableName;
-  const dynamodb = serializeDynamoDbRequests(awsClient(DynamoDBClient));
+  const dynamodb = awsClient(DynamoDBClient);
   await ensureRegistryTable(dynamodb, tableName);
   const registry = new LabRegistry(documentClient(dynamodb), tableName);
   const starter = new LocalWorkflowStarter(options.run, {

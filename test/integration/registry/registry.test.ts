@@ -14,7 +14,6 @@ import { awsClient, labClients } from '../../../functions/shared/clients.js';
 import { labConfigSchema } from '../../../functions/shared/lab-config.js';
 import { LabRegistry, documentClient, type LabRecord } from '../../../functions/shared/registry.js';
 import { ensureRegistryTable } from '../../../local/serve/registry-table.js';
-import { serializeDynamoDbRequests } from '../../../local/serve/serial-dynamodb.js';
 import { useEmulator } from '../../helpers/emulator.js';
 
 useEmulator({ time: { tierChangeSeconds: 1 } });
@@ -23,7 +22,8 @@ const TABLE = 'registry-it';
 let registry: LabRegistry;
 
 beforeAll(async () => {
-  const dynamodb = serializeDynamoDbRequests(awsClient(DynamoDBClient));
+  // No client-side help: the emulator itself makes each DynamoDB request atomic, as DynamoDB does.
+  const dynamodb = awsClient(DynamoDBClient);
   await ensureRegistryTable(dynamodb, TABLE);
   await ensureRegistryTable(dynamodb, TABLE); // an existing table is left as it is
   registry = new LabRegistry(documentClient(dynamodb), TABLE);
