@@ -7,6 +7,7 @@ import {
   type HistoryEvent,
 } from '@aws-sdk/client-sfn';
 import { awsClient, resetClients } from '../functions/shared/clients.js';
+import { faultOptionsFromEnv } from '../local/emulator/faults.js';
 import { startEmulator, type Emulator } from '../local/emulator/index.js';
 import { runLocally, type ExecutionEvent, type LocalRunResult } from '../local/runner/runner.js';
 import type { StateMachineName } from '../local/runner/definitions.js';
@@ -50,6 +51,8 @@ export async function openTarget(options: TargetOptions): Promise<Target> {
   if (!process.env.AWS_ENDPOINT_URL) {
     emulator = await startEmulator({
       time: options.timeScale === undefined ? {} : { scale: options.timeScale },
+      // A bad night on AWS, for trying the product's resilience (local/emulator/faults.ts).
+      faults: faultOptionsFromEnv(),
     });
     process.env.AWS_ENDPOINT_URL = emulator.url;
     process.env.AWS_ACCESS_KEY_ID ??= 'testing';

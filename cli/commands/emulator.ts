@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { faultOptionsFromEnv, parseFaultOptions, type FaultOptions } from '../../local/emulator/faults.js';
 import { startEmulator } from '../../local/emulator/index.js';
 import { FlagError } from '../options.js';
 
@@ -7,6 +8,14 @@ function port(value: string): number {
   if (!/^\d+$/.test(value) || n < 1 || n > 65535)
     throw new FlagError('--port', `must be 1..65535, got "${value}"`);
   return n;
+}
+
+function faults(value: string): FaultOptions {
+  try {
+    return parseFaultOptions(value, '--faults');
+  } catch (err) {
+    throw new FlagError('--faults', (err as Error).message.replace(/^--faults: /, ''));
+  }
 }
 
 /**
@@ -19,9 +28,25 @@ export function registerEmulatorCommand(program: Command, exit: (code: number) =
     .command('start')
     .description('start moto and the session-lab endpoint in front of it; serve until Ctrl-C')
     .option('--port <port>', 'port of the endpoint (default: a free one)', port)
-    .action(async (flags: { port?: number }) => {
-      const running = await startEmulator({ port: flags.port });
+    .option(
+      '--faults <json>',
+      'faults to inject, e.g. \'{"throttle":0.1,"serverError":0.02,"iamPropagationSeconds":15,"seed":7}\' (default: $SESSION_LAB_FAULTS)',
+      faults,
+    )
+    .action(async (flags: { port?: number; faults?: FaultOptions }) => {
+      let fromEnv: FaultOptions | undefined;
+      try {
+        fromEnv = faultOptionsFromEnv();
+      } catch (err) {
+        throw new FlagError(
+          'SESSION_LAB_FAULTS',
+          (err as Error).message.replace(/^SESSION_LAB_FAULTS: /, ''),
+        );
+      }
+      const injected = flags.faults ?? fromEnv;
+      const running = await startEmulator({ port: flags.port, faults: injected });
       console.log(`session-lab emulator listening on ${running.url}`);
+      if (injected) console.log(`injecting faults: ${JSON.stringify(running.faults.options)}`);
       console.log('Point the AWS SDK and CLI at it with:');
       console.log(
         `  export AWS_ENDPOINT_URL=${running.url} AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing`,
@@ -31,6 +56,7 @@ export function registerEmulatorCommand(program: Command, exit: (code: number) =
         process.once('SIGINT', () => resolve('SIGINT'));
         process.once('SIGTERM', () => resolve('SIGTERM'));
       });
+      if (injected) console.log(`faults: ${JSON.stringify(running.faults.snapshot())}`);
       console.log(`${signal}: stopping the emulator and moto`);
       await running.stop();
       exit(0);

@@ -1,3 +1,4 @@
+import type { FaultHooks } from './faults.js';
 import type { Clock } from './time.js';
 import type { AwsCall, RawReply } from './protocol.js';
 
@@ -20,6 +21,8 @@ export interface EmulatorContext {
   url: string;
   motoUrl: string;
   clock: Clock;
+  /** Fault injection, when the run configured it (faults.ts). */
+  faults?: FaultHooks;
   /** An SDK client of moto for the emulator's own reads and writes, cached per class and region. */
   moto<T>(Client: ClientClass<T>, region: string): T;
   /** Sends the call to moto unchanged and returns moto's answer. */

@@ -1,6 +1,7 @@
 import type { Server } from 'node:http';
 import { startMoto } from './moto.js';
 import { freePort } from './net.js';
+import { FaultInjector, faultControls, type FaultOptions } from './faults.js';
 import { createEmulatorServer } from './server.js';
 import { killHostProcesses } from './services/host-exec.js';
 import { controls, services } from './services/index.js';
@@ -8,12 +9,15 @@ import { Clock, timeProfile, type TimeProfile } from './time.js';
 
 export { ACCOUNT_ID } from './context.js';
 export type { TimeProfile } from './time.js';
+export type { FaultOptions, FaultStats } from './faults.js';
 
 export interface Emulator {
   /** The endpoint to put in AWS_ENDPOINT_URL. */
   url: string;
   motoUrl: string;
   clock: Clock;
+  /** Fault injection: reconfigure it (`configure`) or read what it injected (`snapshot`). */
+  faults: FaultInjector;
   stop(): Promise<void>;
 }
 
@@ -22,6 +26,8 @@ export interface EmulatorOptions {
   port?: number;
   /** Overrides of the time profile (scale and delays). */
   time?: Partial<TimeProfile>;
+  /** Faults to inject (faults.ts); none when omitted. Deterministic for a seed. */
+  faults?: FaultOptions;
 }
 
 /** Starts moto and the session-lab endpoint in front of it; `stop()` ends both. */
@@ -31,7 +37,14 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   let server: Server | undefined;
   try {
     const port = options.port ?? (await freePort());
-    server = createEmulatorServer({ motoUrl: moto.url, clock, services, controls }).server;
+    const faults = new FaultInjector(options.faults ?? {});
+    server = createEmulatorServer({
+      motoUrl: moto.url,
+      clock,
+      services,
+      controls: faults.wrapControls({ ...controls, ...faultControls(faults) }),
+      faults,
+    }).server;
     await new Promise<void>((resolve, reject) => {
       server!.once('error', reject);
       server!.listen(port, '127.0.0.1', resolve);
@@ -41,6 +54,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       url,
       motoUrl: moto.url,
       clock,
+      faults,
       async stop() {
         // Run Command scripts still running on simulated hosts end with the emulator.
         killHostProcesses(url);

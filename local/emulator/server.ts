@@ -1,5 +1,6 @@
 import { createServer, request, type IncomingMessage, type Server } from 'node:http';
 import { serializeDynamoDb } from './dynamodb-serial.js';
+import type { FaultInjector } from './faults.js';
 import type { Clock } from './time.js';
 import {
   ACCOUNT_ID,
@@ -66,6 +67,8 @@ export interface EmulatorServerOptions {
   controls: Record<string, ControlHandler>;
   /** Called with every AWS call the emulator receives (after parsing), for recording and faults. */
   onCall?: (call: AwsCall) => void;
+  /** Fault injection (faults.ts): answers or rewrites AWS calls around their normal dispatch. */
+  faults?: FaultInjector;
 }
 
 /**
@@ -86,6 +89,7 @@ export function createEmulatorServer(options: EmulatorServerOptions): {
       url,
       motoUrl: options.motoUrl,
       clock: options.clock,
+      faults: options.faults,
       moto(Client, region) {
         const key = `${Client.name}:${region}`;
         let client = clients.get(key);
@@ -148,17 +152,24 @@ export function createEmulatorServer(options: EmulatorServerOptions): {
             );
           }
         }
-        const call = parseCall(raw);
-        const handler = call && options.services[call.service]?.[call.operation];
-        if (call) options.onCall?.(call);
-        if (!call || !handler) return send(await toMoto(call, raw));
-        try {
-          send(encode(call, await handler(call, emulator)));
-        } catch (err) {
-          if (err instanceof AwsError) return send(errorReply(call, err));
-          console.error(`emulator: ${call.service}.${call.operation} failed:`, err);
-          send(errorReply(call, new AwsError('InternalServerError', (err as Error).message, 500)));
-        }
+        const parsed = parseCall(raw);
+        if (parsed) options.onCall?.(parsed);
+        if (!parsed) return send(await toMoto(parsed, raw));
+        const dispatch = async (call: AwsCall): Promise<RawReply> => {
+          const handler = options.services[call.service]?.[call.operation];
+          if (!handler) return toMoto(call, call.raw);
+          try {
+            return encode(call, await handler(call, emulator));
+          } catch (err) {
+            if (err instanceof AwsError) return errorReply(call, err);
+            console.error(`emulator: ${call.service}.${call.operation} failed:`, err);
+            return errorReply(call, new AwsError('InternalServerError', (err as Error).message, 500));
+          }
+        };
+        // Fault injection (faults.ts) answers, rewrites or passes each AWS call around its dispatch.
+        send(
+          await (options.faults ? options.faults.intercept(parsed, emulator, dispatch) : dispatch(parsed)),
+        );
       })
       .catch((err: unknown) => {
         console.error('emulator: request failed:', err);

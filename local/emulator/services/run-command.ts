@@ -122,6 +122,28 @@ async function resolveInstances(call: AwsCall, ctx: EmulatorContext): Promise<No
   return nodes;
 }
 
+/** An invocation that never finishes (an injected fault): TimedOut after `hangMs` real ms. */
+function hang(command: CommandRecord, node: NodeInfo, hangMs: number): Invocation {
+  const invocation: Invocation = {
+    instanceId: node.nodeId,
+    instanceName: node.name ?? '',
+    status: 'InProgress',
+    statusDetails: 'InProgress',
+    responseCode: -1,
+    startedMs: Date.now(),
+    stdout: '',
+    stderr: '',
+  };
+  setTimeout(() => {
+    Object.assign(invocation, {
+      status: 'TimedOut',
+      statusDetails: 'ExecutionTimedOut',
+      endedMs: Date.now(),
+    });
+  }, hangMs).unref();
+  return invocation;
+}
+
 function start(ctx: EmulatorContext, command: CommandRecord, node: NodeInfo): Invocation {
   const invocation: Invocation = {
     instanceId: node.nodeId,
@@ -359,7 +381,10 @@ export const runCommand: Record<string, OperationHandler> = {
       outputS3KeyPrefix: input.OutputS3KeyPrefix as string | undefined,
       invocations: [],
     };
-    command.invocations = nodes.map((node) => start(ctx, command, node));
+    const hangMs = ctx.faults?.commandHangMs(call, executionTimeout);
+    command.invocations = nodes.map((node) =>
+      hangMs === undefined ? start(ctx, command, node) : hang(command, node, hangMs),
+    );
     commands(ctx).set(command.id, command);
     return { Command: describeCommand(command) };
   },
