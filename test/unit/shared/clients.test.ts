@@ -1,8 +1,15 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
-import { IAMClient } from '@aws-sdk/client-iam';
-import { awsClient, clientConfig, labClients, resetClients } from '../../../functions/shared/clients.js';
+import { GetRoleCommand, IAMClient } from '@aws-sdk/client-iam';
+import {
+  awsClient,
+  clientConfig,
+  labClients,
+  resetClients,
+  withClientCache,
+  type ClientCache,
+} from '../../../functions/shared/clients.js';
 import { ConfigurationError } from '../../../functions/shared/errors.js';
 
 describe('clientConfig', () => {
@@ -78,5 +85,52 @@ describe('awsClient', () => {
     const clients = labClients();
     expect(clients.ssm).toBe(awsClient(SSMClient));
     expect(clients.iam).toBeInstanceOf(IAMClient);
+  });
+
+  it('gives code run withClientCache its own clients, kept across awaits and reused within the scope', async () => {
+    const outside = awsClient(SSMClient);
+    const container: ClientCache = new Map();
+    const inside = await withClientCache(container, async () => {
+      const first = labClients().ssm;
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      expect(labClients().ssm).toBe(first);
+      return first;
+    });
+    expect(inside).not.toBe(outside);
+    expect(container.get(SSMClient)).toBe(inside);
+    expect(withClientCache(container, () => awsClient(SSMClient))).toBe(inside);
+    expect(withClientCache(new Map(), () => awsClient(SSMClient))).not.toBe(inside);
+    expect(awsClient(SSMClient)).toBe(outside);
+  });
+
+  it('does not retry IAM’s LimitExceeded (a quota, not throttling), but still retries its Throttling', async () => {
+    const answers: string[] = [];
+    const server = createServer((req, res) => {
+      const code = answers.shift() ?? 'ok';
+      res.writeHead(code === 'ok' ? 200 : code === 'Throttling' ? 400 : 409, { 'content-type': 'text/xml' });
+      res.end(
+        code === 'ok'
+          ? '<GetRoleResponse><GetRoleResult><Role><RoleName>r</RoleName></Role></GetRoleResult></GetRoleResponse>'
+          : `<ErrorResponse><Error><Type>Sender</Type><Code>${code}</Code><Message>${code}</Message></Error></ErrorResponse>`,
+      );
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    Object.assign(process.env, {
+      AWS_ENDPOINT_URL: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      AWS_ACCESS_KEY_ID: 'test',
+      AWS_SECRET_ACCESS_KEY: 'test',
+    });
+    try {
+      const iam = awsClient(IAMClient);
+      answers.push('LimitExceeded');
+      const refused = await iam.send(new GetRoleCommand({ RoleName: 'r' })).catch((err: unknown) => err);
+      expect(refused).toMatchObject({ name: 'LimitExceededException', $metadata: { attempts: 1 } });
+      answers.push('Throttling');
+      const retried = await iam.send(new GetRoleCommand({ RoleName: 'r' }));
+      expect(retried.$metadata.attempts).toBe(2);
+    } finally {
+      delete process.env.AWS_ENDPOINT_URL;
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });
