@@ -6,10 +6,12 @@ import { createEmulatorServer } from './server.js';
 import { killHostProcesses } from './services/host-exec.js';
 import { controls, services } from './services/index.js';
 import { Clock, timeProfile, type TimeProfile } from './time.js';
+import { Traffic } from './traffic.js';
 
 export { ACCOUNT_ID } from './context.js';
 export type { TimeProfile } from './time.js';
 export type { FaultOptions, FaultStats } from './faults.js';
+export type { TrafficStats } from './traffic.js';
 
 export interface Emulator {
   /** The endpoint to put in AWS_ENDPOINT_URL. */
@@ -18,6 +20,8 @@ export interface Emulator {
   clock: Clock;
   /** Fault injection: reconfigure it (`configure`) or read what it injected (`snapshot`). */
   faults: FaultInjector;
+  /** Calls per operation, rate limits and latency (traffic.ts): read `stats()`. */
+  traffic: Traffic;
   stop(): Promise<void>;
 }
 
@@ -37,13 +41,16 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   let server: Server | undefined;
   try {
     const port = options.port ?? (await freePort());
-    const faults = new FaultInjector(options.faults ?? {});
+    const iamPropagationSeconds = clock.profile.iamVisibilitySeconds || undefined;
+    const faults = new FaultInjector({ iamPropagationSeconds, ...options.faults });
+    const traffic = new Traffic(clock);
     server = createEmulatorServer({
       motoUrl: moto.url,
       clock,
       services,
       controls: faults.wrapControls({ ...controls, ...faultControls(faults) }),
       faults,
+      traffic,
     }).server;
     await new Promise<void>((resolve, reject) => {
       server!.once('error', reject);
@@ -55,6 +62,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       motoUrl: moto.url,
       clock,
       faults,
+      traffic,
       async stop() {
         // Run Command scripts still running on simulated hosts end with the emulator.
         killHostProcesses(url);

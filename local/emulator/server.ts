@@ -1,6 +1,7 @@
 import { createServer, request, type IncomingMessage, type Server } from 'node:http';
 import { serializeDynamoDb } from './dynamodb-serial.js';
 import type { FaultInjector } from './faults.js';
+import type { Traffic } from './traffic.js';
 import type { Clock } from './time.js';
 import {
   ACCOUNT_ID,
@@ -69,6 +70,8 @@ export interface EmulatorServerOptions {
   onCall?: (call: AwsCall) => void;
   /** Fault injection (faults.ts): answers or rewrites AWS calls around their normal dispatch. */
   faults?: FaultInjector;
+  /** Rate limits, per-call latency and call counts (traffic.ts), around the faults. */
+  traffic?: Traffic;
 }
 
 /**
@@ -167,9 +170,9 @@ export function createEmulatorServer(options: EmulatorServerOptions): {
           }
         };
         // Fault injection (faults.ts) answers, rewrites or passes each AWS call around its dispatch.
-        send(
-          await (options.faults ? options.faults.intercept(parsed, emulator, dispatch) : dispatch(parsed)),
-        );
+        const faulted = (call: AwsCall) =>
+          options.faults ? options.faults.intercept(call, emulator, dispatch) : dispatch(call);
+        send(await (options.traffic ? options.traffic.serve(parsed, faulted) : faulted(parsed)));
       })
       .catch((err: unknown) => {
         console.error('emulator: request failed:', err);

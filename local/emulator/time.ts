@@ -15,6 +15,15 @@ export interface TimeProfile {
   invocationVisibleSeconds: number;
   /** How long a Run Command script may run before it is killed (execution timeout cap). */
   commandTimeoutSeconds: number;
+  /**
+   * IAM propagation: a role, instance profile or user created less than this ago is not yet usable
+   * by EC2, SSM or IAM (faults.ts applies it). 0 (the default) = at once.
+   */
+  iamVisibilitySeconds: number;
+  /** Per-call API latency by operation family (latency.ts). Off by default: tests stay fast. */
+  apiLatency: boolean;
+  /** Per-account API rate limits as token buckets (rate-limits.ts). Off by default. */
+  rateLimits: boolean;
 }
 
 /** Figures close to what AWS shows; bench/README.md documents their sources. */
@@ -24,6 +33,25 @@ export const REALISTIC_PROFILE: Omit<TimeProfile, 'scale'> = {
   tierChangeSeconds: 120,
   invocationVisibleSeconds: 2,
   commandTimeoutSeconds: 600,
+  iamVisibilitySeconds: 0,
+  apiLatency: false,
+  rateLimits: false,
+};
+
+/**
+ * The benchmark's profile (bench/README.md gives each figure's source or assumption): AWS-like
+ * delays, IAM propagation, per-call latency and the account's rate limits, at scale 1 on the
+ * bench's virtual clock.
+ */
+export const AWS_PROFILE: Omit<TimeProfile, 'scale'> = {
+  ec2BootSeconds: 40,
+  agentOnlineSeconds: 15,
+  tierChangeSeconds: 180,
+  invocationVisibleSeconds: 2,
+  commandTimeoutSeconds: 600,
+  iamVisibilitySeconds: 10,
+  apiLatency: true,
+  rateLimits: true,
 };
 
 export function timeProfile(overrides: Partial<TimeProfile> = {}): TimeProfile {
@@ -41,6 +69,12 @@ export class Clock {
   /** True once `modelSeconds` of AWS time have passed since the real instant `sinceMs`. */
   hasElapsed(sinceMs: number, modelSeconds: number): boolean {
     return Date.now() - sinceMs >= this.realMs(modelSeconds);
+  }
+
+  /** Waits `modelSeconds` of AWS time (scaled to real time). */
+  sleep(modelSeconds: number): Promise<void> {
+    const ms = this.realMs(modelSeconds);
+    return ms > 0 ? new Promise((resolve) => setTimeout(resolve, ms)) : Promise.resolve();
   }
 
   /** Model seconds since the real instant `sinceMs`. */

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 /** The workflows shipped in state-machine/, deployed by infra/ and run locally by this runner. */
-export const STATE_MACHINES = ['provision-lab', 'teardown-lab', 'reset-lab'] as const;
+export const STATE_MACHINES = ['provision-lab', 'teardown-lab', 'reset-lab', 'provision-class'] as const;
 export type StateMachineName = (typeof STATE_MACHINES)[number];
 
 const LOCAL_ACCOUNT = '123456789012';
@@ -86,6 +86,8 @@ export const LOCAL_SLEEP_RESOURCE = 'arn:aws:states:::session-lab:local-sleep';
 export function localizePathWaits(
   definition: Json,
   rewritten = new Set<string>(),
+  /** Rewrite fixed `Seconds` Waits too (the bench's virtual clock sleeps for every Wait). */
+  options: { fixed?: boolean } = {},
 ): { definition: Json; rewritten: Set<string> } {
   const visit = (node: Json): Json => {
     if (Array.isArray(node)) return node.map(visit);
@@ -95,12 +97,14 @@ export function localizePathWaits(
     const states = out.States as Record<string, Record<string, Json>> | undefined;
     if (states && typeof states === 'object') {
       for (const [name, state] of Object.entries(states)) {
-        if (state.Type !== 'Wait' || typeof state.SecondsPath !== 'string') continue;
-        const { SecondsPath, Next, End, Comment } = state;
+        if (state.Type !== 'Wait') continue;
+        const fixed = options.fixed === true && typeof state.Seconds === 'number';
+        if (typeof state.SecondsPath !== 'string' && !fixed) continue;
+        const { SecondsPath, Seconds, Next, End, Comment } = state;
         states[name] = {
           Type: 'Task',
           Resource: LOCAL_SLEEP_RESOURCE,
-          Parameters: { 'seconds.$': SecondsPath },
+          Parameters: fixed ? { seconds: Seconds } : { 'seconds.$': SecondsPath },
           ResultPath: null,
           ...(Comment === undefined ? {} : { Comment }),
           ...(Next === undefined ? {} : { Next }),

@@ -13,17 +13,35 @@ import {
   stateMachineOfArn,
   type StateMachineName,
 } from './definitions.js';
+import type { VirtualTime } from './virtual-time.js';
 
 /** A Lambda handler as the runner calls it: the deployed function's `handler` export. */
 export type TaskHandler = (event: unknown, context: Context) => Promise<unknown>;
 export type HandlerResolver = (folder: string) => Promise<TaskHandler>;
 
-/** Imports functions/<folder>/handler.ts in-process, exactly the module esbuild bundles. */
-export const importHandler: HandlerResolver = async (folder) => {
-  const module = (await import(`../../functions/${folder}/handler.js`)) as { handler?: TaskHandler };
-  if (typeof module.handler !== 'function')
-    throw new Error(`functions/${folder}/handler.ts exports no handler`);
-  return module.handler;
+const imported = new Map<string, Promise<TaskHandler>>();
+let importing: Promise<unknown> = Promise.resolve();
+
+/**
+ * Imports functions/<folder>/handler.ts in-process, exactly the module esbuild bundles. One import
+ * at a time for the whole process, each handler once: runs side by side (a class's labs, the
+ * labs `serve` provisions at once) would otherwise import concurrently, which races in Jest's ESM
+ * loader.
+ */
+export const importHandler: HandlerResolver = (folder) => {
+  let handler = imported.get(folder);
+  if (!handler) {
+    handler = importing.then(async () => {
+      const module = (await import(`../../functions/${folder}/handler.js`)) as { handler?: TaskHandler };
+      if (typeof module.handler !== 'function')
+        throw new Error(`functions/${folder}/handler.ts exports no handler`);
+      return module.handler;
+    });
+    importing = handler.catch(() => undefined);
+    imported.set(folder, handler);
+    handler.catch(() => imported.delete(folder));
+  }
+  return handler;
 };
 
 /** One recorded execution event, flattened for printing and for assertions. */
@@ -47,6 +65,13 @@ export interface LocalRunOptions {
   timeScale?: number;
   resolveHandler?: HandlerResolver;
   onEvent?: (event: ExecutionEvent) => void;
+  /**
+   * Run on a virtual clock (the benchmark): pauses are model seconds slept on it (`timeScale` is
+   * ignored), Lambda handlers are real work it waits for, and Retry back-offs are slept on it too.
+   */
+  virtualTime?: VirtualTime;
+  /** Called after each Lambda invocation with its task folder and real (or virtual) start and end. */
+  onInvoke?: (invocation: { state: string; folder: string; startedAt: number; endedAt: number }) => void;
 }
 
 export interface LocalRunResult {
@@ -90,6 +115,45 @@ function lambdaContext(folder: string, region: string): Context {
   };
 }
 
+interface Retrier {
+  ErrorEquals: string[];
+  IntervalSeconds?: number;
+  MaxAttempts?: number;
+  BackoffRate?: number;
+  MaxDelaySeconds?: number;
+  JitterStrategy?: 'FULL' | 'NONE';
+}
+
+/**
+ * The pause (ms) Step Functions takes before retrying `errorName` under `retriers`, counting the
+ * attempt in `attempts` (one counter per retrier, as the service keeps per state entry), or
+ * undefined when the error is not retried. Mirrors aws-local-stepfunctions' own computation, for
+ * runs where the runner sleeps the back-off itself.
+ */
+export function retryDelayMs(
+  retriers: Retrier[],
+  attempts: number[],
+  errorName: string,
+  random: () => number = Math.random,
+): number | undefined {
+  for (const [i, retrier] of retriers.entries()) {
+    const matches = retrier.ErrorEquals.some(
+      (name) =>
+        name === errorName ||
+        name === 'States.ALL' ||
+        (name === 'States.TaskFailed' && errorName !== 'States.Timeout'),
+    );
+    if (!matches) continue;
+    const done = attempts[i] ?? 0;
+    if (done >= (retrier.MaxAttempts ?? 3)) return undefined;
+    attempts[i] = done + 1;
+    const interval = (retrier.IntervalSeconds ?? 1) * Math.pow(retrier.BackoffRate ?? 2, done);
+    const capped = Math.min(interval, retrier.MaxDelaySeconds ?? Infinity) * 1000;
+    return retrier.JitterStrategy === 'FULL' ? random() * capped : capped;
+  }
+  return undefined;
+}
+
 /** Every Task state name in a definition, at any depth (overrides are keyed by state name). */
 function taskStates(definition: unknown, found = new Map<string, Record<string, unknown>>()) {
   if (Array.isArray(definition)) definition.forEach((item) => taskStates(item, found));
@@ -119,10 +183,11 @@ export async function runDefinition(
   options: LocalRunOptions,
 ): Promise<LocalRunResult> {
   const region = options.region ?? process.env.AWS_REGION ?? 'us-east-1';
-  const scale = options.timeScale ?? 0.001;
+  const virtual = options.virtualTime;
+  const scale = virtual ? 1 : (options.timeScale ?? 0.001);
   const resolveHandler = options.resolveHandler ?? importHandler;
   const executionName = options.executionName ?? `${name}-${randomUUID()}`;
-  const localized = localizePathWaits(scalePauses(raw, scale));
+  const localized = localizePathWaits(scalePauses(raw, scale), undefined, { fixed: Boolean(virtual) });
   const definition = localized.definition as StateMachineDefinition;
   const events: ExecutionEvent[] = [];
 
@@ -138,23 +203,55 @@ export async function runDefinition(
   }
 
   const handlers: Record<string, (input: unknown) => Promise<unknown>> = {};
+  // On the virtual clock the runner sleeps Retry back-offs itself (the library's are set to 0).
+  const retryOverrides: Record<string, number> = {};
+  const retryAttempts = new Map<string, number[]>();
+  const backoffs = new Map<string, number>();
   for (const [stateName, state] of tasks) {
+    if (virtual && Array.isArray(state.Retry)) retryOverrides[stateName] = 0;
     handlers[stateName] = async (params: unknown) => {
       const { FunctionName, Payload, StateMachineArn, Name, Input, seconds } = (params ?? {}) as Record<
         string,
         unknown
       >;
       if (state.Resource === LOCAL_SLEEP_RESOURCE) {
-        await sleep(Number(seconds) * scale * 1000);
+        if (virtual) await virtual.sleep(Number(seconds) * 1000);
+        else await sleep(Number(seconds) * scale * 1000);
         return {};
       }
       const folder = typeof FunctionName === 'string' ? folderOfFunctionArn(FunctionName) : undefined;
       if (folder) {
         const handler = loaded.get(folder) ?? (await resolveHandler(folder));
+        const invoke = async () => {
+          const startedAt = Date.now();
+          try {
+            return { Payload: await handler(Payload ?? {}, lambdaContext(folder, region)) };
+          } catch (err) {
+            throw new LambdaFunctionError(err);
+          } finally {
+            options.onInvoke?.({ state: stateName, folder, startedAt, endedAt: Date.now() });
+          }
+        };
+        if (!virtual) return invoke();
+        // A retry's back-off, decided when the previous attempt failed, is slept before it runs.
+        const backoff = backoffs.get(stateName);
+        if (backoff !== undefined) {
+          backoffs.delete(stateName);
+          await virtual.sleep(backoff);
+        }
         try {
-          return { Payload: await handler(Payload ?? {}, lambdaContext(folder, region)) };
+          const result = await virtual.busy(invoke);
+          retryAttempts.delete(stateName);
+          return result;
         } catch (err) {
-          throw new LambdaFunctionError(err);
+          const attempts = retryAttempts.get(stateName) ?? [];
+          const delay = retryDelayMs((state.Retry ?? []) as Retrier[], attempts, (err as Error).name);
+          if (delay === undefined) retryAttempts.delete(stateName);
+          else {
+            retryAttempts.set(stateName, attempts);
+            backoffs.set(stateName, delay);
+          }
+          throw err;
         }
       }
       const child = typeof StateMachineArn === 'string' ? stateMachineOfArn(StateMachineArn) : undefined;
@@ -179,7 +276,7 @@ export async function runDefinition(
   }
   const machine = new StateMachine(definition, { validationOptions: { checkArn: false } });
   const execution = machine.run(options.input as never, {
-    overrides: { taskResourceLocalHandlers: handlers as never },
+    overrides: { taskResourceLocalHandlers: handlers as never, retryIntervalOverrides: retryOverrides },
     context: {
       Execution: {
         Id: `${localStateMachineArn(name, region).replace(':stateMachine:', ':execution:')}:${executionName}`,
@@ -203,6 +300,7 @@ export async function runDefinition(
         cause: entry.Cause,
         stateMachine: name,
       };
+      virtual?.touch();
       events.push(event);
       options.onEvent?.(event);
     }

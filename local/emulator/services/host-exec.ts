@@ -81,7 +81,20 @@ function capture(stream: NodeJS.ReadableStream | null): () => string {
   return () => Buffer.concat(chunks).toString('utf8').slice(0, MAX_CAPTURE);
 }
 
+/** Scripts started and not yet finished, in this process (the bench's virtual clock waits for them). */
+let activeScripts = 0;
+export const activeHostScripts = (): number => activeScripts;
+
 export async function execOnHost(options: HostRunOptions): Promise<HostRunResult> {
+  activeScripts += 1;
+  try {
+    return await runOnHost(options);
+  } finally {
+    activeScripts -= 1;
+  }
+}
+
+async function runOnHost(options: HostRunOptions): Promise<HostRunResult> {
   const root = await mkdtemp(join(tmpdir(), `session-lab-host-${options.hostInstanceId}-`));
   try {
     const scriptPath = join(root, '_script.sh');

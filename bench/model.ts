@@ -1,0 +1,136 @@
+/**
+ * The benchmark's pure parts: the critical-path lower bound of the emulator's model, the rate-limit
+ * bound of a sweep, transition counting, cost and percentiles. bench/README.md explains each.
+ */
+import { callLatency } from '../local/emulator/latency.js';
+import { RATE_LIMITS, type BucketSpec } from '../local/emulator/rate-limits.js';
+import type { TimeProfile } from '../local/emulator/time.js';
+
+/** Step Functions Standard, us-east-1 (facts sheet 9). */
+export const USD_PER_STATE_TRANSITION = 0.025 / 1000;
+/** Lambda x86 in us-east-1: per GB-second of billed duration and per request (AWS pricing page). */
+export const USD_PER_LAMBDA_GB_SECOND = 0.0000166667;
+export const USD_PER_LAMBDA_REQUEST = 0.2 / 1_000_000;
+/** infra/constructs/lab-functions.ts gives every task 256 MB. */
+export const LAMBDA_MEMORY_GB = 0.25;
+/** Hosts per lab: four lab hosts and the bootstrap host (seed 3.5). */
+export const HOSTS_PER_LAB = 5;
+
+type Profile = Omit<TimeProfile, 'scale'>;
+const L = (service: string, operation: string) => callLatency({ service, operation }).seconds;
+
+export interface CriticalPath {
+  /** UpdateServiceSetting, then the tier's switch. */
+  tierSeconds: number;
+  /** Instance role and profile, IAM propagation, launch, boot, command, registration, SSH rule revoked. */
+  hostsSeconds: number;
+  /** Launch to ready for one lab's hosts (the part of `hostsSeconds` after RunInstances is admitted). */
+  afterLaunchSeconds: number;
+  /** Before RunInstances can succeed: the instance profile created and visible. */
+  beforeLaunchSeconds: number;
+  /** One round of the verification's reads (they can run side by side). */
+  verifySeconds: number;
+  seconds: number;
+}
+
+/**
+ * The longest chain of unavoidable modelled waits for one lab on a fresh account: every step needs
+ * at least its calls' latency, the profile's delays are waits no workflow can shorten, and real
+ * compute (handlers, the registration script) counts as zero. So no run can beat it.
+ */
+export function criticalPath(profile: Profile): CriticalPath {
+  const tierSeconds = L('ssm', 'UpdateServiceSetting') + profile.tierChangeSeconds;
+  const beforeLaunchSeconds =
+    L('iam', 'CreateRole') +
+    L('iam', 'CreateInstanceProfile') +
+    L('iam', 'AddRoleToInstanceProfile') +
+    profile.iamVisibilitySeconds;
+  const verifySeconds = L('iam', 'SimulatePrincipalPolicy');
+  const afterLaunchSeconds =
+    L('ec2', 'RunInstances') +
+    profile.ec2BootSeconds +
+    L('ssm', 'SendCommand') +
+    profile.agentOnlineSeconds +
+    L('ec2', 'RevokeSecurityGroupIngress');
+  const hostsSeconds = beforeLaunchSeconds + afterLaunchSeconds;
+  return {
+    tierSeconds,
+    hostsSeconds,
+    beforeLaunchSeconds,
+    afterLaunchSeconds,
+    verifySeconds,
+    seconds: Math.max(tierSeconds, hostsSeconds) + verifySeconds,
+  };
+}
+
+/** Seconds until a bucket has admitted `demand` tokens, taken as fast as it allows from full. */
+export function admissionSeconds(demand: number, bucket: BucketSpec): number {
+  return Math.max(0, (demand - bucket.capacity) / bucket.refillPerSecond);
+}
+
+function bucketOf(name: string): BucketSpec {
+  const rule = RATE_LIMITS.find((r) => r.name === name);
+  if (!rule) throw new Error(`no rate limit named ${name}`);
+  return rule.spec;
+}
+
+/**
+ * The lower bound for `labs` labs started together in one account and Region: the single lab's
+ * critical path, or the launch of the last lab's hosts through the RunInstances buckets (its
+ * request bucket and its instance bucket) followed by that lab's chain after launch, whichever is
+ * longer. Other buckets only make it longer, so leaving them out keeps it a lower bound.
+ */
+export function sweepBound(
+  labs: number,
+  profile: Profile,
+  runInstancesCallsPerLab = HOSTS_PER_LAB,
+): { seconds: number; launchAdmissionSeconds: number } {
+  const path = criticalPath(profile);
+  const launchAdmissionSeconds = Math.max(
+    admissionSeconds(labs * runInstancesCallsPerLab, bucketOf('ec2:mutating')),
+    admissionSeconds(labs * HOSTS_PER_LAB, bucketOf('ec2:RunInstances instances')),
+  );
+  const lastLab =
+    Math.max(path.beforeLaunchSeconds, launchAdmissionSeconds) + path.afterLaunchSeconds + path.verifySeconds;
+  return { seconds: Math.max(path.seconds, lastLab), launchAdmissionSeconds };
+}
+
+interface CountedEvent {
+  type: string;
+}
+
+/**
+ * Billed state transitions of an execution: every state entered (Task, Pass, Choice, Wait,
+ * Parallel, Map, Succeed, Fail) plus every Retry of a Task (facts sheet 9: retries are billed).
+ */
+export function stateTransitions(events: CountedEvent[]): number {
+  return events.filter((e) => e.type === 'StateEntered' || e.type === 'StateRetried').length;
+}
+
+export interface CostInputs {
+  transitions: number;
+  lambdaInvocations: number;
+  /** Summed Lambda run time (seconds), each invocation as it ran, latency of its calls included. */
+  lambdaSeconds: number;
+}
+
+/** Orchestration cost in USD: Step Functions transitions, and Lambda requests and GB-seconds. */
+export function orchestrationCost(inputs: CostInputs): {
+  stepFunctionsUsd: number;
+  lambdaUsd: number;
+  totalUsd: number;
+} {
+  const stepFunctionsUsd = inputs.transitions * USD_PER_STATE_TRANSITION;
+  const lambdaUsd =
+    inputs.lambdaInvocations * USD_PER_LAMBDA_REQUEST +
+    inputs.lambdaSeconds * LAMBDA_MEMORY_GB * USD_PER_LAMBDA_GB_SECOND;
+  return { stepFunctionsUsd, lambdaUsd, totalUsd: stepFunctionsUsd + lambdaUsd };
+}
+
+/** Nearest-rank percentile (p in 0..100) of the values; NaN for none. */
+export function percentile(values: number[], p: number): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const rank = Math.ceil((p / 100) * sorted.length);
+  return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1]!;
+}

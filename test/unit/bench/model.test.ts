@@ -1,0 +1,56 @@
+import {
+  admissionSeconds,
+  criticalPath,
+  orchestrationCost,
+  percentile,
+  stateTransitions,
+  sweepBound,
+} from '../../../bench/model.js';
+import { AWS_PROFILE } from '../../../local/emulator/time.js';
+
+describe('bench model', () => {
+  it('critical path: the longer of the tier switch and the hosts chain, then one verification round', () => {
+    const path = criticalPath(AWS_PROFILE);
+    // UpdateServiceSetting (0.1 s) + 180 s.
+    expect(path.tierSeconds).toBeCloseTo(180.1);
+    // 3 IAM writes (0.9) + 10 s propagation, then RunInstances 1 + boot 40 + SendCommand 0.2 + Online 15 + revoke 0.3.
+    expect(path.beforeLaunchSeconds).toBeCloseTo(10.9);
+    expect(path.afterLaunchSeconds).toBeCloseTo(56.5);
+    expect(path.seconds).toBeCloseTo(180.1 + 0.12);
+    const shortTier = criticalPath({ ...AWS_PROFILE, tierChangeSeconds: 10 });
+    expect(shortTier.seconds).toBeCloseTo(10.9 + 56.5 + 0.12);
+  });
+
+  it('sweep bound: launches beyond the buckets wait for their refill', () => {
+    expect(admissionSeconds(150, { capacity: 200, refillPerSecond: 5 })).toBe(0);
+    expect(admissionSeconds(1000, { capacity: 200, refillPerSecond: 5 })).toBe(160);
+    expect(sweepBound(1, AWS_PROFILE).seconds).toBeCloseTo(criticalPath(AWS_PROFILE).seconds);
+    // 200 labs: 1000 RunInstances requests through 200 + 5/s = 160 s, then 56.5 s to ready + 0.12.
+    const bound = sweepBound(200, AWS_PROFILE);
+    expect(bound.launchAdmissionSeconds).toBe(160);
+    expect(bound.seconds).toBeCloseTo(160 + 56.5 + 0.12);
+  });
+
+  it('counts billed transitions (states entered and retries) and prices them', () => {
+    const events = [
+      { type: 'ExecutionStarted' },
+      { type: 'StateEntered' },
+      { type: 'StateRetried' },
+      { type: 'StateExited' },
+      { type: 'StateEntered' },
+    ];
+    expect(stateTransitions(events)).toBe(3);
+    const cost = orchestrationCost({ transitions: 80, lambdaInvocations: 40, lambdaSeconds: 20 });
+    expect(cost.stepFunctionsUsd).toBeCloseTo(0.002);
+    expect(cost.lambdaUsd).toBeCloseTo(40 * 0.0000002 + 20 * 0.25 * 0.0000166667);
+    expect(cost.totalUsd).toBeCloseTo(cost.stepFunctionsUsd + cost.lambdaUsd);
+  });
+
+  it('nearest-rank percentiles', () => {
+    const values = [5, 1, 4, 2, 3, 6, 7, 8, 9, 10];
+    expect(percentile(values, 50)).toBe(5);
+    expect(percentile(values, 95)).toBe(10);
+    expect(percentile([42], 95)).toBe(42);
+    expect(percentile([], 50)).toBeNaN();
+  });
+});
