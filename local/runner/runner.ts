@@ -3,6 +3,8 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Context } from 'aws-lambda';
 import { StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
+import { withClientCache, type ClientCache } from '../../functions/shared/clients.js';
+import { LAB_FUNCTIONS } from '../../infra/functions.js';
 import {
   folderOfFunctionArn,
   loadDefinition,
@@ -99,6 +101,9 @@ class LambdaFunctionError extends Error {
 
 function lambdaContext(folder: string, region: string): Context {
   const functionName = `session-lab-${folder}`;
+  // The deployed function's timeout (middy ends a handler just before it, as Lambda would).
+  const timeoutMs = (LAB_FUNCTIONS.find((f) => f.name === folder)?.timeoutSeconds ?? 60) * 1000;
+  const startedAt = performance.now();
   return {
     callbackWaitsForEmptyEventLoop: true,
     functionName,
@@ -108,7 +113,7 @@ function lambdaContext(folder: string, region: string): Context {
     awsRequestId: randomUUID(),
     logGroupName: `/aws/lambda/${functionName}`,
     logStreamName: 'local',
-    getRemainingTimeInMillis: () => 60_000,
+    getRemainingTimeInMillis: () => Math.max(0, timeoutMs - (performance.now() - startedAt)),
     done: () => undefined,
     fail: () => undefined,
     succeed: () => undefined,
@@ -207,6 +212,14 @@ export async function runDefinition(
   const retryOverrides: Record<string, number> = {};
   const retryAttempts = new Map<string, number[]>();
   const backoffs = new Map<string, number>();
+  // Each function of the execution runs in its own container, with its own SDK clients (their
+  // adaptive rate limiters and retry quotas), as concurrent Lambda invocations do.
+  const containers = new Map<string, ClientCache>();
+  const container = (folder: string) => {
+    let clients = containers.get(folder);
+    if (!clients) containers.set(folder, (clients = new Map()));
+    return clients;
+  };
   for (const [stateName, state] of tasks) {
     if (virtual && Array.isArray(state.Retry)) retryOverrides[stateName] = 0;
     handlers[stateName] = async (params: unknown) => {
@@ -225,7 +238,10 @@ export async function runDefinition(
         const invoke = async () => {
           const startedAt = Date.now();
           try {
-            return { Payload: await handler(Payload ?? {}, lambdaContext(folder, region)) };
+            const context = lambdaContext(folder, region);
+            return {
+              Payload: await withClientCache(container(folder), () => handler(Payload ?? {}, context)),
+            };
           } catch (err) {
             throw new LambdaFunctionError(err);
           } finally {

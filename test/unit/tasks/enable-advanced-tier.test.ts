@@ -73,10 +73,23 @@ describe('enableAdvancedTier', () => {
     expect(sts.commandCalls(GetCallerIdentityCommand)).toHaveLength(1);
   });
 
-  it('propagates TooManyUpdates for the state machine to retry', async () => {
-    ssm.on(GetServiceSettingCommand).resolves(setting('standard', 'Default'));
+  it('on TooManyUpdates from a concurrent lab switching to advanced, reports that pending switch', async () => {
+    ssm
+      .on(GetServiceSettingCommand)
+      .resolvesOnce(setting('standard', 'Default'))
+      .resolves(setting('advanced', 'PendingUpdate'));
     ssm.on(UpdateServiceSettingCommand).rejects(awsError('TooManyUpdates'));
-    await expect(enableAdvancedTier({}, testClients())).rejects.toMatchObject({ name: 'TooManyUpdates' });
+    await expect(enableAdvancedTier({}, testClients())).resolves.toEqual({
+      settingId: SETTING_ARN,
+      value: 'advanced',
+      status: 'PendingUpdate',
+    });
+  });
+
+  it('on TooManyUpdates while the tier changes to anything else, NotReadyYet for the state machine to retry', async () => {
+    ssm.on(GetServiceSettingCommand).resolves(setting('standard', 'PendingUpdate'));
+    ssm.on(UpdateServiceSettingCommand).rejects(awsError('TooManyUpdates'));
+    await expect(enableAdvancedTier({}, testClients())).rejects.toMatchObject({ name: 'NotReadyYet' });
   });
 
   it('propagates throttling of the read', async () => {
