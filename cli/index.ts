@@ -12,7 +12,9 @@ export function buildProgram(exit: (code: number) => void = (code) => (process.e
   const program = new Command('session-lab')
     .description('Provision, verify, reset and tear down AWS Systems Manager Session Manager labs')
     .version('0.1.0')
-    .showHelpAfterError();
+    .showHelpAfterError()
+    // Usage errors are thrown to main (and inherited by every command registered below).
+    .exitOverride();
   registerWorkflowCommands(program, exit);
   registerStatusCommand(program, exit);
   registerDemoCommand(program, exit);
@@ -21,6 +23,18 @@ export function buildProgram(exit: (code: number) => void = (code) => (process.e
   registerListCommand(program, exit);
   return program;
 }
+
+/** commander's codes for a command line that is wrong (as opposed to help, version or a failure). */
+const USAGE_ERRORS = new Set([
+  'commander.unknownOption',
+  'commander.unknownCommand',
+  'commander.invalidArgument',
+  'commander.missingArgument',
+  'commander.optionMissingArgument',
+  'commander.missingMandatoryOptionValue',
+  'commander.excessArguments',
+  'commander.conflictingOption',
+]);
 
 /** Runs the CLI: usage errors exit 2 naming the flag, failures exit 1. */
 export async function main(argv: string[]): Promise<void> {
@@ -31,7 +45,8 @@ export async function main(argv: string[]): Promise<void> {
       console.error(`error: ${err.message}`);
       process.exitCode = 2;
     } else if (err instanceof CommanderError) {
-      process.exitCode = err.exitCode;
+      // commander has printed the error (naming the option) and the usage; a usage error exits 2.
+      process.exitCode = USAGE_ERRORS.has(err.code) ? 2 : err.exitCode;
     } else {
       console.error(`error: ${(err as Error).message}`);
       process.exitCode = 1;

@@ -54,6 +54,13 @@ export interface ExecutionEvent {
   stateType?: string;
   error?: string;
   cause?: unknown;
+  /**
+   * The data the history shows: a state's input and output (ExecutionStarted's input,
+   * ExecutionSucceeded's output) and, for `TaskScheduled` / `TaskSucceeded`, the Lambda's payload
+   * and its whole answer before any ResultSelector, as Step Functions records them.
+   */
+  input?: unknown;
+  output?: unknown;
   /** Which workflow emitted it (reset runs its children in-process). */
   stateMachine: StateMachineName;
 }
@@ -215,6 +222,10 @@ export async function runDefinition(
   // Each function of the execution runs in its own container, with its own SDK clients (their
   // adaptive rate limiters and retry quotas), as concurrent Lambda invocations do.
   const containers = new Map<string, ClientCache>();
+  // Lambda invocations still running: a failed branch stops its Parallel's other branches, but an
+  // invocation already running finishes (on AWS too); the run returns after it, so what the run
+  // leaves behind is final when it returns (a teardown started then finds everything).
+  const inFlight = new Set<Promise<unknown>>();
   const container = (folder: string) => {
     let clients = containers.get(folder);
     if (!clients) containers.set(folder, (clients = new Map()));
@@ -235,18 +246,41 @@ export async function runDefinition(
       const folder = typeof FunctionName === 'string' ? folderOfFunctionArn(FunctionName) : undefined;
       if (folder) {
         const handler = loaded.get(folder) ?? (await resolveHandler(folder));
+        // The Task events Step Functions keeps: the invocation's payload, then the Lambda's whole
+        // answer or its error.
+        const record = (event: Pick<ExecutionEvent, 'type' | 'input' | 'output' | 'error' | 'cause'>) => {
+          const full = {
+            ...event,
+            timestamp: Date.now(),
+            state: stateName,
+            stateType: 'Task',
+            stateMachine: name,
+          };
+          events.push(full);
+          options.onEvent?.(full);
+        };
         const invoke = async () => {
           const startedAt = Date.now();
-          try {
-            const context = lambdaContext(folder, region);
-            return {
-              Payload: await withClientCache(container(folder), () => handler(Payload ?? {}, context)),
-            };
-          } catch (err) {
-            throw new LambdaFunctionError(err);
-          } finally {
-            options.onInvoke?.({ state: stateName, folder, startedAt, endedAt: Date.now() });
-          }
+          record({ type: 'TaskScheduled', input: Payload ?? {} });
+          const running = (async () => {
+            try {
+              const context = lambdaContext(folder, region);
+              const result = {
+                Payload: await withClientCache(container(folder), () => handler(Payload ?? {}, context)),
+              };
+              record({ type: 'TaskSucceeded', output: result });
+              return result;
+            } catch (err) {
+              const failure = new LambdaFunctionError(err);
+              record({ type: 'TaskFailed', error: failure.name, cause: failure.message });
+              throw failure;
+            } finally {
+              options.onInvoke?.({ state: stateName, folder, startedAt, endedAt: Date.now() });
+            }
+          })();
+          inFlight.add(running);
+          void running.catch(() => undefined).finally(() => inFlight.delete(running));
+          return running;
         };
         if (!virtual) return invoke();
         // A retry's back-off, decided when the previous attempt failed, is slept before it runs.
@@ -305,7 +339,9 @@ export async function runDefinition(
   });
   const recording = (async () => {
     for await (const log of execution.eventLogs) {
-      const entry = log as unknown as Record<string, unknown> & { state?: { name: string; type: string } };
+      const entry = log as unknown as Record<string, unknown> & {
+        state?: { name: string; type: string; input?: unknown; output?: unknown };
+      };
       const event: ExecutionEvent = {
         type: String(entry.type),
         timestamp: Number(entry.timestamp),
@@ -314,6 +350,10 @@ export async function runDefinition(
         stateType: entry.state && localized.rewritten.has(entry.state.name) ? 'Wait' : entry.state?.type,
         error: typeof entry.Error === 'string' ? entry.Error : undefined,
         cause: entry.Cause,
+        ...(entry.state ? { input: entry.state.input } : {}),
+        ...(entry.state && 'output' in entry.state ? { output: entry.state.output } : {}),
+        ...(entry.type === 'ExecutionStarted' ? { input: entry.input } : {}),
+        ...(entry.type === 'ExecutionSucceeded' ? { output: entry.output } : {}),
         stateMachine: name,
       };
       virtual?.touch();
@@ -327,6 +367,7 @@ export async function runDefinition(
     return { status: 'SUCCEEDED', executionName, output, events };
   } catch (err) {
     await recording.catch(() => undefined);
+    await Promise.allSettled([...inFlight]);
     const failed = [...events].reverse().find((e) => e.type === 'ExecutionFailed');
     return {
       status: 'FAILED',
