@@ -20,7 +20,7 @@ import { LabStateMismatch, NotReadyYet, ignoreErrors } from '../shared/errors.js
 import { labConfigSchema } from '../shared/lab-config.js';
 import { labInstanceSchema, labNodeSchema } from '../shared/lab-state.js';
 import { SHARED_NAMES } from '../shared/names.js';
-import { toTagRecord } from '../shared/tags.js';
+import { MANAGED_BY, TAG_LAB_ID, TAG_MANAGED_BY, toTagRecord } from '../shared/tags.js';
 import {
   expectedAccess,
   seedGap,
@@ -50,8 +50,12 @@ export const inputSchema = z.object({
     documentName: z.string().min(1).default(SHARED_NAMES.preferencesDocument),
     preferences: z.record(z.string(), z.unknown()),
   }),
-  /** Nodes of other labs: the strict policy must deny them. */
-  otherLabNodes: z.array(z.object({ nodeId: nodeIdSchema })).default([]),
+  /**
+   * Nodes of other labs: the strict policy must deny them. When absent, the task samples up to
+   * OTHER_LAB_SAMPLE Online nodes of other session-lab labs itself (by their tags), so every
+   * verification checks the isolation between labs that share the account.
+   */
+  otherLabNodes: z.array(z.object({ nodeId: nodeIdSchema })).optional(),
   /**
    * How long after the user or its policy last changed a wrong matrix is put down to IAM
    * propagation (NotReadyYet, retried) rather than reported as a failure (LabStateMismatch).
@@ -121,9 +125,12 @@ export async function verifyLab(
   const { lab, user } = input;
   const [, partition, , , account] = user.userArn.split(':') as [string, string, string, string, string];
   const region = await clientRegion(clients.ssm);
-  const targets = await sessionTargets(input, clients.ec2);
+  const discovered = input.otherLabNodes
+    ? new Map<string, Record<string, string>>()
+    : await otherLabNodes(input, clients);
+  const targets = await sessionTargets(input, [...discovered.keys()], clients.ec2);
 
-  const [tags, pings, loginProfile, preferences, sessionHistory] = await Promise.all([
+  const [readBack, pings, loginProfile, preferences, sessionHistory] = await Promise.all([
     readTags(targets, clients),
     pingStatuses(
       targets.filter((t) => t.ownLab),
@@ -137,6 +144,9 @@ export async function verifyLab(
     sessionHistoryOf(user.userArn, clients),
   ]);
 
+  // A sampled node of another lab that went away since it was found keeps the tags it had then:
+  // it is still a node the policy must deny, not a problem of this lab.
+  const tags = new Map([...discovered, ...readBack]);
   const accessMatrix: AccessCell[] = [];
   for (const target of targets) {
     const nodeTags = tags.get(target.nodeId);
@@ -215,7 +225,7 @@ export async function verifyLab(
  * its hybrid nodes by `mi-` id, and any other lab's nodes given. The "on-prem" hosts' own `i-` ids
  * are not targets: they have no instance profile and are reached as `mi-` nodes.
  */
-async function sessionTargets(input: Input, ec2: Clients['ec2']): Promise<Target[]> {
+async function sessionTargets(input: Input, discovered: string[], ec2: Clients['ec2']): Promise<Target[]> {
   const bootstrap = input.instances.filter((i) => i.kind === 'bootstrap');
   const running = bootstrap.length
     ? await liveInstanceIds(
@@ -240,7 +250,7 @@ async function sessionTargets(input: Input, ec2: Clients['ec2']): Promise<Target
       nodeId: n.managedInstanceId,
       ownLab: true,
     })),
-    ...input.otherLabNodes.map(({ nodeId }) => ({
+    ...[...(input.otherLabNodes ?? []).map(({ nodeId }) => nodeId), ...discovered].map((nodeId) => ({
       role: 'other-lab',
       kind: nodeId.startsWith('mi-') ? ('hybrid' as const) : ('ec2' as const),
       environment: '',
@@ -248,6 +258,78 @@ async function sessionTargets(input: Input, ec2: Clients['ec2']): Promise<Target
       ownLab: false,
     })),
   ];
+}
+
+/** How many nodes of other labs a verification samples when none are given. */
+export const OTHER_LAB_SAMPLE = 4;
+/** How many candidates' tags are read at most to find that sample. */
+const OTHER_LAB_CANDIDATES = 12;
+
+/**
+ * A sample of other session-lab labs' nodes, with their tags: Online managed nodes carrying a lab
+ * tag (`session-lab:managed-by`, a `session-lab:lab-id` other than this lab's), Dev nodes first
+ * (the strict policy's allow is for Dev, so another lab's Dev node is the one isolation is about),
+ * one lab after another so the sample spans labs. Bounded: a few list pages, at most
+ * OTHER_LAB_CANDIDATES tag reads, OTHER_LAB_SAMPLE nodes.
+ */
+export async function otherLabNodes(
+  input: Pick<Input, 'lab' | 'instances' | 'nodes'>,
+  clients: Pick<Clients, 'ec2' | 'ssm'>,
+): Promise<Map<string, Record<string, string>>> {
+  const own = new Set([
+    ...input.instances.map((i) => i.instanceId),
+    ...input.nodes.map((n) => n.managedInstanceId),
+  ]);
+  const candidates: string[] = [];
+  let NextToken: string | undefined;
+  for (let page = 0; page < 4 && candidates.length < OTHER_LAB_CANDIDATES; page++) {
+    // A tag filter cannot be combined with any other filter (facts sheet 2.1).
+    const out = await clients.ssm.send(
+      new DescribeInstanceInformationCommand({
+        Filters: [{ Key: 'tag-key', Values: [TAG_LAB_ID] }],
+        MaxResults: 50,
+        NextToken,
+      }),
+    );
+    for (const node of out.InstanceInformationList ?? []) {
+      const id = node.InstanceId ?? '';
+      if (node.PingStatus === 'Online' && nodeIdSchema.safeParse(id).success && !own.has(id))
+        candidates.push(id);
+    }
+    NextToken = out.NextToken;
+    if (!NextToken) break;
+  }
+  const sample = candidates.sort().slice(0, OTHER_LAB_CANDIDATES);
+  const tags = await readTags(
+    sample.map((nodeId) => ({
+      role: 'other-lab',
+      kind: nodeId.startsWith('mi-') ? ('hybrid' as const) : ('ec2' as const),
+      environment: '',
+      nodeId,
+      ownLab: false,
+    })),
+    clients,
+  );
+  const others = [...tags].filter(
+    ([, t]) =>
+      t[TAG_MANAGED_BY] === MANAGED_BY && t[TAG_LAB_ID] !== undefined && t[TAG_LAB_ID] !== input.lab.labId,
+  );
+  // Dev nodes first, then the others; within each, one lab after another, so a small sample
+  // spans as many labs as it can.
+  const picked = new Map<string, Record<string, string>>();
+  for (const dev of [true, false]) {
+    const byLab = new Map<string, [string, Record<string, string>][]>();
+    for (const entry of others.filter(([, t]) => (t.Environment === 'Dev') === dev)) {
+      const lab = entry[1][TAG_LAB_ID]!;
+      byLab.set(lab, [...(byLab.get(lab) ?? []), entry]);
+    }
+    for (let round = 0; picked.size < OTHER_LAB_SAMPLE; round++) {
+      const next = [...byLab.values()].flatMap((entries) => entries.slice(round, round + 1));
+      if (next.length === 0) break;
+      for (const [id, t] of next) if (picked.size < OTHER_LAB_SAMPLE) picked.set(id, t);
+    }
+  }
+  return picked;
 }
 
 async function describeInstances(ec2: Clients['ec2'], ids: string[]): Promise<Instance[]> {
@@ -268,7 +350,7 @@ async function liveInstanceIds(ec2: Clients['ec2'], ids: string[]): Promise<Set<
 /** The real tags of each target: EC2 tags for `i-`, SSM tags for `mi-` (facts sheet 5.1). */
 async function readTags(
   targets: Target[],
-  { ec2, ssm }: Clients,
+  { ec2, ssm }: Pick<Clients, 'ec2' | 'ssm'>,
 ): Promise<Map<string, Record<string, string>>> {
   const tags = new Map<string, Record<string, string>>();
   const instances = await describeInstances(

@@ -324,6 +324,101 @@ describe('verifyLab', () => {
     expect(seedReport.gaps.some((g) => g.includes(ids.OtherLab))).toBe(true);
   });
 
+  describe('when no other labs\u2019 nodes are given, samples them itself', () => {
+    const other = (lab: string, env: string) => [
+      { Key: 'session-lab:lab-id', Value: lab },
+      { Key: 'session-lab:managed-by', Value: 'session-lab' },
+      { Key: 'Environment', Value: env },
+    ];
+    /** Other labs' nodes as SSM lists them by the lab tag key, with their tags. */
+    function neighbours(nodes: Record<string, { tags: { Key: string; Value: string }[]; ping?: string }>) {
+      ssm.on(DescribeInstanceInformationCommand).callsFake(({ Filters }) => {
+        if (Filters[0].Key === 'tag-key') {
+          expect(Filters).toEqual([{ Key: 'tag-key', Values: ['session-lab:lab-id'] }]);
+          return {
+            InstanceInformationList: [
+              // This lab's own nodes carry the tag too: never sampled.
+              { InstanceId: ids.DevOnPrem, PingStatus: 'Online' },
+              { InstanceId: ids.DevEC2Instance, PingStatus: 'Online' },
+              ...Object.entries(nodes).map(([id, node]) => ({
+                InstanceId: id,
+                PingStatus: node.ping ?? 'Online',
+              })),
+            ],
+          };
+        }
+        return {
+          InstanceInformationList: (Filters[0].Values as string[]).map((id) => ({
+            InstanceId: id,
+            PingStatus: 'Online',
+          })),
+        };
+      });
+      const own: Record<string, { Key: string; Value: string }[]> = {
+        [ids.ProdOnPrem]: other('demo', 'Prod'),
+        [ids.DevOnPrem]: other('demo', 'Dev'),
+      };
+      ssm.on(ListTagsForResourceCommand).callsFake(({ ResourceId }) => {
+        const found = own[ResourceId] ?? nodes[ResourceId]?.tags;
+        if (!found) throw awsError('InvalidResourceId');
+        return { TagList: found };
+      });
+    }
+
+    it('Dev nodes of other labs first, one lab after another, at most four; strict denies them all', async () => {
+      const lab = testLab();
+      world(lab);
+      neighbours({
+        'mi-0ddddddddddddddd1': { tags: other('alpha', 'Prod') },
+        'mi-0ddddddddddddddd2': { tags: other('alpha', 'Dev') },
+        'mi-0ddddddddddddddd3': { tags: other('beta', 'Dev') },
+        'mi-0ddddddddddddddd4': { tags: other('beta', 'Dev') },
+        'mi-0ddddddddddddddd5': { tags: other('gamma', 'Dev'), ping: 'ConnectionLost' },
+        // A stale node of this very lab (a replaced host) is not another lab's.
+        'mi-0ddddddddddddddd6': { tags: other('demo', 'Dev') },
+        // Tagged with a lab id but not session-lab's.
+        'mi-0ddddddddddddddd7': { tags: [{ Key: 'session-lab:lab-id', Value: 'x' }] },
+        'mi-0ddddddddddddddd8': { tags: other('delta', 'Prod') },
+      });
+      const report = await run(input(lab));
+      const others = report.accessMatrix.filter((c) => c.role === 'other-lab');
+      expect(others.map((c) => [c.nodeId, c.environment, c.expected, c.actual])).toEqual([
+        ['mi-0ddddddddddddddd2', 'Dev', 'denied', 'denied'],
+        ['mi-0ddddddddddddddd3', 'Dev', 'denied', 'denied'],
+        ['mi-0ddddddddddddddd4', 'Dev', 'denied', 'denied'],
+        ['mi-0ddddddddddddddd1', 'Prod', 'denied', 'denied'],
+      ]);
+      expect(report.ok).toBe(true);
+    });
+
+    it('a strict policy that forgets the lab id is caught on another lab’s Dev node', async () => {
+      const lab = testLab();
+      // The strict policy with its lab-id condition dropped: Dev of any lab is allowed.
+      const leaky = structuredClone(workshopUserPolicy('strict', 'demo'));
+      for (const statement of leaky.Statement) {
+        const equals = (statement.Condition as Record<string, Record<string, unknown>> | undefined)
+          ?.StringEquals;
+        if (equals) delete equals['ssm:resourceTag/session-lab:lab-id'];
+      }
+      world(lab, leaky);
+      neighbours({ 'mi-0ddddddddddddddd2': { tags: other('alpha', 'Dev') } });
+      await expect(run(input(lab))).rejects.toMatchObject({
+        name: 'LabStateMismatch',
+        message: expect.stringContaining('other-lab mi-0ddddddddddddddd2: expected denied, got allowed'),
+      });
+    });
+
+    it('an explicit list (even empty) is used as given: nothing is listed', async () => {
+      const lab = testLab();
+      world(lab);
+      neighbours({ 'mi-0ddddddddddddddd2': { tags: other('alpha', 'Dev') } });
+      const report = await run(input(lab, { otherLabNodes: [] }));
+      expect(report.accessMatrix.some((c) => c.role === 'other-lab')).toBe(false);
+      const listed = inputsOf(ssm, DescribeInstanceInformationCommand);
+      expect(listed.some((call) => call.Filters?.[0]?.Key === 'tag-key')).toBe(false);
+    });
+  });
+
   it('a strict lab whose user still holds the seed policy fails, naming the ProdOnPrem cell', async () => {
     const lab = testLab();
     world(lab, workshopUserPolicy('seed', 'demo'));
@@ -374,6 +469,41 @@ describe('verifyLab', () => {
       "SSM-SessionManagerRunShell does not hold the lab's preferences",
       'log group SSM-Logs does not exist',
     ]);
+  });
+
+  it('a sampled node of another lab that goes away meanwhile stays in the matrix with the tags it had', async () => {
+    const lab = testLab();
+    world(lab);
+    let listed = false;
+    ssm.on(DescribeInstanceInformationCommand).callsFake(({ Filters }) => ({
+      InstanceInformationList:
+        Filters[0].Key === 'tag-key'
+          ? [{ InstanceId: 'mi-0ddddddddddddddd2', PingStatus: 'Online' }]
+          : (Filters[0].Values as string[]).map((id) => ({ InstanceId: id, PingStatus: 'Online' })),
+    }));
+    ssm.on(ListTagsForResourceCommand).callsFake(({ ResourceId }) => {
+      if (ResourceId === 'mi-0ddddddddddddddd2') {
+        if (listed) throw awsError('InvalidResourceId');
+        listed = true;
+        return {
+          TagList: [
+            { Key: 'session-lab:lab-id', Value: 'alpha' },
+            { Key: 'session-lab:managed-by', Value: 'session-lab' },
+            { Key: 'Environment', Value: 'Dev' },
+          ],
+        };
+      }
+      return {
+        TagList: [
+          { Key: 'session-lab:lab-id', Value: 'demo' },
+          { Key: 'Environment', Value: ResourceId === ids.ProdOnPrem ? 'Prod' : 'Dev' },
+        ],
+      };
+    });
+    const report = await run(input(lab));
+    expect(matrix(report)['mi-0ddddddddddddddd2']).toEqual(['denied', 'denied']);
+    expect(report.problems).toEqual([]);
+    expect(report.ok).toBe(true);
   });
 
   it('a hybrid node that is gone is reported, not simulated', async () => {
