@@ -5,8 +5,12 @@
  * function's role gets exactly the grants listed for it in `permissions.ts`.
  */
 export interface LabFunctionSpec {
-  /** The workflow whose steps the task performs (validate-lab-input serves teardown too). */
-  workflow: 'provision' | 'teardown';
+  /**
+   * The workflow whose steps the task performs (validate-lab-input serves teardown too);
+   * `lifecycle`: the lab registry's bookkeeping (record-lab-status, a step of every workflow and
+   * the status-change rule's target; reset-due-labs, the schedules' target).
+   */
+  workflow: 'provision' | 'teardown' | 'lifecycle';
   /** The folder under functions/, the bundle folder under dist/functions/. */
   name: string;
   /** Below the Task states' TimeoutSeconds (330) so a hung function fails as a Lambda timeout first. */
@@ -16,7 +20,7 @@ export interface LabFunctionSpec {
 
 /** One catalogue entry; `const` keeps each name a literal type. */
 function task<const Name extends string>(
-  workflow: 'provision' | 'teardown',
+  workflow: LabFunctionSpec['workflow'],
   name: Name,
   timeoutSeconds: number,
   description: string,
@@ -49,24 +53,58 @@ export const LAB_FUNCTIONS = [
   task('teardown', 'terminate-instances', 120, "Teardown: terminates the lab's instances (polled)"),
   task('teardown', 'delete-network', 120, "Teardown: deletes the lab's security groups and key pair"),
   task('teardown', 'delete-workshop-user', 180, 'Teardown: deletes the workshop user, its policy and secret'),
+  // The lab lifecycle (the registry)
+  task(
+    'provision',
+    'acquire-shared-resources',
+    60,
+    "Takes the lab's references on the account-wide singletons",
+  ),
+  task(
+    'teardown',
+    'release-shared-resources',
+    120,
+    'Releases them; the last holder reverts tier and preferences',
+  ),
+  task(
+    'lifecycle',
+    'record-lab-status',
+    30,
+    "Records a lab's status (workflow steps, execution status changes)",
+  ),
+  task('lifecycle', 'reset-due-labs', 120, 'The schedules: tears down expired labs, resets nightly ones'),
 ] as const;
 
 export type LabFunctionName = (typeof LAB_FUNCTIONS)[number]['name'];
 
 /**
- * Task folders this stack does not deploy yet: the lab lifecycle (registry table, reset schedule,
- * portal API) deploys them and wires them into the workflows. Listed so that a new task folder
- * is never silently left out (test/infra/permissions.test.ts).
+ * Task folders this stack does not deploy (none now). Listed so that a new task folder is never
+ * silently left out (test/infra/permissions.test.ts).
  */
-export const NOT_DEPLOYED_YET = [
-  'acquire-shared-resources',
-  'release-shared-resources',
-  'record-lab-status',
-  'reset-due-labs',
-] as const;
+export const NOT_DEPLOYED_YET: readonly string[] = [];
 
-/** The state machines in state-machine/, each `${<PascalName>StateMachineArn}` for reset-lab. */
-export const STATE_MACHINES = ['provision-lab', 'teardown-lab', 'reset-lab'] as const;
+/**
+ * The portal API's functions, one per route of functions/api/openapi.yaml (whose integrations name
+ * them `${Api<Route>FunctionArn}`): the bundle is `dist/functions/api-<route>/index.mjs`.
+ */
+export const API_FUNCTIONS = [
+  { route: 'create-lab', description: 'POST /labs: creates a lab and starts provisioning it' },
+  { route: 'list-labs', description: 'GET /labs: lists labs by status, owner or class' },
+  { route: 'get-lab', description: "GET /labs/{labId}: a lab's status, steps and report" },
+  { route: 'delete-lab', description: 'DELETE /labs/{labId}: tears a lab down' },
+  { route: 'reset-lab', description: 'POST /labs/{labId}/reset: resets a lab to a new generation' },
+  { route: 'create-class', description: 'POST /classes: creates the labs of a class' },
+] as const;
+export type ApiRouteName = (typeof API_FUNCTIONS)[number]['route'];
+
+/** `create-lab` -> `api-create-lab`: the bundle folder under dist/functions/. */
+export const apiBundleName = (route: string): string => `api-${route}`;
+
+/**
+ * The state machines in state-machine/, children first: each is `${<PascalName>StateMachineArn}`
+ * in the ones after it (reset-lab and provision-class start provision-lab).
+ */
+export const STATE_MACHINES = ['provision-lab', 'teardown-lab', 'reset-lab', 'provision-class'] as const;
 export type StateMachineName = (typeof STATE_MACHINES)[number];
 
 /** `create-instance-role` -> `CreateInstanceRole`. */

@@ -1,4 +1,4 @@
-import type { LabFunctionName } from './functions.js';
+import type { ApiRouteName, LabFunctionName } from './functions.js';
 
 /**
  * What each Lambda task may do, and nothing more: one list of grants per function, each with the
@@ -46,6 +46,23 @@ const WORKSHOP_SESSIONS = ssmArn('session/MyWorkshopUser-*');
 const LOG_GROUPS = arn('logs', 'log-group:*');
 
 const MANAGED_POLICY = (name: string) => `arn:\${AWS::Partition}:iam::aws:policy/${name}`;
+
+/**
+ * The stack's own resources, filled in by the constructs (`Fn::Sub` variables): the lab registry
+ * table, its stream, the progress event bus and the lifecycle's dead-letter queue.
+ */
+export const STACK_RESOURCES = {
+  registryTable: '${RegistryTableArn}',
+  registryStream: '${RegistryStreamArn}',
+  eventBus: '${EventBusArn}',
+  deadLetterQueue: '${LifecycleDeadLetterQueueArn}',
+} as const;
+export type StackResourceVariable =
+  'RegistryTableArn' | 'RegistryStreamArn' | 'EventBusArn' | 'LifecycleDeadLetterQueueArn';
+
+/** A workflow's state machine, by its fixed name `<stack>-<workflow>` (infra/constructs/lab-workflows.ts). */
+export const stateMachineArn = (workflow: string) =>
+  arn('states', `stateMachine:\${AWS::StackName}-${workflow}`);
 
 // ---------------------------------------------------------------- conditions
 const TAG_MANAGED_BY = 'session-lab:managed-by';
@@ -106,6 +123,8 @@ export const WILDCARD_ONLY_ACTIONS: Record<string, string> = {
   'ssm:GetCommandInvocation': 'command invocations have no resource type',
   'ssm:ListCommandInvocations': 'a list call with no resource type',
   'ssm:ListCommands': 'a list call with no resource type',
+  'dynamodb:ListStreams':
+    'ListStreams has no resource type (the Lambda event source mapping lists the table’s streams)',
   'iam:GetAccountPasswordPolicy': 'an account-level read with no resource type',
   'iam:ListAccountAliases': 'an account-level read with no resource type',
   'cloudtrail:LookupEvents': 'LookupEvents has no resource type',
@@ -146,6 +165,18 @@ const labParameters = (why: string, ...actions: string[]): Grant => ({
 });
 
 const ec2Reads = (why: string, ...actions: string[]): Grant => ({ why, actions, resources: ['*'] });
+
+const registry = (why: string, ...actions: string[]): Grant => ({
+  why,
+  actions: actions.map((action) => `dynamodb:${action}`),
+  resources: [STACK_RESOURCES.registryTable],
+});
+
+const startWorkflow = (why: string, ...workflows: string[]): Grant => ({
+  why,
+  actions: ['states:StartExecution'],
+  resources: workflows.map(stateMachineArn),
+});
 
 export const PERMISSIONS: Record<LabFunctionName, Grant[]> = {
   'validate-lab-input': [],
@@ -599,6 +630,83 @@ export const PERMISSIONS: Record<LabFunctionName, Grant[]> = {
     labParameters('delete the private key parameter', 'ssm:DeleteParameter', 'ssm:GetParametersByPath'),
   ],
 
+  'acquire-shared-resources': [
+    registry(
+      'take the lab’s references on the singletons (conditional updates) and read them back',
+      'GetItem',
+      'UpdateItem',
+    ),
+    {
+      why: 'record the account’s tier before session-lab changes it (what a revert restores)',
+      actions: ['ssm:GetServiceSetting'],
+      resources: [ACTIVATION_TIER],
+    },
+    {
+      why: 'record the account’s preferences document before session-lab changes it',
+      actions: ['ssm:GetDocument'],
+      resources: [PREFERENCES_DOCUMENT],
+    },
+  ],
+
+  'release-shared-resources': [
+    registry(
+      'give the lab’s references back (conditional updates), find them by holder, claim and finish a revert',
+      'GetItem',
+      'UpdateItem',
+      'Scan',
+    ),
+    {
+      why: 'the last holder resets the activation tier (REVERT_SHARED_ON_LAST_RELEASE)',
+      actions: ['ssm:ResetServiceSetting'],
+      resources: [ACTIVATION_TIER],
+    },
+    {
+      why: 'the last holder restores the preferences document the account had, or deletes it',
+      actions: [
+        'ssm:UpdateDocument',
+        'ssm:UpdateDocumentDefaultVersion',
+        'ssm:CreateDocument',
+        'ssm:DeleteDocument',
+      ],
+      resources: [PREFERENCES_DOCUMENT],
+    },
+  ],
+
+  'record-lab-status': [
+    registry(
+      'set the lab’s status (optimistic update); register a lab first seen in a console run',
+      'GetItem',
+      'UpdateItem',
+      'PutItem',
+    ),
+  ],
+
+  'reset-due-labs': [
+    registry(
+      'find the labs due (Scan), change each under the optimistic lock, re-record a lab TTL purged',
+      'Scan',
+      'GetItem',
+      'UpdateItem',
+      'PutItem',
+    ),
+    startWorkflow('tear down expired labs and reset nightly ones', 'teardown-lab', 'reset-lab'),
+    {
+      why: 'the event source mapping reads the registry’s stream (TTL removals)',
+      actions: ['dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator'],
+      resources: [STACK_RESOURCES.registryStream],
+    },
+    {
+      why: 'the event source mapping lists the table’s streams',
+      actions: ['dynamodb:ListStreams'],
+      resources: ['*'],
+    },
+    {
+      why: 'the event source mapping sends a batch it could not process to the dead-letter queue',
+      actions: ['sqs:SendMessage'],
+      resources: [STACK_RESOURCES.deadLetterQueue],
+    },
+  ],
+
   'delete-workshop-user': [
     {
       why: 'delete the user after everything attached to it (facts sheet 1.5)',
@@ -650,9 +758,35 @@ export const PERMISSIONS: Record<LabFunctionName, Grant[]> = {
  * `registry` prop), on its table and event bus.
  */
 export const PROGRESS_ACTIONS = {
-  table: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Scan'],
+  table: ['dynamodb:UpdateItem'],
   bus: ['events:PutEvents'],
 } as const;
+
+/**
+ * The portal API's functions (functions/api/<route>): each reads or writes the registry as its
+ * route needs and starts only its own workflow. The source scan follows a class by the methods
+ * used, so these are checked against each route's source like the tasks' grants.
+ */
+export const API_PERMISSIONS: Record<ApiRouteName, Grant[]> = {
+  'create-lab': [
+    registry('read the lab (idempotent replay, conflict) and record it', 'GetItem', 'PutItem'),
+    startWorkflow('provision the lab', 'provision-lab'),
+  ],
+  'list-labs': [registry('list labs a page at a time (a filtered Scan)', 'Scan')],
+  'get-lab': [registry('read one lab', 'GetItem')],
+  'delete-lab': [
+    registry('mark the lab tearing down under the optimistic lock', 'GetItem', 'UpdateItem'),
+    startWorkflow('tear the lab down', 'teardown-lab'),
+  ],
+  'reset-lab': [
+    registry('start a new generation under the optimistic lock', 'GetItem', 'UpdateItem'),
+    startWorkflow('reset the lab', 'reset-lab'),
+  ],
+  'create-class': [
+    registry('check every lab id, then record the labs', 'GetItem', 'PutItem'),
+    startWorkflow('provision the class’s labs (one Map execution)', 'provision-class'),
+  ],
+};
 
 /** Every IAM action a function's role is granted. */
 export function grantedActions(name: LabFunctionName): Set<string> {

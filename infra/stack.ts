@@ -1,29 +1,106 @@
-import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Fn, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { LabFunctions } from './constructs/lab-functions.js';
+import { LabLifecycle } from './constructs/lab-lifecycle.js';
+import { LabRegistry } from './constructs/lab-registry.js';
 import { LabWorkflows } from './constructs/lab-workflows.js';
-import { pascalCase } from './functions.js';
+import { PortalApi, type ApiLimitsProps } from './constructs/portal-api.js';
+import { STATE_MACHINES, pascalCase, type StateMachineName } from './functions.js';
+import { stateMachineArn } from './permissions.js';
 
 export interface SessionLabStackProps extends StackProps {
   /** Where `npm run build` put the Lambda bundles (dist/functions). */
   bundleDir: string;
+  /** The nightly reset's EventBridge Scheduler expression (default `cron(0 3 * * ? *)`, UTC). */
+  resetSchedule?: string;
+  /** The expiry sweep's expression (default `rate(15 minutes)`). */
+  expirySchedule?: string;
+  /** Whether the last lab to release the advanced tier and the preferences reverts them (default false). */
+  revertSharedOnLastRelease?: boolean;
+  /** The portal API's limits (class size, class concurrency, lab lifetimes). */
+  apiLimits?: ApiLimitsProps;
 }
 
-/** session-lab: the lab tasks and the provision, teardown and reset workflows. The stack only composes. */
+/**
+ * session-lab: the lab tasks, the provision, teardown, reset and class workflows, the lab registry
+ * with its schedules, and the training-portal API. The stack only composes.
+ */
 export class SessionLabStack extends Stack {
+  readonly registry: LabRegistry;
   readonly labFunctions: LabFunctions;
   readonly workflows: LabWorkflows;
+  readonly lifecycle: LabLifecycle;
+  readonly portalApi: PortalApi;
 
   constructor(scope: Construct, id: string, props: SessionLabStackProps) {
     super(scope, id, props);
-    this.labFunctions = new LabFunctions(this, 'Tasks', { bundleDir: props.bundleDir });
+    this.registry = new LabRegistry(this, 'Registry');
+    const registry = this.registry.refs();
+    // The workflows' ARNs from their fixed names: the functions that start them need no reference
+    // to the state machines, which reference the functions.
+    const machineArn = (name: StateMachineName) => Fn.sub(stateMachineArn(name));
+    this.labFunctions = new LabFunctions(this, 'Tasks', {
+      bundleDir: props.bundleDir,
+      registry,
+      environment: {
+        'release-shared-resources': {
+          REVERT_SHARED_ON_LAST_RELEASE: String(props.revertSharedOnLastRelease ?? false),
+        },
+        'reset-due-labs': {
+          TEARDOWN_LAB_STATE_MACHINE_ARN: machineArn('teardown-lab'),
+          RESET_LAB_STATE_MACHINE_ARN: machineArn('reset-lab'),
+        },
+      },
+    });
     this.workflows = new LabWorkflows(this, 'Workflows', { functions: this.labFunctions.functions });
+    const functions = this.labFunctions.functions;
+    this.lifecycle = new LabLifecycle(this, 'Lifecycle', {
+      recordLabStatus: functions.get('record-lab-status')!,
+      resetDueLabs: functions.get('reset-due-labs')!,
+      workflows: (['provision-lab', 'teardown-lab', 'reset-lab'] as const).map((name) =>
+        this.workflows.stateMachines.get(name)!,
+      ),
+      registryStreamArn: registry.streamArn,
+      deadLetterQueue: this.registry.deadLetterQueue,
+      resetSchedule: props.resetSchedule,
+      expirySchedule: props.expirySchedule,
+    });
+    this.portalApi = new PortalApi(this, 'Portal', {
+      bundleDir: props.bundleDir,
+      registry,
+      stateMachineArns: {
+        'provision-lab': machineArn('provision-lab'),
+        'teardown-lab': machineArn('teardown-lab'),
+        'reset-lab': machineArn('reset-lab'),
+        'provision-class': machineArn('provision-class'),
+      },
+      limits: props.apiLimits,
+    });
 
-    for (const [name, machine] of this.workflows.stateMachines) {
+    for (const name of STATE_MACHINES) {
       new CfnOutput(this, `${pascalCase(name)}StateMachineArn`, {
-        value: machine.stateMachineArn,
-        description: `Start a ${name} execution here (input: { "labId": "demo" })`,
+        value: this.workflows.stateMachines.get(name)!.stateMachineArn,
+        description:
+          name === 'provision-class'
+            ? 'Provisions the labs of a class (POST /classes starts it)'
+            : `Start a ${name} execution here (input: { "labId": "demo" })`,
       });
     }
+    new CfnOutput(this, 'PortalApiUrl', {
+      value: this.portalApi.api.deploymentStage.urlForPath('/'),
+      description: 'The training-portal API (IAM authorization: sign requests with SigV4)',
+    });
+    new CfnOutput(this, 'PortalInvokePolicyArn', {
+      value: this.portalApi.invokePolicy.managedPolicyArn,
+      description: 'Attach to the portal’s role: execute-api:Invoke on the API’s routes',
+    });
+    new CfnOutput(this, 'RegistryTableName', {
+      value: registry.tableName,
+      description: 'The lab registry (`session-lab list` with REGISTRY_TABLE set to it)',
+    });
+    new CfnOutput(this, 'ProgressEventBusName', {
+      value: this.registry.eventBus.eventBusName,
+      description: 'Subscribe to source session-lab, detail-type "Lab Step Changed" here',
+    });
   }
 }

@@ -4,8 +4,10 @@ import type { LabClients } from '../shared/clients.js';
 import { ensureRole, verifyRole, type PolicyDocument, type RoleSpec } from '../shared/iam-roles.js';
 import { MANAGED_POLICIES, SHARED_NAMES } from '../shared/names.js';
 import { sharedTags } from '../shared/tags.js';
+import { labReferenceSchema } from '../shared/lab-config.js';
 
-export const inputSchema = z.object({}).strict();
+/** Nothing of the lab is needed: the lab id and run only let its progress be recorded. */
+export const inputSchema = labReferenceSchema;
 export type CreateServiceRoleInput = z.output<typeof inputSchema>;
 
 export interface CreateServiceRoleOutput {

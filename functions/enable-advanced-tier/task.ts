@@ -3,9 +3,13 @@ import { z } from 'zod';
 import { ADVANCED_TIER, readActivationTier, type TierSetting } from '../shared/activation-tier.js';
 import type { LabClients } from '../shared/clients.js';
 import { NotReadyYet, isErrorNamed } from '../shared/errors.js';
+import { labReferenceSchema } from '../shared/lab-config.js';
 
-/** The task needs nothing: the setting is account- and Region-wide (facts sheet 0.3). */
-export const inputSchema = z.object({});
+/**
+ * The task needs nothing: the setting is account- and Region-wide (facts sheet 0.3). The lab id
+ * and run only let its progress be recorded on the lab.
+ */
+export const inputSchema = labReferenceSchema;
 export type Input = z.output<typeof inputSchema>;
 
 /**

@@ -16,7 +16,7 @@ import {
   type WorkflowName,
 } from '../shared/registry.js';
 
-export const inputSchema = z
+const statusSchema = z
   .object({
     labId: labIdSchema,
     status: z.enum(LAB_STATUSES),
@@ -36,7 +36,20 @@ export const inputSchema = z
       .optional(),
   })
   .strict();
-export type RecordLabStatusInput = z.input<typeof inputSchema>;
+
+/**
+ * The status to record. The workflows' failure paths pass the execution input as `input` instead
+ * of `labId` (`$$.Execution.Input`: the lab id may be missing from a bad input, and a missing path
+ * would fail the execution with States.Runtime, hiding the real error): its `labId` is the lab.
+ */
+export const inputSchema = z.preprocess((event) => {
+  if (!event || typeof event !== 'object' || !('input' in event)) return event;
+  const { input, ...rest } = event as Record<string, unknown>;
+  const fromInput = input && typeof input === 'object' ? (input as { labId?: unknown }).labId : undefined;
+  return rest.labId === undefined && fromInput !== undefined ? { ...rest, labId: fromInput } : rest;
+}, statusSchema);
+export type RecordLabStatusInput =
+  z.input<typeof statusSchema> | (Omit<z.input<typeof statusSchema>, 'labId'> & { input: unknown });
 
 export interface RecordLabStatusOutput {
   labId: string;
@@ -49,11 +62,17 @@ export interface RecordLabStatusOutput {
 
 const STARTS: readonly LabStatus[] = ['provisioning', 'tearing-down'];
 
+/** The workflows name the failed step in the error: `Launch instances failed: NotReadyYet`. */
+export function stepOfError(error: string): string | undefined {
+  return /^(.{1,128}?) failed: /.exec(error)?.[1];
+}
+
 function failureOf(error: z.output<typeof inputSchema>['error']) {
   const name = error?.error ?? error?.Error ?? 'Failed';
   const cause = error?.cause ?? error?.Cause;
+  const step = error?.step ?? stepOfError(name);
   return {
-    ...(error?.step ? { step: error.step } : {}),
+    ...(step ? { step } : {}),
     error: clip(name, 512),
     ...(cause ? { cause: clip(cause) } : {}),
   };
@@ -95,7 +114,12 @@ function decide(
       changes: { status, report: withoutSecrets(input.report) ?? null, error: null, currentStep: null },
     };
   }
-  if (status === 'failed') return { changes: { status, error: failureOf(input.error) } };
+  if (status === 'failed') {
+    // The first failure of a run is the precise one (a task's own, or a reset's child's); a later
+    // report of the same run (the reset parent, the status-change rule) adds nothing.
+    if (lab.status === 'failed' && lab.error) return { reason: 'failure already recorded' };
+    return { changes: { status, error: failureOf(input.error) } };
+  }
   return { changes: deletedChanges(now) };
 }
 
@@ -191,8 +215,7 @@ export function outcomeToStatus(outcome: WorkflowOutcome): z.output<typeof input
   const base = { labId: labId as string, executionName: outcome.executionName };
   if (outcome.status !== 'SUCCEEDED') {
     const error = outcome.error ?? outcome.status;
-    // The workflows name the failed step in the error: `Launch instances failed: NotReadyYet`.
-    const step = /^(.{1,128}?) failed: /.exec(error)?.[1] ?? outcome.workflow;
+    const step = stepOfError(error) ?? outcome.workflow;
     return { ...base, status: 'failed', error: { step, error, cause: outcome.cause } };
   }
   if (outcome.workflow === 'teardown-lab') return { ...base, status: 'deleted' };

@@ -46,6 +46,8 @@ export interface ApiReply {
 export interface ApiLimits {
   /** The most labs one `POST /classes` may create. */
   maxClassSize: number;
+  /** How many labs of a class provision at once (provision-class's Map MaxConcurrency). */
+  maxClassConcurrency: number;
   /** A lab's lifetime when the request does not say. */
   defaultLabHours: number;
   maxLabHours: number;
@@ -218,6 +220,7 @@ const positiveInt = (fallback: number) => z.coerce.number().int().positive().def
 
 export const apiEnvSchema = z.object({
   MAX_CLASS_SIZE: positiveInt(30),
+  MAX_CLASS_CONCURRENCY: positiveInt(10),
   DEFAULT_LAB_HOURS: positiveInt(72),
   MAX_LAB_HOURS: positiveInt(720),
 });
@@ -226,6 +229,7 @@ export function apiLimitsFromEnv(env: NodeJS.ProcessEnv = process.env): ApiLimit
   const parsed = readEnv(apiEnvSchema, env);
   return {
     maxClassSize: parsed.MAX_CLASS_SIZE,
+    maxClassConcurrency: parsed.MAX_CLASS_CONCURRENCY,
     defaultLabHours: parsed.DEFAULT_LAB_HOURS,
     maxLabHours: parsed.MAX_LAB_HOURS,
   };

@@ -96,3 +96,12 @@ export const runIdSchema = z
     /^[^\s<>{}[\]?*"#%\\^|~`$&,;:/\u0000-\u001f\u007f-\u009f]+$/,
     'must be a Step Functions execution name: no whitespace, brackets, wildcards, control characters or any of " # % \\ ^ | ~ ` $ & , ; : /',
   );
+
+/**
+ * The input of a task that needs nothing of the lab (an account-wide resource): the state machine
+ * still passes the lab id and run, so the task's progress is recorded on the lab
+ * (shared/registry-progress.ts). Both optional: the task works without them.
+ */
+export const labReferenceSchema = z
+  .object({ labId: labIdSchema.optional(), runId: runIdSchema.optional() })
+  .strict();

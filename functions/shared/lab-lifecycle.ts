@@ -35,6 +35,11 @@ export interface CreateLabRequest {
   clientRequestToken?: string;
   expiresInHours: number;
   nightlyReset: boolean;
+  /**
+   * Start the lab's provisioning (default). False only records it: `POST /classes` starts the
+   * labs it recorded together, as one provision-class execution.
+   */
+  start?: boolean;
 }
 
 export type CreateOutcome =
@@ -64,7 +69,7 @@ const IN_PROGRESS: Record<WorkflowName, LabRecord['status']> = {
 };
 
 /** The lab is in the middle of `workflow` (its record says so): asking again re-starts the same run. */
-const runningWorkflow = (lab: LabRecord, workflow: WorkflowName) =>
+export const runningWorkflow = (lab: LabRecord, workflow: WorkflowName) =>
   lab.workflow === workflow && lab.status === IN_PROGRESS[workflow];
 
 /**
@@ -80,7 +85,8 @@ export async function createLab(deps: LifecycleDeps, request: CreateLabRequest):
     const existing = await deps.registry.getLab(labId);
     if (existing && existing.status !== 'deleted') {
       if (request.clientRequestToken && existing.clientRequestToken === request.clientRequestToken) {
-        if (runningWorkflow(existing, 'provision-lab')) await startRecorded(deps, existing);
+        if (runningWorkflow(existing, 'provision-lab') && request.start !== false)
+          await startRecorded(deps, existing);
         return { outcome: 'replayed', lab: existing };
       }
       return { outcome: 'conflict', lab: existing };
@@ -107,7 +113,7 @@ export async function createLab(deps: LifecycleDeps, request: CreateLabRequest):
       version: 1,
     };
     if (await deps.registry.putLab(lab, existing)) {
-      await startRecorded(deps, lab);
+      if (request.start !== false) await startRecorded(deps, lab);
       return { outcome: 'created', lab };
     }
     // Someone else wrote the record meanwhile: look again (a replay of ours, or a conflict).

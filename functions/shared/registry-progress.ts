@@ -47,19 +47,30 @@ export function stepNameOfFunction(functionName: string): string {
 }
 
 /**
- * The lab a task's event is about: `labId` at the top (teardown tasks), in `lab` (provision tasks)
- * or in `input` (the validation of the execution input).
+ * The lab a task's event is about: `labId` at the top (teardown tasks, and provision tasks on an
+ * account-wide resource), in `lab` (provision tasks) or in `input` (the validation of the
+ * execution input); the run from `lab.runId`, or `runId` at the top.
  */
 export function labOfEvent(event: unknown): { labId: string; runId?: string } | undefined {
   const record = (event ?? {}) as {
     labId?: unknown;
+    runId?: unknown;
     lab?: { labId?: unknown; runId?: unknown };
     input?: { labId?: unknown };
   };
   const labId = typeof record.labId === 'string' ? record.labId : (record.lab?.labId ?? record.input?.labId);
   if (!labIdSchema.safeParse(labId).success) return undefined;
-  const runId = typeof record.lab?.runId === 'string' ? record.lab.runId : undefined;
-  return { labId: labId as string, runId };
+  const runId = record.lab?.runId ?? record.runId;
+  return { labId: labId as string, runId: typeof runId === 'string' ? runId : undefined };
+}
+
+/**
+ * The execution names that may record a run's progress: the run itself and, for a reset's child
+ * (`<reset>-provision`, `<reset>-teardown`), the reset the registry records as the lab's run.
+ */
+export function runIdsOf(runId: string): string[] {
+  const parent = runId.replace(/-(provision|teardown)$/, '');
+  return parent === runId ? [runId] : [runId, parent];
 }
 
 export interface ProgressClients {
@@ -136,8 +147,8 @@ export function registryProgress(
         events,
         busName: env.EVENT_BUS_NAME,
         labId: lab.labId,
-        // A provision task knows its run: only the lab's current run (or its reset parent) may write.
-        runIds: lab.runId ? [lab.runId, lab.runId.replace(/-provision$/, '')] : undefined,
+        // A task that knows its run: only the lab's current run (or its reset parent) may write.
+        runIds: lab.runId ? runIdsOf(lab.runId) : undefined,
         step: env.STEP_NAME ?? stepNameOfFunction(request.context.functionName ?? 'task'),
         startedAt: new Date().toISOString(),
       };

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { StartExecutionCommand, type SFNClient } from '@aws-sdk/client-sfn';
 import { z } from 'zod';
 import { readEnv } from './env.js';
@@ -12,8 +12,16 @@ import type { WorkflowName } from './registry.js';
  * workflow whose start was cut short.
  */
 export interface WorkflowStarter {
-  start(name: WorkflowName, input: unknown, executionName: string): Promise<{ executionId: string }>;
+  start(name: StartableWorkflow, input: unknown, executionName: string): Promise<{ executionId: string }>;
 }
+
+/**
+ * What the API and the schedule start: a lab's own workflows, and `provision-class`, which
+ * provisions the labs of a class (each under the execution name recorded for it) through a Map
+ * with a bounded concurrency.
+ */
+export const STARTABLE_WORKFLOWS = ['provision-lab', 'teardown-lab', 'reset-lab', 'provision-class'] as const;
+export type StartableWorkflow = WorkflowName | 'provision-class';
 
 const stateMachineArn = z
   .string()
@@ -24,12 +32,14 @@ export const starterEnvSchema = z.object({
   PROVISION_LAB_STATE_MACHINE_ARN: stateMachineArn.optional(),
   TEARDOWN_LAB_STATE_MACHINE_ARN: stateMachineArn.optional(),
   RESET_LAB_STATE_MACHINE_ARN: stateMachineArn.optional(),
+  PROVISION_CLASS_STATE_MACHINE_ARN: stateMachineArn.optional(),
 });
 
-const ENV_OF: Record<WorkflowName, keyof z.output<typeof starterEnvSchema>> = {
+const ENV_OF: Record<StartableWorkflow, keyof z.output<typeof starterEnvSchema>> = {
   'provision-lab': 'PROVISION_LAB_STATE_MACHINE_ARN',
   'teardown-lab': 'TEARDOWN_LAB_STATE_MACHINE_ARN',
   'reset-lab': 'RESET_LAB_STATE_MACHINE_ARN',
+  'provision-class': 'PROVISION_CLASS_STATE_MACHINE_ARN',
 };
 
 /** The execution ARN Step Functions gives `executionName` of `stateMachine`. */
@@ -43,7 +53,7 @@ export class SfnWorkflowStarter implements WorkflowStarter {
     private readonly arns: z.output<typeof starterEnvSchema>,
   ) {}
 
-  async start(name: WorkflowName, input: unknown, executionName: string) {
+  async start(name: StartableWorkflow, input: unknown, executionName: string) {
     const variable = ENV_OF[name];
     const arn = this.arns[variable];
     if (!arn) throw new ConfigurationError(variable, `${variable} must be set to start ${name}`);
@@ -92,4 +102,22 @@ export function newExecutionName(
     .replace(/[-:.TZ]/g, '')
     .slice(0, 14);
   return `${labId}-g${generation}-${ACTIONS[workflow]}-${stamp}-${randomBytes(2).toString('hex')}`;
+}
+
+/**
+ * The execution name of a class's provisioning: `<classId>-class-<digest>`, the digest taken over
+ * the labs it provisions and their recorded execution names. Asking again for the same labs (a
+ * retried `POST /classes`) gives the same name, which the starters treat as already started.
+ */
+export function classExecutionName(classId: string, labs: { labId: string; executionName: string }[]) {
+  const digest = createHash('sha256')
+    .update(
+      labs
+        .map((lab) => `${lab.labId}=${lab.executionName}`)
+        .sort()
+        .join('\n'),
+    )
+    .digest('hex')
+    .slice(0, 16);
+  return `${classId}-class-${digest}`;
 }

@@ -1,8 +1,10 @@
 import { z } from 'zod';
 import { ADVANCED_TIER, readActivationTier } from '../shared/activation-tier.js';
 import type { LabClients } from '../shared/clients.js';
+import { labReferenceSchema } from '../shared/lab-config.js';
 
-export const inputSchema = z.object({});
+/** Nothing of the lab is needed: the lab id and run only let its progress be recorded. */
+export const inputSchema = labReferenceSchema;
 export type Input = z.output<typeof inputSchema>;
 
 export interface Output {

@@ -1,18 +1,32 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { Duration, Fn, RemovalPolicy, Validations } from 'aws-cdk-lib';
-import { Effect, PolicyDocument, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import { Architecture, Code, Function as LambdaFunction, Runtime } from 'aws-cdk-lib/aws-lambda';
-import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import type { Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
+import type { Role } from 'aws-cdk-lib/aws-iam';
+import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { LAB_FUNCTIONS, pascalCase, type LabFunctionName } from '../functions.js';
+import { statesInvoking } from '../asl.js';
 import {
-  PERMISSIONS,
-  PROGRESS_ACTIONS,
-  WILDCARD_ONLY_ACTIONS,
-  WILDCARD_PATTERN_REASONS,
-  type Grant,
-} from '../permissions.js';
+  API_FUNCTIONS,
+  LAB_FUNCTIONS,
+  apiBundleName,
+  functionArnPlaceholder,
+  pascalCase,
+  type LabFunctionName,
+} from '../functions.js';
+import { PERMISSIONS, PROGRESS_ACTIONS } from '../permissions.js';
+import { createTaskFunction } from './task-function.js';
+
+export { statementOf, wildcardReasons } from './task-function.js';
+
+/** The lab registry as the functions see it (infra/constructs/lab-registry.ts). */
+export interface RegistryRefs {
+  tableName: string;
+  tableArn: string;
+  streamArn: string;
+  eventBusArn: string;
+  deadLetterQueueArn: string;
+}
 
 export interface LabFunctionsProps {
   /** Where the esbuild bundles are: `<bundleDir>/<name>/index.mjs` (`npm run build`). */
@@ -20,95 +34,45 @@ export interface LabFunctionsProps {
   /** How long the functions' logs are kept. */
   logRetention?: RetentionDays;
   /**
-   * The lab registry, when the deployment has one: every task then records its step on the lab's
-   * item and publishes progress events (functions/shared/registry-progress.ts).
+   * The lab registry: every task records its step on the lab's item and publishes progress
+   * events (functions/shared/registry-progress.ts); the lifecycle tasks keep the registry.
    */
-  registry?: { tableName: string; tableArn: string; eventBusArn: string };
+  registry: RegistryRefs;
+  /** Extra environment by function (deployment settings such as REVERT_SHARED_ON_LAST_RELEASE). */
+  environment?: Partial<Record<LabFunctionName, Record<string, string>>>;
 }
 
-/** An ARN pattern as a CloudFormation value: `Fn::Sub` when it names pseudo parameters. */
-const cfnValue = (value: string) => (value.includes('${') ? Fn.sub(value) : value);
+/** The values of the stack-resource variables the grants in permissions.ts use. */
+export const registryVariables = (registry: RegistryRefs): Record<string, string> => ({
+  RegistryTableArn: registry.tableArn,
+  RegistryStreamArn: registry.streamArn,
+  EventBusArn: registry.eventBusArn,
+  LifecycleDeadLetterQueueArn: registry.deadLetterQueueArn,
+});
 
-/** The grant as a policy statement, ARN patterns (in resources and conditions) substituted. */
-function statementOf(grant: Grant): PolicyStatement {
-  const conditions = Object.fromEntries(
-    Object.entries(grant.conditions ?? {}).map(([operator, keys]) => [
-      operator,
-      Object.fromEntries(
-        Object.entries(keys).map(([key, value]) => [
-          key,
-          Array.isArray(value) ? value.map(cfnValue) : cfnValue(value),
-        ]),
-      ),
-    ]),
-  );
-  return new PolicyStatement({
-    effect: Effect.ALLOW,
-    actions: grant.actions,
-    resources: grant.resources.map(cfnValue),
-    conditions: grant.conditions ? conditions : undefined,
-  });
+/** The bundles the stack deploys (`LAB_FUNCTIONS` and the API's) that `bundleDir` does not hold. */
+export function missingBundles(bundleDir: string): string[] {
+  return [
+    ...LAB_FUNCTIONS.map(({ name }) => name),
+    ...API_FUNCTIONS.map(({ route }) => apiBundleName(route)),
+  ].filter((name) => !existsSync(join(bundleDir, name, 'index.mjs')));
 }
 
 /**
- * The written reason for every wildcard resource in a function's grants, keyed by the cdk-nag
- * finding id (AwsSolutions-IAM5[Resource::...]). Throws for a pattern nobody has justified.
+ * The step name a task records its progress under: the name of the state that runs it, when one
+ * state does (a function several states run, record-lab-status, records none of its own).
  */
-export function wildcardReasons(grants: readonly Grant[]): Map<string, string> {
-  const reasons = new Map<string, Set<string>>();
-  for (const grant of grants) {
-    for (const resource of grant.resources) {
-      if (!resource.includes('*')) continue;
-      const finding = `AwsSolutions-IAM5[Resource::${resource.replace(/\$\{(AWS::[A-Za-z]+)\}/g, '<$1>')}]`;
-      const why =
-        resource === '*'
-          ? grant.actions.map((action) => {
-              const reason = WILDCARD_ONLY_ACTIONS[action];
-              if (!reason) throw new Error(`${action} is granted on '*' but is not in WILDCARD_ONLY_ACTIONS`);
-              return `${action}: ${reason}`;
-            })
-          : [WILDCARD_PATTERN_REASONS[resource]];
-      if (why.some((reason) => !reason))
-        throw new Error(`${resource} has no reason in WILDCARD_PATTERN_REASONS`);
-      const known = reasons.get(finding) ?? new Set<string>();
-      for (const reason of why) known.add(reason!);
-      reasons.set(finding, known);
-    }
-  }
-  return new Map([...reasons].map(([finding, why]) => [finding, [...why].join('; ')]));
-}
-
-/**
- * Tasks write secrets (activation codes, the private key, the password) and pass on names only;
- * none ever reads one back. SecureString parameters and secrets are decrypted through KMS on the
- * caller's behalf, so denying that decryption makes "no task can read a secret" hold even where a
- * grant allows GetParameter (used to check that a parameter exists).
- */
-const neverDecryptSecrets = () =>
-  new PolicyStatement({
-    effect: Effect.DENY,
-    actions: ['kms:Decrypt', 'secretsmanager:GetSecretValue'],
-    resources: ['*'],
-    conditions: {
-      StringEqualsIfExists: {
-        'kms:ViaService': [
-          Fn.sub('ssm.${AWS::Region}.amazonaws.com'),
-          Fn.sub('secretsmanager.${AWS::Region}.amazonaws.com'),
-        ],
-      },
-    },
-  });
-
-/** The bundles `LAB_FUNCTIONS` lists that `bundleDir` does not hold. */
-export function missingBundles(bundleDir: string): LabFunctionName[] {
-  return LAB_FUNCTIONS.filter(({ name }) => !existsSync(join(bundleDir, name, 'index.mjs'))).map(
-    ({ name }) => name,
-  );
+export function stepNameOf(name: LabFunctionName): string | undefined {
+  const states = statesInvoking(functionArnPlaceholder(name));
+  return states.length === 1 ? states[0] : undefined;
 }
 
 /**
  * Every lab task as a Lambda function built from its esbuild bundle (no Docker), each with its own
  * role holding only the grants `permissions.ts` lists for it, and its own log group with retention.
+ * Each knows the lab registry (`REGISTRY_TABLE`); each lab step also records its progress there:
+ * `EVENT_BUS_NAME` and `STEP_NAME` in its environment, `dynamodb:UpdateItem` on the table and
+ * `events:PutEvents` on the bus in its role.
  */
 export class LabFunctions extends Construct {
   readonly functions = new Map<LabFunctionName, LambdaFunction>();
@@ -123,54 +87,31 @@ export class LabFunctions extends Construct {
           'Run `npm run build` first; a function with no bundle has no functions/<name>/handler.ts yet.',
       );
     }
-
+    const { registry } = props;
     for (const spec of LAB_FUNCTIONS) {
-      const id = pascalCase(spec.name);
-      const logGroup = new LogGroup(this, `${id}Logs`, {
-        retention: props.logRetention ?? RetentionDays.ONE_MONTH,
-        removalPolicy: RemovalPolicy.DESTROY,
-      });
-      const statements = PERMISSIONS[spec.name].map(statementOf);
-      statements.push(
-        new PolicyStatement({
-          actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
-          resources: [logGroup.logGroupArn],
-        }),
-        neverDecryptSecrets(),
-      );
-      if (props.registry) {
-        statements.push(
-          new PolicyStatement({ actions: [...PROGRESS_ACTIONS.table], resources: [props.registry.tableArn] }),
-          new PolicyStatement({
-            actions: [...PROGRESS_ACTIONS.bus],
-            resources: [props.registry.eventBusArn],
-          }),
-        );
-      }
-      const role = new Role(this, `${id}Role`, {
-        assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
-        description: `session-lab ${spec.name}: only what this task calls`,
-        inlinePolicies: { [spec.name]: new PolicyDocument({ statements }) },
-      });
-      for (const [finding, reason] of wildcardReasons(PERMISSIONS[spec.name])) {
-        Validations.of(role).acknowledge({ id: finding, reason });
-      }
-      const fn = new LambdaFunction(this, id, {
-        description: `session-lab: ${spec.description}`,
-        runtime: Runtime.NODEJS_24_X,
-        architecture: Architecture.ARM_64,
-        handler: 'index.handler',
-        code: Code.fromAsset(join(props.bundleDir, spec.name)),
-        memorySize: 256,
-        timeout: Duration.seconds(spec.timeoutSeconds),
-        role,
-        logGroup,
+      // The lifecycle's bookkeeping tasks are not lab steps: they record no progress of their own.
+      const progress = spec.workflow !== 'lifecycle';
+      const step = progress ? stepNameOf(spec.name) : undefined;
+      const { fn, role } = createTaskFunction(this, pascalCase(spec.name), {
+        bundle: spec.name,
+        bundleDir: props.bundleDir,
+        description: spec.description,
+        timeoutSeconds: spec.timeoutSeconds,
+        grants: PERMISSIONS[spec.name],
+        variables: registryVariables(registry),
+        extraStatements: progress
+          ? [
+              new PolicyStatement({ actions: [...PROGRESS_ACTIONS.table], resources: [registry.tableArn] }),
+              new PolicyStatement({ actions: [...PROGRESS_ACTIONS.bus], resources: [registry.eventBusArn] }),
+            ]
+          : [],
         environment: {
-          NODE_OPTIONS: '--enable-source-maps',
-          ...(props.registry
-            ? { REGISTRY_TABLE: props.registry.tableName, EVENT_BUS_NAME: props.registry.eventBusArn }
-            : {}),
+          REGISTRY_TABLE: registry.tableName,
+          ...(progress ? { EVENT_BUS_NAME: registry.eventBusArn } : {}),
+          ...(step ? { STEP_NAME: step } : {}),
+          ...props.environment?.[spec.name],
         },
+        logRetention: props.logRetention,
       });
       this.functions.set(spec.name, fn);
       this.roles.set(spec.name, role);

@@ -1,4 +1,4 @@
-import { ArnFormat, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { ArnFormat, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
@@ -24,10 +24,11 @@ export interface LabWorkflowsProps {
 const SYNC_EVENTS_RULE = 'StepFunctionsGetEventsForStepFunctionsExecutionRule';
 
 /**
- * The three workflows from state-machine/*.asl.json, deployed unchanged: every `${...}`
- * placeholder filled by a definition substitution (a function ARN, or for reset-lab a child state
- * machine ARN), Standard type, execution logging without execution data, X-Ray tracing. Each
- * state machine may invoke exactly the functions its file names.
+ * The workflows from state-machine/*.asl.json, deployed unchanged: every `${...}` placeholder
+ * filled by a definition substitution (a function ARN, or for reset-lab and provision-class a child
+ * state machine ARN), Standard type, execution logging without execution data, X-Ray tracing.
+ * Each state machine may invoke exactly the functions its file names, and start exactly the
+ * children it names.
  */
 export class LabWorkflows extends Construct {
   readonly stateMachines = new Map<StateMachineName, StateMachine>();
@@ -36,9 +37,8 @@ export class LabWorkflows extends Construct {
 
   constructor(scope: Construct, id: string, props: LabWorkflowsProps) {
     super(scope, id);
-    // Children first: reset-lab needs the ARNs of the other two.
-    const order: StateMachineName[] = ['provision-lab', 'teardown-lab', 'reset-lab'];
-    for (const name of order) this.stateMachines.set(name, this.workflow(name, props));
+    // Children first (STATE_MACHINES' order): reset-lab and provision-class need provision-lab's ARN.
+    for (const name of STATE_MACHINES) this.stateMachines.set(name, this.workflow(name, props));
   }
 
   private workflow(name: StateMachineName, props: LabWorkflowsProps): StateMachine {
@@ -81,8 +81,7 @@ export class LabWorkflows extends Construct {
       stateMachineType: StateMachineType.STANDARD,
       definitionBody: DefinitionBody.fromFile(definitionPath(name)),
       definitionSubstitutions: substitutions,
-      // The workflow's own TimeoutSeconds bounds each execution; this is a backstop.
-      timeout: Duration.hours(4),
+      // Each file's own TimeoutSeconds bounds its executions (a file definition takes no other).
       tracingEnabled: true,
       logs: { destination: logGroup, level: LogLevel.ALL, includeExecutionData: false },
       comment: `session-lab ${name}`,
@@ -135,7 +134,7 @@ export class LabWorkflows extends Construct {
     for (const childName of childNames) {
       Validations.of(machine.role).acknowledge({
         id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:${childName}:*]`,
-        reason: `Child execution names are chosen per run ("<reset execution>-teardown|provision"); only ${childName}'s executions.`,
+        reason: `Child execution names are chosen per run ("<reset execution>-teardown|provision", a class lab's recorded name); only ${childName}'s executions.`,
       });
     }
     machine.addToRolePolicy(

@@ -1,6 +1,5 @@
 import type { WorkflowOutcome } from '../../functions/record-lab-status/task.js';
-import type { WorkflowName } from '../../functions/shared/registry.js';
-import type { WorkflowStarter } from '../../functions/shared/workflow-starter.js';
+import type { StartableWorkflow, WorkflowStarter } from '../../functions/shared/workflow-starter.js';
 import { localStateMachineArn } from '../runner/definitions.js';
 
 /** How an execution ended, as the local runner reports it. */
@@ -13,13 +12,13 @@ export interface LocalRunOutcome {
 
 /** Runs one workflow to its end (the local runner, or a stand-in in tests). */
 export type LocalRun = (
-  name: WorkflowName,
+  name: StartableWorkflow,
   input: unknown,
   executionName: string,
 ) => Promise<LocalRunOutcome>;
 
 export interface LocalExecution {
-  workflow: WorkflowName;
+  workflow: StartableWorkflow;
   executionName: string;
   executionId: string;
   status: 'QUEUED' | 'RUNNING' | 'SUCCEEDED' | 'FAILED';
@@ -56,7 +55,7 @@ export class LocalWorkflowStarter implements WorkflowStarter {
   ) {}
 
   async start(
-    workflow: WorkflowName,
+    workflow: StartableWorkflow,
     input: unknown,
     executionName: string,
   ): Promise<{ executionId: string }> {
@@ -108,7 +107,9 @@ export class LocalWorkflowStarter implements WorkflowStarter {
     this.options.log?.(
       `${execution.workflow} ${execution.executionName}: ${outcome.status}${outcome.error ? ` (${outcome.error})` : ''}`,
     );
-    if (this.closed || !this.options.onSettled) return;
+    // A class's labs are each recorded by their own provision-lab execution (and the deployed
+    // status-change rule watches only the lab workflows).
+    if (this.closed || !this.options.onSettled || execution.workflow === 'provision-class') return;
     await this.options
       .onSettled({ workflow: execution.workflow, executionName: execution.executionName, input, ...outcome })
       .catch((err: Error) =>

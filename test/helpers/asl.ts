@@ -18,13 +18,15 @@ export interface Definition {
 export const loadAsl = (name: StateMachineName): Definition =>
   JSON.parse(readFileSync(definitionPath(name), 'utf8')) as Definition;
 
-/** Every state at any depth, with the `States` object (the scope) it belongs to. */
+/** Every state at any depth (Parallel branches, Map item processors), with the `States` object (the scope) it belongs to. */
 export function allStates(definition: Definition): { name: string; state: State; scope: Definition }[] {
   const found: { name: string; state: State; scope: Definition }[] = [];
   const walk = (scope: Definition) => {
     for (const [name, state] of Object.entries(scope.States)) {
       found.push({ name, state, scope });
       for (const branch of (state.Branches as Definition[] | undefined) ?? []) walk(branch);
+      const processor = (state.ItemProcessor ?? state.Iterator) as Definition | undefined;
+      if (processor) walk(processor);
     }
   };
   walk(definition);

@@ -2,8 +2,8 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import type { ApiDeps } from '../../functions/shared/api.js';
-import { LabRegistry, type LabRecord, type WorkflowName } from '../../functions/shared/registry.js';
-import type { WorkflowStarter } from '../../functions/shared/workflow-starter.js';
+import { LabRegistry, type LabRecord } from '../../functions/shared/registry.js';
+import type { StartableWorkflow, WorkflowStarter } from '../../functions/shared/workflow-starter.js';
 import { awsError } from './aws-mock.js';
 
 /** The table name unit tests give the registry. */
@@ -59,7 +59,7 @@ export function labRecord(overrides: Partial<LabRecord> = {}): LabRecord {
 export const labItem = (lab: LabRecord) => ({ pk: `lab#${lab.labId}`, kind: 'lab', ...lab });
 
 export interface StartedWorkflow {
-  name: WorkflowName;
+  name: StartableWorkflow;
   input: unknown;
   executionName: string;
 }
@@ -68,7 +68,7 @@ export interface StartedWorkflow {
 export class RecordingStarter implements WorkflowStarter {
   readonly started: StartedWorkflow[] = [];
   failWith?: Error;
-  async start(name: WorkflowName, input: unknown, executionName: string) {
+  async start(name: StartableWorkflow, input: unknown, executionName: string) {
     if (this.failWith) throw this.failWith;
     this.started.push({ name, input, executionName });
     return {
@@ -83,7 +83,7 @@ export function testApiDeps(registry: LabRegistry, starter: WorkflowStarter): Ap
     registry,
     starter,
     clock: () => NOW,
-    limits: { maxClassSize: 5, defaultLabHours: 72, maxLabHours: 240 },
+    limits: { maxClassSize: 5, maxClassConcurrency: 2, defaultLabHours: 72, maxLabHours: 240 },
   };
 }
 

@@ -7,7 +7,8 @@ import ts from 'typescript';
  * `paginate<Name>(` and `waitUntil<Name>(` whose identifier is imported from `@aws-sdk/client-*`,
  * in the task's folder and in whatever it uses from `functions/shared/` (followed function by
  * function, not file by file, so a task that uses one helper of a module is not charged with the
- * others). The result is IAM actions: `ssm:PutParameter`.
+ * others; a class method by method, by the member names used). The result is IAM actions:
+ * `ssm:PutParameter`.
  */
 
 /** The IAM service prefix of each SDK client package the tasks use. */
@@ -140,21 +141,43 @@ function actionOf(binding: Binding, identifier: string, node: ts.Node): string |
   return undefined;
 }
 
+/**
+ * What a scan has found and where it has been. A class is followed member by member: its
+ * constructor and fields at once, each method only once its name is used somewhere the scan
+ * reaches (`registry.getLab(...)`, `this.updateLab(...)`), so a task that calls one method of a
+ * class is not charged with the others.
+ */
+interface Scan {
+  found: Set<string>;
+  visited: Set<string>;
+  usedMembers: Set<string>;
+  /** Methods of followed classes whose names have not been used yet. */
+  pendingMethods: Map<string, { file: string; node: ts.Node }[]>;
+}
+
+const newScan = (): Scan => ({
+  found: new Set(),
+  visited: new Set(),
+  usedMembers: new Set(),
+  pendingMethods: new Map(),
+});
+
 /** The actions reachable from `node` in `file`, following same-file and relative references. */
-function collect(file: string, node: ts.Node, found: Set<string>, visited: Set<string>): void {
+function collect(file: string, node: ts.Node, scan: Scan): void {
   const module = parse(file);
   const visit = (child: ts.Node): void => {
     // An import is not a use: what a file imports counts only where the file uses it.
     if (ts.isImportDeclaration(child)) return;
+    if (ts.isPropertyAccessExpression(child)) useMember(child.name.text, scan);
     if (ts.isIdentifier(child)) {
       const name = child.text;
       const binding = module.imports.get(name);
       if (binding) {
         const action = actionOf(binding, name, child);
-        if (action) found.add(action);
-        else if (binding.from.endsWith('.ts')) follow(binding.from, binding.imported, found, visited);
+        if (action) scan.found.add(action);
+        else if (binding.from.endsWith('.ts')) follow(binding.from, binding.imported, scan);
       } else if (module.declarations.has(name)) {
-        follow(file, name, found, visited);
+        follow(file, name, scan);
       }
     }
     ts.forEachChild(child, visit);
@@ -162,29 +185,50 @@ function collect(file: string, node: ts.Node, found: Set<string>, visited: Set<s
   visit(node);
 }
 
-function follow(file: string, name: string, found: Set<string>, visited: Set<string>): void {
+function useMember(name: string, scan: Scan): void {
+  if (scan.usedMembers.has(name)) return;
+  scan.usedMembers.add(name);
+  const pending = scan.pendingMethods.get(name) ?? [];
+  scan.pendingMethods.delete(name);
+  for (const method of pending) collect(method.file, method.node, scan);
+}
+
+function follow(file: string, name: string, scan: Scan): void {
   const key = `${file}#${name}`;
-  if (visited.has(key)) return;
-  visited.add(key);
+  if (scan.visited.has(key)) return;
+  scan.visited.add(key);
   const declaration = parse(file).declarations.get(name);
-  if (declaration) collect(file, declaration, found, visited);
+  if (!declaration) return;
+  if (!ts.isClassDeclaration(declaration)) return collect(file, declaration, scan);
+  for (const heritage of declaration.heritageClauses ?? []) collect(file, heritage, scan);
+  for (const member of declaration.members) {
+    const method =
+      (ts.isMethodDeclaration(member) || ts.isGetAccessorDeclaration(member)) &&
+      member.name &&
+      (ts.isIdentifier(member.name) || ts.isPrivateIdentifier(member.name))
+        ? member.name.text
+        : undefined;
+    if (method === undefined) collect(file, member, scan);
+    else if (scan.usedMembers.has(method)) collect(file, member, scan);
+    else
+      scan.pendingMethods.set(method, [...(scan.pendingMethods.get(method) ?? []), { file, node: member }]);
+  }
 }
 
 /** Every IAM action one exported function (or constant) of `file` can call. */
 export function sdkActionsOfExport(file: string, name: string): Set<string> {
-  const found = new Set<string>();
-  follow(file, name, found, new Set());
-  return found;
+  const scan = newScan();
+  follow(file, name, scan);
+  return scan.found;
 }
 
 /** Every IAM action the task in `folder` can call, from all of its own files and what they use. */
 export function sdkActionsOfTask(folder: string): Set<string> {
-  const found = new Set<string>();
-  const visited = new Set<string>();
+  const scan = newScan();
   for (const entry of readdirSync(folder)) {
     if (!entry.endsWith('.ts') || entry.endsWith('.test.ts')) continue;
     const file = join(folder, entry);
-    collect(file, parse(file).source, found, visited);
+    collect(file, parse(file).source, scan);
   }
-  return found;
+  return scan.found;
 }

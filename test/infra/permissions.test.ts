@@ -3,8 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from '@jest/globals';
-import { LAB_FUNCTIONS, NOT_DEPLOYED_YET } from '../../infra/functions.js';
+import { API_ROUTES } from '../../functions/api/routes.js';
+import { API_FUNCTIONS, LAB_FUNCTIONS, NOT_DEPLOYED_YET } from '../../infra/functions.js';
 import {
+  API_PERMISSIONS,
   PERMISSIONS,
   PROGRESS_ACTIONS,
   WILDCARD_ONLY_ACTIONS,
@@ -33,12 +35,23 @@ describe('the function catalogue (infra/functions.ts)', () => {
     expect(Object.keys(PERMISSIONS).sort()).toEqual(contractFolders().sort());
   });
 
-  it('deploys every task folder that has a handler, or says it does not yet (the portal API too)', () => {
+  it('deploys every task folder that has a handler', () => {
     const withHandler = readdirSync(FUNCTIONS_DIR).filter(
       (name) => name !== 'shared' && name !== 'api' && existsSync(join(FUNCTIONS_DIR, name, 'handler.ts')),
     );
     const listed = new Set<string>([...LAB_FUNCTIONS.map((fn) => fn.name), ...NOT_DEPLOYED_YET]);
     expect(withHandler.filter((name) => !listed.has(name))).toEqual([]);
+    expect(NOT_DEPLOYED_YET).toEqual([]);
+  });
+
+  it('deploys every route of the portal API, each with its permissions', () => {
+    const routes = API_ROUTES.map((route) => route.folder).sort();
+    expect(API_FUNCTIONS.map((fn) => fn.route).sort()).toEqual(routes);
+    expect(Object.keys(API_PERMISSIONS).sort()).toEqual(routes);
+    const withHandler = readdirSync(join(FUNCTIONS_DIR, 'api')).filter((name) =>
+      existsSync(join(FUNCTIONS_DIR, 'api', name, 'handler.ts')),
+    );
+    expect(withHandler.sort()).toEqual(routes);
   });
 });
 
@@ -50,9 +63,12 @@ describe('each task role grants every AWS call its source makes', () => {
     expect(written.length).toBeGreaterThan(0);
   });
 
-  it('grants the handler wrapper’s registry calls with the registry', () => {
-    const progress = new Set<string>([...PROGRESS_ACTIONS.table, ...PROGRESS_ACTIONS.bus]);
-    expect([...wrapper].filter((action) => !progress.has(action))).toEqual([]);
+  it('grants the handler wrapper’s registry calls with the registry: one update of the lab, one event', () => {
+    expect([...wrapper].sort()).toEqual(['dynamodb:UpdateItem', 'events:PutEvents']);
+    expect([...PROGRESS_ACTIONS.table, ...PROGRESS_ACTIONS.bus]).toEqual([
+      'dynamodb:UpdateItem',
+      'events:PutEvents',
+    ]);
   });
 
   it.each(written)('%s', (name) => {
@@ -61,6 +77,14 @@ describe('each task role grants every AWS call its source makes', () => {
     );
     const granted = grantedActions(name);
     expect(calls.filter((action) => !granted.has(action)).sort()).toEqual([]);
+  });
+
+  it.each(API_FUNCTIONS.map((fn) => fn.route))('api/%s: exactly what the route calls, no more', (route) => {
+    const calls = [...sdkActionsOfTask(join(FUNCTIONS_DIR, 'api', route))].filter(
+      (a) => !NO_PERMISSION_NEEDED.has(a),
+    );
+    const granted = new Set(API_PERMISSIONS[route].flatMap((grant) => grant.actions));
+    expect(calls.sort()).toEqual([...granted].sort());
   });
 });
 
@@ -132,6 +156,32 @@ describe('the source scan (test/helpers/sdk-usage.ts)', () => {
       'ssm:GetParametersByPath',
       'ssm:PutParameter',
       'sts:GetCallerIdentity',
+    ]);
+  });
+
+  it('charges a task with the methods of a class it calls (and what they call), not the others', () => {
+    const root = mkdtempSync(join(tmpdir(), 'sdk-usage-'));
+    mkdirSync(join(root, 'shared'));
+    mkdirSync(join(root, 'task'));
+    writeFileSync(
+      join(root, 'shared', 'store.ts'),
+      `import { GetCommand, PutCommand, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+       export class Store {
+         constructor(readonly doc: any) {}
+         async read() { return this.doc.send(new GetCommand({})); }
+         async change() { await this.read(); return this.doc.send(new UpdateCommand({})); }
+         async write() { return this.doc.send(new PutCommand({})); }
+         async list() { return this.doc.send(new ScanCommand({})); }
+       }`,
+    );
+    writeFileSync(
+      join(root, 'task', 'task.ts'),
+      `import { Store } from '../shared/store.js';
+       export async function task(doc: any) { await new Store(doc).change(); }`,
+    );
+    expect([...sdkActionsOfTask(join(root, 'task'))].sort()).toEqual([
+      'dynamodb:GetItem',
+      'dynamodb:UpdateItem',
     ]);
   });
 });

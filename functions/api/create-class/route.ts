@@ -11,8 +11,9 @@ import {
   type ApiReply,
 } from '../../shared/api.js';
 import { labInputSchema } from '../../shared/lab-config.js';
-import { createLab } from '../../shared/lab-lifecycle.js';
+import { createLab, runningWorkflow, workflowInput } from '../../shared/lab-lifecycle.js';
 import { labIdSchema } from '../../shared/names.js';
+import { classExecutionName } from '../../shared/workflow-starter.js';
 
 export const createClassBodySchema = z
   .object({
@@ -37,11 +38,28 @@ export function classLabIds(classId: string, count: number): string[] {
   return Array.from({ length: count }, (_, i) => `${classId}-${String(i + 1).padStart(width, '0')}`);
 }
 
+/** One lab of a provision-class execution: provisioned under the execution name its record holds. */
+export interface ClassItem {
+  labId: string;
+  executionName: string;
+  input: unknown;
+}
+
+/** The provision-class execution's input: the labs, and how many provision at once. */
+export interface ProvisionClassInput {
+  classId: string;
+  maxConcurrency: number;
+  labs: ClassItem[];
+}
+
 /**
- * `POST /classes`: creates `count` labs with the same options (202 `{classId, labs}`), each
- * provisioned by its own execution; at most the deployment's class size. Every lab id is checked
- * before any is created (409 naming a lab that exists under another request token); with a
- * request token the whole call is idempotent, and a replay finishes a class cut short.
+ * `POST /classes`: creates `count` labs with the same options (202 `{classId, labs}`); at most the
+ * deployment's class size. Every lab id is checked before any is created (409 naming a lab that
+ * exists under another request token). Each lab is recorded with its own execution name, then one
+ * provision-class execution provisions them all through a Map, at most the deployment's class
+ * concurrency at once. With a request token the whole call is idempotent: a replay answers the
+ * same labs, and finishes a class cut short (its name depends only on the labs it provisions, so
+ * a replay of a class whose start went through starts nothing new).
  */
 export async function createClassRoute(event: APIGatewayProxyEvent, deps: ApiDeps): Promise<ApiReply> {
   const body = parseBody(event, createClassBodySchema);
@@ -69,6 +87,7 @@ export async function createClassRoute(event: APIGatewayProxyEvent, deps: ApiDep
   }
   const owner = body.options.owner ?? callerOf(event);
   const labs: { labId: string; status: string }[] = [];
+  const items: ClassItem[] = [];
   for (const labId of labIds) {
     const result = await createLab(deps, {
       options: { ...body.options, labId },
@@ -77,11 +96,28 @@ export async function createClassRoute(event: APIGatewayProxyEvent, deps: ApiDep
       clientRequestToken: tokenOf(labId),
       expiresInHours,
       nightlyReset: body.nightlyReset,
+      start: false,
     });
     if (result.outcome === 'conflict') {
       throw new ApiError(409, 'LabExists', `lab ${labId} was created meanwhile by another request`);
     }
     labs.push({ labId, status: result.lab.status });
+    // A replayed lab whose provisioning already ended is not started again.
+    if (result.outcome === 'created' || runningWorkflow(result.lab, 'provision-lab')) {
+      items.push({
+        labId,
+        executionName: result.lab.executionName,
+        input: workflowInput(result.lab),
+      });
+    }
+  }
+  if (items.length > 0) {
+    const input: ProvisionClassInput = {
+      classId: body.classId,
+      maxConcurrency: Math.min(deps.limits.maxClassConcurrency, items.length),
+      labs: items,
+    };
+    await deps.starter.start('provision-class', input, classExecutionName(body.classId, items));
   }
   return { statusCode: 202, body: { classId: body.classId, labs } };
 }

@@ -1,6 +1,10 @@
 import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
-import { classLabIds, createClassRoute } from '../../../functions/api/create-class/route.js';
+import {
+  classLabIds,
+  createClassRoute,
+  type ProvisionClassInput,
+} from '../../../functions/api/create-class/route.js';
 import { respond } from '../../../functions/shared/api.js';
 import { inputsOf } from '../../helpers/aws-mock.js';
 import {
@@ -31,7 +35,7 @@ beforeEach(() => {
 });
 
 describe('POST /classes', () => {
-  it('creates count labs with the same options, each provisioned by its own execution', async () => {
+  it('records count labs with the same options and provisions them through one provision-class execution', async () => {
     const reply = await post({
       classId: 'sec101',
       count: 3,
@@ -46,6 +50,7 @@ describe('POST /classes', () => {
       },
     });
     const items = inputsOf(doc, PutCommand).map((put) => put.Item!);
+    expect(items.map((item) => item.status)).toEqual(['provisioning', 'provisioning', 'provisioning']);
     expect(
       items.map((item) => [
         item.labId,
@@ -58,12 +63,28 @@ describe('POST /classes', () => {
       ['sec101-02', 'sec101', true, 'seed'],
       ['sec101-03', 'sec101', true, 'seed'],
     ]);
-    expect(starter.started.map((s) => [s.name, (s.input as { labId: string }).labId])).toEqual([
-      ['provision-lab', 'sec101-01'],
-      ['provision-lab', 'sec101-02'],
-      ['provision-lab', 'sec101-03'],
-    ]);
-    expect(new Set(starter.started.map((s) => s.executionName)).size).toBe(3);
+    // One provision-class execution: its Map provisions each lab under the name recorded for it,
+    // at most the deployment's class concurrency at once.
+    expect(starter.started).toHaveLength(1);
+    const [started] = starter.started;
+    expect(started!.name).toBe('provision-class');
+    expect(started!.executionName).toMatch(/^sec101-class-[0-9a-f]{16}$/);
+    const input = started!.input as ProvisionClassInput;
+    expect(input.classId).toBe('sec101');
+    expect(input.maxConcurrency).toBe(2);
+    expect(input.labs).toEqual(
+      items.map((item) => ({
+        labId: item.labId,
+        executionName: item.executionName,
+        input: expect.objectContaining({ labId: item.labId, policyMode: 'seed' }),
+      })),
+    );
+    expect(new Set(input.labs.map((lab) => lab.executionName)).size).toBe(3);
+  });
+
+  it('asks at most as many labs at once as the class has', async () => {
+    await post({ classId: 'solo', count: 1 });
+    expect((starter.started[0]!.input as ProvisionClassInput).maxConcurrency).toBe(1);
   });
 
   it('checks every lab id before creating any: one taken is a 409 naming it', async () => {
@@ -93,6 +114,32 @@ describe('POST /classes', () => {
     const reply = await post({ classId: 'sec101', count: 2 }, { 'Idempotency-Key': 'k1' });
     expect(reply.status).toBe(202);
     expect(inputsOf(doc, PutCommand).map((put) => put.Item!.labId)).toEqual(['sec101-02']);
+    // The lab still provisioning is started again under its recorded name (already started is harmless).
+    const input = starter.started[0]!.input as ProvisionClassInput;
+    expect(input.labs.map((lab) => [lab.labId, lab.executionName])).toEqual([
+      ['sec101-01', labRecord({ labId: 'sec101-01' }).executionName],
+      ['sec101-02', inputsOf(doc, PutCommand)[0]!.Item!.executionName],
+    ]);
+  });
+
+  it('a replay of a class whose start went through starts the same execution name, and nothing for labs already ended', async () => {
+    const first = await post({ classId: 'sec101', count: 2 }, { 'Idempotency-Key': 'k2' });
+    expect(first.status).toBe(202);
+    const recorded = new Map(inputsOf(doc, PutCommand).map((put) => [put.Item!.labId, put.Item!]));
+    const stored = (status: string) => async (input: { Key: { pk: string } }) => {
+      const item = recorded.get(input.Key.pk.replace('lab#', ''));
+      return item ? { Item: { ...item, status } } : {};
+    };
+    doc.on(GetCommand).callsFake(stored('provisioning'));
+    await post({ classId: 'sec101', count: 2 }, { 'Idempotency-Key': 'k2' });
+    expect(starter.started).toHaveLength(2);
+    expect(starter.started[1]!.executionName).toBe(starter.started[0]!.executionName);
+    doc.on(GetCommand).callsFake(stored('ready'));
+    await expect(post({ classId: 'sec101', count: 2 }, { 'Idempotency-Key': 'k2' })).resolves.toMatchObject({
+      status: 202,
+      body: { labs: [{ status: 'ready' }, { status: 'ready' }] },
+    });
+    expect(starter.started).toHaveLength(2);
   });
 
   it.each([

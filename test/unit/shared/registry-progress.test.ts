@@ -7,7 +7,7 @@ import { resetClients } from '../../../functions/shared/clients.js';
 import { NotReadyYet } from '../../../functions/shared/errors.js';
 import { labHandler } from '../../../functions/shared/handler.js';
 import { labConfigSchema } from '../../../functions/shared/lab-config.js';
-import { labOfEvent, stepNameOfFunction } from '../../../functions/shared/registry-progress.js';
+import { labOfEvent, runIdsOf, stepNameOfFunction } from '../../../functions/shared/registry-progress.js';
 import { awsError, inputsOf } from '../../helpers/aws-mock.js';
 import { conditionFailed, labItem, labRecord } from '../../helpers/registry.js';
 
@@ -179,8 +179,24 @@ describe('progress helpers', () => {
   it('finds the lab in each event shape the tasks receive', () => {
     expect(labOfEvent({ labId: 'demo' })).toEqual({ labId: 'demo' });
     expect(labOfEvent({ lab: { labId: 'demo', runId: 'r1' } })).toEqual({ labId: 'demo', runId: 'r1' });
-    expect(labOfEvent({ input: { labId: 'demo' }, runId: 'r1' })).toEqual({ labId: 'demo' });
+    expect(labOfEvent({ input: { labId: 'demo' }, runId: 'r1' })).toEqual({ labId: 'demo', runId: 'r1' });
+    // Tasks on an account-wide resource get the lab id and run at the top.
+    expect(labOfEvent({ labId: 'demo', runId: 'r2' })).toEqual({ labId: 'demo', runId: 'r2' });
     expect(labOfEvent({ labId: 'NOT A LAB' })).toBeUndefined();
     expect(labOfEvent(null)).toBeUndefined();
+  });
+
+  it('lets a reset’s children write on the reset’s record, and nobody else', () => {
+    expect(runIdsOf('demo-g2-reset-20300101000000-ab12-provision')).toEqual([
+      'demo-g2-reset-20300101000000-ab12-provision',
+      'demo-g2-reset-20300101000000-ab12',
+    ]);
+    expect(runIdsOf('demo-g2-reset-20300101000000-ab12-teardown')).toEqual([
+      'demo-g2-reset-20300101000000-ab12-teardown',
+      'demo-g2-reset-20300101000000-ab12',
+    ]);
+    expect(runIdsOf('demo-g1-provision-20300101000000-ab12')).toEqual([
+      'demo-g1-provision-20300101000000-ab12',
+    ]);
   });
 });

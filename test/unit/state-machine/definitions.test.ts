@@ -34,6 +34,10 @@ const LAMBDA_TRANSIENT = [
 /** `create-instance-role` -> `Create instance role`: a Lambda task's state name. */
 const stepName = (folder: string) => folder.charAt(0).toUpperCase() + folder.slice(1).replace(/-/g, ' ');
 
+/** The tasks that keep the lab registry: they also retry a lost optimistic write (RegistryConflict). */
+const REGISTRY_TASKS = ['record-lab-status', 'acquire-shared-resources', 'release-shared-resources'];
+/** The state that records a workflow's failure in the registry on the way to its Fail. */
+const isFailureRecorder = (state: string) => /^Record (provision|teardown|reset) failure$/.test(state);
 interface Retrier {
   ErrorEquals: string[];
   IntervalSeconds?: number;
@@ -46,6 +50,8 @@ interface Retrier {
 describe.each(STATE_MACHINES)('state-machine/%s.asl.json', (name) => {
   const definition = loadAsl(name);
   const states = allStates(definition);
+  /** A class's per-lab task, inside provision-class's Map. */
+  const isMapItem = (state: string) => name === 'provision-class' && state === 'Provision lab';
 
   it('is valid Amazon States Language (asl-validator, paths and ARNs checked)', () => {
     const result = aslValidator(structuredClone(definition), { checkPaths: true, checkArn: true });
@@ -80,7 +86,23 @@ describe.each(STATE_MACHINES)('state-machine/%s.asl.json', (name) => {
       }
       // A task's own permanent errors (InvalidLabInput, LabStepFailed, ...) are never retried.
       expect(retry.flatMap((r) => r.ErrorEquals)).not.toContain('States.ALL');
-      expect(state.Catch).toEqual([{ ErrorEquals: ['States.ALL'], Next: expect.any(String) }]);
+      // The failure recorders keep the real error beside their own; a class's lab keeps its item.
+      const keeps = isFailureRecorder(stateName)
+        ? '$.recordError'
+        : isMapItem(stateName)
+          ? '$.failure'
+          : undefined;
+      expect([stateName, state.Catch]).toEqual([
+        stateName,
+        [{ ErrorEquals: ['States.ALL'], Next: expect.any(String), ...(keeps ? { ResultPath: keeps } : {}) }],
+      ]);
+    }
+  });
+
+  it('retries the registry’s own retryable errors on every lab registry task', () => {
+    for (const task of lambdaTasks(definition).filter((t) => REGISTRY_TASKS.includes(t.folder!))) {
+      const errors = ((task.state.Retry ?? []) as Retrier[]).flatMap((r) => r.ErrorEquals);
+      expect([task.name, errors]).toEqual([task.name, expect.arrayContaining(['RegistryConflict'])]);
     }
   });
 
@@ -90,20 +112,67 @@ describe.each(STATE_MACHINES)('state-machine/%s.asl.json', (name) => {
     for (const { state } of failStates) {
       expect(state).toMatchObject({ ErrorPath: '$.Error', CausePath: '$.Cause' });
     }
+    /** Where a failure goes after its step is named: the Fail, through the registry's record when the workflow keeps one. */
+    const endsInFail = (scope: Definition, next: string | undefined) => {
+      const state = scope.States[next ?? ''];
+      if (state?.Type === 'Fail') return true;
+      if (state?.Type !== 'Task' || !isFailureRecorder(next!)) return false;
+      const onError = (state.Catch as { Next: string }[])[0]!.Next;
+      return scope.States[state.Next as string]?.Type === 'Fail' && state.Next === onError;
+    };
     for (const { name: stateName, state, scope } of states.filter(({ state }) => state.Catch)) {
       const catcher = (state.Catch as { Next: string }[])[0]!;
       const target = scope.States[catcher.Next];
+      if (isFailureRecorder(stateName)) {
+        // A recording that fails never hides the real error: on to the Fail with it.
+        expect([stateName, target?.Type]).toEqual([stateName, 'Fail']);
+        continue;
+      }
       if (state.Type === 'Parallel') {
         // A branch fails with the step already in its error: passed on unchanged.
-        expect([stateName, target?.Type]).toEqual([stateName, 'Fail']);
+        expect([stateName, endsInFail(scope, catcher.Next)]).toEqual([stateName, true]);
         continue;
       }
       expect([stateName, target?.Type]).toEqual([stateName, 'Pass']);
       const recorded = target!.Parameters as Record<string, string>;
       expect(recorded.step).toBe(stateName);
+      if (isMapItem(stateName)) {
+        // One lab of a class failing does not stop the others: its item ends with the failure.
+        expect(recorded['Error.$']).toBe(`States.Format('${stateName} failed: {}', $.failure.Error)`);
+        expect(target).toMatchObject({ End: true });
+        continue;
+      }
       expect(recorded['Error.$']).toBe(`States.Format('${stateName} failed: {}', $.Error)`);
       expect(recorded['Cause.$']).toBe('$.Cause');
-      expect(scope.States[target!.Next as string]?.Type).toBe('Fail');
+      expect([stateName, endsInFail(scope, target!.Next as string)]).toEqual([stateName, true]);
+    }
+  });
+
+  it('records every failure of a lab workflow in the registry on the way to its Fail, naming the lab from the execution input', () => {
+    if (name === 'provision-class') return; // each lab's own execution records it
+    const recorder = states.find(({ name: n }) => isFailureRecorder(n));
+    expect(recorder?.state).toMatchObject({
+      Parameters: {
+        FunctionName: '${RecordLabStatusFunctionArn}',
+        Payload: {
+          // Not `$$.Execution.Input.labId`: a missing path would fail with States.Runtime.
+          'input.$': '$$.Execution.Input',
+          status: 'failed',
+          'executionName.$': '$$.Execution.Name',
+          error: { 'Error.$': '$.Error', 'Cause.$': '$.Cause' },
+        },
+      },
+      ResultPath: null,
+    });
+    // At the top level every way to the Fail passes through it.
+    for (const [stateName, state] of Object.entries(definition.States)) {
+      if (stateName === recorder!.name) continue;
+      const next = [
+        state.Next,
+        ...((state.Catch as { Next: string }[] | undefined) ?? []).map((c) => c.Next),
+      ];
+      for (const target of next)
+        expect([stateName, definition.States[target as string]?.Type]).not.toEqual([stateName, 'Fail']);
     }
   });
 
@@ -111,8 +180,19 @@ describe.each(STATE_MACHINES)('state-machine/%s.asl.json', (name) => {
     const folders = contractFolders();
     for (const task of lambdaTasks(definition)) {
       expect([task.functionName, folders.has(task.folder ?? '')]).toEqual([task.functionName, true]);
-      expect(task.name).toBe(stepName(task.folder!));
+      // record-lab-status is bookkeeping at several points: "Record <what>".
+      if (task.folder === 'record-lab-status') expect(task.name).toMatch(/^Record [a-z]/);
+      else expect(task.name).toBe(stepName(task.folder!));
       expect(task.functionName).toBe(`\${${functionArnPlaceholder(task.folder!)}}`);
+    }
+  });
+
+  it('tells every lab task which lab it works for, so its progress is recorded on the lab', () => {
+    for (const task of lambdaTasks(definition)) {
+      if (task.folder === 'record-lab-status') continue;
+      const payload = (task.state.Parameters as { Payload: Record<string, string> }).Payload;
+      const names = payload['labId.$'] ?? payload['lab.$'] ?? payload['input.$'];
+      expect([task.name, names]).toEqual([task.name, expect.stringMatching(/^\$(\.lab(\.labId)?)?$/)]);
     }
   });
 
@@ -160,25 +240,74 @@ describe.each(STATE_MACHINES)('state-machine/%s.asl.json', (name) => {
 describe('provision-lab', () => {
   const definition = loadAsl('provision-lab');
 
-  it('validates the input first, with the execution name as runId', () => {
+  it('validates the input first, with the execution name as runId, then records the lab and takes its shared references', () => {
     expect(definition.StartAt).toBe('Validate lab input');
     const validate = definition.States[definition.StartAt]!;
     expect(validate.Parameters).toEqual({
       FunctionName: '${ValidateLabInputFunctionArn}',
       Payload: { 'input.$': '$', 'runId.$': '$$.Execution.Name' },
     });
-    expect(definition.States[validate.Next as string]?.Type).toBe('Parallel');
+    expect(validate.Next).toBe('Record provisioning');
+    expect(definition.States['Record provisioning']).toMatchObject({
+      Parameters: {
+        FunctionName: '${RecordLabStatusFunctionArn}',
+        Payload: { 'labId.$': '$.lab.labId', status: 'provisioning', 'executionName.$': '$$.Execution.Name' },
+      },
+      ResultPath: null,
+      Next: 'Acquire shared resources',
+    });
+    expect(definition.States['Acquire shared resources']).toMatchObject({
+      Parameters: { FunctionName: '${AcquireSharedResourcesFunctionArn}', Payload: { 'lab.$': '$.lab' } },
+      ResultSelector: { 'mustCreate.$': '$.Payload.mustCreate' },
+      ResultPath: '$.shared',
+      Next: 'Build the lab',
+    });
+    const retried = (definition.States['Acquire shared resources']!.Retry as Retrier[]).flatMap(
+      (r) => r.ErrorEquals,
+    );
+    expect(retried).toEqual(expect.arrayContaining(['NotReadyYet', 'RegistryConflict']));
+    // A lab whose preferences differ from the holders' fails at once, naming the field.
+    expect(retried).not.toContain('SharedSettingConflict');
+    expect(definition.States['Build the lab']?.Type).toBe('Parallel');
   });
 
-  it('starts the advanced tier at once, beside the hosts, logging and user branches', () => {
+  it('records the lab ready with its report, keeping the report as the output', () => {
+    const verified = definition.States['Lab verified?']!;
+    expect((verified.Choices as { Next: string }[])[0]!.Next).toBe('Record lab ready');
+    expect(definition.States['Record lab ready']).toMatchObject({
+      Parameters: {
+        Payload: {
+          'labId.$': '$.labId',
+          status: 'ready',
+          'executionName.$': '$$.Execution.Name',
+          'report.$': '$',
+        },
+      },
+      ResultPath: null,
+      Next: 'Lab ready',
+    });
+  });
+
+  it('starts the advanced tier at once (its first holder only), beside the hosts, logging and user branches', () => {
     const build = definition.States['Build the lab']!;
     const starts = (build.Branches as Definition[]).map((branch) => branch.StartAt);
     expect(starts).toEqual([
-      'Enable advanced tier',
+      'Advanced tier ours to enable?',
       'Create roles, activations, key pair and network',
       'Configure session logging',
       'Create workshop user',
     ]);
+    const tier = (build.Branches as Definition[])[0]!.States;
+    // Every lab waits for the tier; only the first holder switches it on.
+    expect(tier['Advanced tier ours to enable?']).toEqual({
+      Type: 'Choice',
+      Comment: expect.any(String),
+      Choices: [
+        { Variable: '$.shared.mustCreate.advancedTier', BooleanEquals: true, Next: 'Enable advanced tier' },
+      ],
+      Default: 'Start waiting for advanced tier',
+    });
+    expect(tier['Enable advanced tier']!.Next).toBe('Start waiting for advanced tier');
     const setup = (build.Branches as Definition[])[1]!.States[
       'Create roles, activations, key pair and network'
     ]!;
@@ -204,21 +333,58 @@ describe('teardown-lab', () => {
     expect(teardownFolders.filter((folder) => !used.has(folder))).toEqual([]);
   });
 
-  it('removes in the facts-sheet order and retries Delete network on NotReadyYet (DependencyViolation)', () => {
+  it('removes in the facts-sheet order, then releases the shared resources, and retries Delete network on NotReadyYet (DependencyViolation)', () => {
     const definition = loadAsl('teardown-lab');
     const order = lambdaTasks(definition).map((task) => task.name);
     expect(order).toEqual([
       'Validate lab input',
+      'Record tearing down',
       'Terminate sessions',
       'Deregister nodes',
       'Delete activations',
       'Terminate instances',
       'Delete network',
       'Delete workshop user',
+      'Release shared resources',
+      'Record lab deleted',
+      'Record teardown failure',
     ]);
+    expect(definition.States['Release shared resources']).toMatchObject({
+      Parameters: { Payload: { 'labId.$': '$.lab.labId', 'executionName.$': '$$.Execution.Name' } },
+      ResultPath: '$.shared',
+      Next: 'Record lab deleted',
+    });
+    const released = (definition.States['Release shared resources']!.Retry as Retrier[]).flatMap(
+      (r) => r.ErrorEquals,
+    );
+    expect(released).toEqual(
+      expect.arrayContaining(['NotReadyYet', 'RegistryConflict', 'TooManyUpdates', 'ThrottlingException']),
+    );
     const deleteNetwork = definition.States['Delete network']!;
     const retry = (deleteNetwork.Retry as Retrier[]).find((r) => r.ErrorEquals.includes('NotReadyYet'))!;
     expect(retry.MaxAttempts).toBeGreaterThanOrEqual(10);
+  });
+});
+
+describe('provision-class', () => {
+  it('provisions each lab of the class as a provision-lab child under its recorded name, at most maxConcurrency at once', () => {
+    const definition = loadAsl('provision-class');
+    const map = definition.States[definition.StartAt]!;
+    expect(map).toMatchObject({
+      Type: 'Map',
+      ItemsPath: '$.labs',
+      MaxConcurrencyPath: '$.maxConcurrency',
+      ItemProcessor: { ProcessorConfig: { Mode: 'INLINE' }, StartAt: 'Provision lab' },
+    });
+    const item = (map.ItemProcessor as Definition).States['Provision lab']!;
+    expect(item).toMatchObject({
+      Resource: 'arn:aws:states:::states:startExecution.sync:2',
+      Parameters: {
+        StateMachineArn: '${ProvisionLabStateMachineArn}',
+        'Name.$': '$.executionName',
+        'Input.$': '$.input',
+      },
+    });
   });
 });
 

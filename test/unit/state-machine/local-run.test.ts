@@ -90,10 +90,27 @@ const report = (payload: Record<string, unknown>, ok = true) => ({
   ok,
 });
 
+/** What acquire-shared-resources answers: this lab is the first holder of every singleton (or of none). */
+const acquired = (first = true) => ({
+  labId: 'demo',
+  registry: 'enabled',
+  mustCreate: { advancedTier: first, preferences: first, logGroup: first, sharedRoles: first },
+  holders: { advancedTier: 1, preferences: 1, logGroup: 1, sharedRoles: 1 },
+});
+const recorded = (payload: Record<string, unknown>) => ({
+  labId: payload.labId ?? (payload.input as { labId?: string } | undefined)?.labId,
+  status: payload.status,
+  recorded: true,
+});
+
 /** Fakes for every provision task: the tier takes 3 checks, instances and registration 2. */
 function provisionTasks(overrides: Record<string, FakeTask> = {}): Record<string, FakeTask> {
   return {
     'Validate lab input': (payload) => ({ ...LAB, ...(payload.input as object), runId: payload.runId }),
+    'Record provisioning': recorded,
+    'Acquire shared resources': () => acquired(),
+    'Record lab ready': recorded,
+    'Record provision failure': recorded,
     'Enable advanced tier': () => ({ settingId: 'tier', value: 'advanced', status: 'PendingUpdate' }),
     'Wait for advanced tier': (_, call) => ({
       ready: call >= 3,
@@ -143,7 +160,14 @@ describe('provision-lab, run locally', () => {
     expect(run.output).toEqual(report({ lab: LAB }));
     // The edge gets the execution input untouched and the execution name as runId.
     expect(run.calls.get('Validate lab input')).toEqual([{ input: { labId: 'demo' }, runId: 'exec-42' }]);
-    expect(run.calls.get('Create instance role')).toEqual([{}]);
+    // The lab is recorded provisioning under this run and takes its shared references first.
+    expect(run.calls.get('Record provisioning')).toEqual([
+      { labId: 'demo', status: 'provisioning', executionName: 'exec-42' },
+    ]);
+    expect(run.calls.get('Acquire shared resources')).toEqual([{ lab: LAB }]);
+    // Tasks on account-wide resources get the lab id and run, so their progress is recorded.
+    expect(run.calls.get('Create instance role')).toEqual([{ labId: 'demo', runId: 'exec-42' }]);
+    expect(run.calls.get('Enable advanced tier')).toEqual([{ labId: 'demo', runId: 'exec-42' }]);
     expect(run.calls.get('Create activations')).toEqual([{ lab: LAB, serviceRoleName: 'SSMServiceRole' }]);
     expect(run.calls.get('Launch instances')).toEqual([
       { lab: LAB, instanceProfileName: 'SSMLabProfile', keyName: 'MyKeyPair-demo', network: NETWORK },
@@ -174,6 +198,51 @@ describe('provision-lab, run locally', () => {
     expect(run.calls.get('Verify lab')).toEqual([
       { lab: LAB, instances: INSTANCES, nodes: NODES, user: USER, logging: LOGGING },
     ]);
+    expect(run.calls.get('Record lab ready')).toEqual([
+      { labId: 'demo', status: 'ready', executionName: 'exec-42', report: report({ lab: LAB }) },
+    ]);
+    expect(run.calls.has('Record provision failure')).toBe(false);
+  });
+
+  it('leaves the advanced tier to its first holder: another lab only waits for it', async () => {
+    const run = await runLocal(
+      provision,
+      { labId: 'demo' },
+      provisionTasks({ 'Acquire shared resources': () => acquired(false) }),
+    );
+
+    expect(run.status).toBe('SUCCEEDED');
+    expect(run.calls.has('Enable advanced tier')).toBe(false);
+    expect(run.calls.get('Wait for advanced tier')).toHaveLength(3);
+  });
+
+  it('retries a lost registry race when taking the shared references, and fails at once on a settings conflict', async () => {
+    const raced = await runLocal(
+      provision,
+      { labId: 'demo' },
+      provisionTasks({
+        'Acquire shared resources': (_, call) => {
+          if (call < 2) throw taskError('RegistryConflict', 'could not acquire advanced-tier');
+          return acquired();
+        },
+      }),
+    );
+    expect(raced.status).toBe('SUCCEEDED');
+    expect(raced.retried).toContain('Acquire shared resources');
+
+    const conflict = await runLocal(
+      provision,
+      { labId: 'demo' },
+      provisionTasks({
+        'Acquire shared resources': () => {
+          throw taskError('SharedSettingConflict', 'idleSessionTimeoutMinutes: shared by 2 lab(s) with 20');
+        },
+      }),
+    );
+    expect(conflict.status).toBe('FAILED');
+    expect(conflict.error).toBe('Acquire shared resources failed: SharedSettingConflict');
+    expect(conflict.calls.get('Acquire shared resources')).toHaveLength(1);
+    expect(conflict.calls.has('Create key pair')).toBe(false);
   });
 
   it('on a lab provisioned already, no registration command: the wait gets commandId null and is ready at once', async () => {
@@ -258,7 +327,7 @@ describe('provision-lab, run locally', () => {
     expect(run.status).toBe('FAILED');
     expect(run.error).toBe('Validate lab input failed: InvalidLabInput');
     expect(run.cause).toBe('labId: must be lowercase letters, digits and hyphens');
-    expect([...run.calls.keys()]).toEqual(['Validate lab input']);
+    expect([...run.calls.keys()]).toEqual(['Validate lab input', 'Record provision failure']);
     expect(run.retried).toEqual([]);
   });
 
@@ -277,11 +346,46 @@ describe('provision-lab, run locally', () => {
     expect(run.error).toBe('Register agents failed: LabStepFailed');
     expect(run.cause).toBe('the registration script exited with 1 on ProdOnPrem');
     expect(run.calls.get('Register agents')).toHaveLength(1);
+    // The registry learns the failed step (from the error) and why, for the lab the input names.
+    expect(run.calls.get('Record provision failure')).toEqual([
+      {
+        input: { labId: 'demo' },
+        status: 'failed',
+        executionName: 'run-1',
+        error: {
+          Error: 'Register agents failed: LabStepFailed',
+          Cause: 'the registration script exited with 1 on ProdOnPrem',
+        },
+      },
+    ]);
+    expect(run.calls.has('Record lab ready')).toBe(false);
     for (const later of ['Wait for registration', 'Close bootstrap access', 'Verify lab']) {
       expect(run.calls.has(later)).toBe(false);
     }
     // The branch's own events may reach the log after the execution ends; its outcome is what counts.
     expect(run.entered).toContain('Provision failed');
+  });
+
+  it('fails with the real error when recording the failure fails too', async () => {
+    const run = await runLocal(
+      provision,
+      { policyMode: 'strict' },
+      provisionTasks({
+        'Validate lab input': () => {
+          throw taskError('InvalidLabInput', 'labId: required');
+        },
+        'Record provision failure': () => {
+          throw taskError('InvalidLabInput', 'labId: required');
+        },
+      }),
+    );
+
+    expect(run.status).toBe('FAILED');
+    expect(run.error).toBe('Validate lab input failed: InvalidLabInput');
+    expect(run.cause).toBe('labId: required');
+    expect(run.calls.get('Record provision failure')).toEqual([
+      expect.objectContaining({ input: { policyMode: 'strict' }, status: 'failed' }),
+    ]);
   });
 
   it('gives up on a poll after its back-off schedule, saying what is still pending', async () => {
@@ -313,8 +417,22 @@ describe('provision-lab, run locally', () => {
 
 describe('teardown-lab, run locally', () => {
   const teardown = loadAsl('teardown-lab');
+  const RELEASED = {
+    labId: 'demo',
+    registry: 'enabled',
+    released: ['advanced-tier'],
+    lastHolder: true,
+    revert: true,
+  };
   const teardownTasks = (overrides: Record<string, FakeTask> = {}): Record<string, FakeTask> => ({
     'Validate lab input': (payload) => ({ ...LAB, ...(payload.input as object), runId: payload.runId }),
+    'Record tearing down': recorded,
+    'Release shared resources': () => ({
+      ...RELEASED,
+      reverted: [{ key: 'advanced-tier', action: 'reset' }],
+    }),
+    'Record lab deleted': recorded,
+    'Record teardown failure': recorded,
     'Terminate sessions': () => ({ terminated: [] }),
     'Deregister nodes': () => ({ deregistered: ['mi-0123456789abcdef0'] }),
     'Delete activations': () => ({ deleted: ['act-dev', 'act-prod'] }),
@@ -331,16 +449,34 @@ describe('teardown-lab, run locally', () => {
     const run = await runLocal(teardown, { labId: 'demo' }, teardownTasks(), 'teardown-1');
 
     expect(run.status).toBe('SUCCEEDED');
-    expect(run.output).toEqual({ labId: 'demo', removed: true });
+    expect(run.output).toEqual({
+      labId: 'demo',
+      removed: true,
+      shared: {
+        released: ['advanced-tier'],
+        lastHolder: true,
+        reverted: [{ key: 'advanced-tier', action: 'reset' }],
+      },
+    });
     expect(run.calls.get('Validate lab input')).toEqual([{ input: { labId: 'demo' }, runId: 'teardown-1' }]);
     expect([...run.calls.keys()]).toEqual([
       'Validate lab input',
+      'Record tearing down',
       'Terminate sessions',
       'Deregister nodes',
       'Delete activations',
       'Terminate instances',
       'Delete network',
       'Delete workshop user',
+      'Release shared resources',
+      'Record lab deleted',
+    ]);
+    // The shared references are given back only once the lab's own resources are gone.
+    expect(run.calls.get('Release shared resources')).toEqual([
+      { labId: 'demo', executionName: 'teardown-1' },
+    ]);
+    expect(run.calls.get('Record lab deleted')).toEqual([
+      { labId: 'demo', status: 'deleted', executionName: 'teardown-1' },
     ]);
     for (const step of ['Terminate sessions', 'Deregister nodes', 'Delete workshop user']) {
       expect(run.calls.get(step)).toEqual([{ labId: 'demo' }]);
@@ -363,6 +499,16 @@ describe('teardown-lab, run locally', () => {
     expect(run.status).toBe('FAILED');
     expect(run.error).toBe('Deregister nodes failed: AccessDeniedException');
     expect(run.calls.has('Delete activations')).toBe(false);
+    // Nothing released and the lab not marked deleted: recorded failed, naming the step.
+    expect(run.calls.has('Release shared resources')).toBe(false);
+    expect(run.calls.has('Record lab deleted')).toBe(false);
+    expect(run.calls.get('Record teardown failure')).toEqual([
+      expect.objectContaining({
+        input: { labId: 'demo' },
+        status: 'failed',
+        error: expect.objectContaining({ Error: 'Deregister nodes failed: AccessDeniedException' }),
+      }),
+    ]);
   });
 });
 
@@ -402,11 +548,90 @@ describe('reset-lab, run locally', () => {
         throw taskError('States.TaskFailed', '{"Error":"Delete network failed: TimedOut"}');
       },
       'Provision lab': () => ({ Status: 'SUCCEEDED', Output: {} }),
+      'Record reset failure': recorded,
     });
 
     expect(run.status).toBe('FAILED');
     expect(run.error).toBe('Tear down lab failed: States.TaskFailed');
     expect(run.cause).toContain('Delete network failed');
     expect(run.calls.has('Provision lab')).toBe(false);
+    expect(run.calls.get('Record reset failure')).toEqual([
+      expect.objectContaining({ input, status: 'failed', executionName: 'run-1' }),
+    ]);
+  });
+});
+
+describe('provision-class, run locally', () => {
+  const provisionClass = loadAsl('provision-class');
+  const labs = ['cls-01', 'cls-02', 'cls-03', 'cls-04', 'cls-05'].map((labId) => ({
+    labId,
+    executionName: `${labId}-g1-provision-20300101000000-ab12`,
+    input: { labId, policyMode: 'strict' },
+  }));
+
+  /** A provision-lab child that takes a moment, counting how many run at once. */
+  function children(fail: string[] = []) {
+    let running = 0;
+    let peak = 0;
+    const fake: FakeTask = async (params) => {
+      running++;
+      peak = Math.max(peak, running);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      running--;
+      const { labId } = params.Input as { labId: string };
+      if (fail.includes(labId))
+        throw taskError(
+          'States.TaskFailed',
+          `{"error":"Register agents failed: LabStepFailed","labId":"${labId}"}`,
+        );
+      return { Status: 'SUCCEEDED', Output: { labId, ok: true } };
+    };
+    return { fake, peak: () => peak };
+  }
+
+  it('provisions every lab under its recorded execution name, at most maxConcurrency at once', async () => {
+    const child = children();
+    const run = await runLocal(
+      provisionClass,
+      { classId: 'cls', maxConcurrency: 2, labs },
+      { 'Provision lab': child.fake },
+    );
+
+    expect(run.error).toBeUndefined();
+    expect(run.status).toBe('SUCCEEDED');
+    expect(run.output).toEqual({
+      classId: 'cls',
+      labs: labs.map(({ labId }) => ({ labId, status: 'ready' })),
+    });
+    expect(run.calls.get('Provision lab')).toEqual(
+      labs.map((lab) => ({
+        StateMachineArn: '${ProvisionLabStateMachineArn}',
+        Name: lab.executionName,
+        Input: lab.input,
+      })),
+    );
+    expect(child.peak()).toBe(2);
+  });
+
+  it('lets a failed lab not stop the others, then fails naming it', async () => {
+    const child = children(['cls-02']);
+    const run = await runLocal(
+      provisionClass,
+      { classId: 'cls', maxConcurrency: 5, labs },
+      { 'Provision lab': child.fake },
+    );
+
+    expect(run.status).toBe('FAILED');
+    expect(run.error).toBe('Provision lab failed: SomeLabsFailed');
+    const outcome = JSON.parse(run.cause!) as { labId: string; status: string; Error?: string }[];
+    expect(outcome.map((lab) => [lab.labId, lab.status])).toEqual([
+      ['cls-01', 'ready'],
+      ['cls-02', 'failed'],
+      ['cls-03', 'ready'],
+      ['cls-04', 'ready'],
+      ['cls-05', 'ready'],
+    ]);
+    expect(outcome[1]!.Error).toBe('Provision lab failed: States.TaskFailed');
+    expect(run.calls.get('Provision lab')).toHaveLength(5);
   });
 });

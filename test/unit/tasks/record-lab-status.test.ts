@@ -85,6 +85,57 @@ describe('recordLabStatus', () => {
     expect(error.cause.length).toBeLessThanOrEqual(1024);
   });
 
+  it('takes the lab id from the execution input and the step from the error, as the failure paths pass them', async () => {
+    doc.on(GetCommand).resolves({ Item: labItem(labRecord({ status: 'provisioning' })) });
+    await expect(
+      recordFromEvent(
+        {
+          input: { labId: 'demo', policyMode: 'seed' },
+          status: 'failed',
+          executionName: RUN,
+          error: { Error: 'Register agents failed: LabStepFailed', Cause: 'exit 1 on ProdOnPrem' },
+        },
+        deps(),
+      ),
+    ).resolves.toMatchObject({ labId: 'demo', recorded: true });
+    expect(written().fields.error).toEqual({
+      step: 'Register agents',
+      error: 'Register agents failed: LabStepFailed',
+      cause: 'exit 1 on ProdOnPrem',
+    });
+  });
+
+  it('refuses a failure record whose execution input names no lab, naming labId (the workflow still fails with its own error)', async () => {
+    await expect(
+      recordFromEvent(
+        { input: { policyMode: 'strict' }, status: 'failed', executionName: RUN, error: { Error: 'x' } },
+        deps(),
+      ),
+    ).rejects.toMatchObject({ name: 'InvalidLabInput', field: 'labId' });
+    expect(doc.calls()).toHaveLength(0);
+  });
+
+  it('keeps the first failure of a run: a reset parent’s or the status-change rule’s later report adds nothing', async () => {
+    const failure = { step: 'Register agents', error: 'Register agents failed: LabStepFailed' };
+    doc.on(GetCommand).resolves({
+      Item: labItem(
+        labRecord({ status: 'failed', workflow: 'reset-lab', executionName: 'r', error: failure }),
+      ),
+    });
+    await expect(
+      recordLabStatus(
+        {
+          labId: 'demo',
+          status: 'failed',
+          executionName: 'r',
+          error: { Error: 'Provision lab failed: States.TaskFailed', Cause: '{}' },
+        },
+        deps(),
+      ),
+    ).resolves.toMatchObject({ recorded: false, reason: 'failure already recorded' });
+    expect(doc.commandCalls(UpdateCommand)).toHaveLength(0);
+  });
+
   it('marks a torn-down lab deleted: no report, no more resets, the record purged a week later', async () => {
     doc.on(GetCommand).resolves({
       Item: labItem(
