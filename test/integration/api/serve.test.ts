@@ -1,75 +1,45 @@
 import { jest } from '@jest/globals';
-import { GetServiceSettingCommand, SSMClient } from '@aws-sdk/client-ssm';
-import type { Context } from 'aws-lambda';
+import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
+import { SimulatePrincipalPolicyCommand } from '@aws-sdk/client-iam';
+import {
+  DescribeDocumentCommand,
+  GetServiceSettingCommand,
+  ListTagsForResourceCommand,
+  SSMClient,
+} from '@aws-sdk/client-ssm';
 import { buildProgram } from '../../../cli/index.js';
-import type { AcquireSharedResourcesOutput } from '../../../functions/acquire-shared-resources/task.js';
 import { resetDueLabs } from '../../../functions/reset-due-labs/task.js';
-import { awsClient } from '../../../functions/shared/clients.js';
-import { labConfigSchema } from '../../../functions/shared/lab-config.js';
-import type { LocalRun, LocalRunOutcome } from '../../../local/serve/local-starter.js';
+import { awsClient, labClients } from '../../../functions/shared/clients.js';
+import { isErrorNamed } from '../../../functions/shared/errors.js';
+import { inventoryCount, labInventory } from '../../../functions/shared/lab-inventory.js';
+import { SHARED_NAMES } from '../../../functions/shared/names.js';
+import { toTagRecord } from '../../../functions/shared/tags.js';
+import { tagContextEntries, targetArn } from '../../../functions/verify-lab/access-matrix.js';
+import type { LabReport } from '../../../functions/verify-lab/task.js';
+import { runLocally } from '../../../local/runner/runner.js';
 import { startServing, type Serving } from '../../../local/serve/serve.js';
-import { useEmulator } from '../../helpers/emulator.js';
-
-useEmulator({ time: { tierChangeSeconds: 1 } });
-
-type Handler = (event: unknown, context: Context) => Promise<unknown>;
-const invoke = async (folder: string, event: unknown) => {
-  const { handler } = (await import(`../../../functions/${folder}/handler.js`)) as { handler: Handler };
-  const context = {
-    functionName: `session-lab-${folder}`,
-    awsRequestId: folder,
-    getRemainingTimeInMillis: () => 60_000,
-  } as unknown as Context;
-  return handler(event, context);
-};
-
-/** Labs whose provisioning switched the tier on (the first holder's job). */
-const tierEnabledBy: string[] = [];
+import { ACCOUNT_ID } from '../../../local/emulator/index.js';
+import { TEST_REGION, useEmulator } from '../../helpers/emulator.js';
 
 /**
- * A stand-in for the workflows until they run end to end locally: the same in-process handlers
- * the local runner would call for the lifecycle's own steps (acquire the shared resources, switch
- * the tier on as their first holder, release them on teardown), with the workflows' names and the
- * reset's `-teardown` / `-provision` children. Lab hosts are out of its scope.
+ * The portal API served locally (`session-lab serve`) with the real workflows: each request's
+ * provision, teardown and reset runs the shipped state machine files through the local runner
+ * against the emulator, with the lab registry, the shared singletons' reference counts, progress
+ * and the last release's revert, as deployed. Issue 6's "done when", end to end.
  */
-const standIn: LocalRun = async (name, input, executionName): Promise<LocalRunOutcome> => {
-  const labId = (input as { labId: string }).labId;
-  const provision = async (runId: string) => {
-    const lab = labConfigSchema.parse({ ...(input as object), runId });
-    const shared = (await invoke('acquire-shared-resources', { lab })) as AcquireSharedResourcesOutput;
-    if (shared.mustCreate.advancedTier) {
-      tierEnabledBy.push(labId);
-      await invoke('enable-advanced-tier', { labId });
-    }
-    return {
-      labId,
-      ok: true,
-      user: {
-        userName: `MyWorkshopUser-${labId}`,
-        passwordSecretArn: `arn:aws:secretsmanager:us-east-1:123456789012:secret:${labId}`,
-      },
-      accessMatrix: [],
-    };
-  };
-  const teardown = (runId: string) => invoke('release-shared-resources', { labId, executionName: runId });
-  try {
-    if (name === 'provision-lab') return { status: 'SUCCEEDED', output: await provision(executionName) };
-    if (name === 'teardown-lab') {
-      await teardown(executionName);
-      return { status: 'SUCCEEDED', output: { labId, removed: true } };
-    }
-    await teardown(`${executionName}-teardown`);
-    const report = await provision(`${executionName}-provision`);
-    return { status: 'SUCCEEDED', output: { Output: JSON.stringify(report), Status: 'SUCCEEDED' } };
-  } catch (err) {
-    return { status: 'FAILED', error: (err as Error).name, cause: (err as Error).message };
-  }
-};
+
+const TIME_SCALE = 0.05;
+useEmulator({ time: { scale: TIME_SCALE } });
+jest.setTimeout(600_000);
 
 let serving: Serving;
 beforeAll(async () => {
   process.env.REVERT_SHARED_ON_LAST_RELEASE = 'true';
-  serving = await startServing({ port: 0, run: standIn, tableName: 'serve-it' });
+  serving = await startServing({
+    port: 0,
+    tableName: 'serve-it',
+    run: (name, input, executionName) => runLocally(name, { input, executionName, timeScale: TIME_SCALE }),
+  });
 });
 afterAll(async () => {
   await serving?.starter.idle();
@@ -87,19 +57,86 @@ async function api(method: string, path: string, body?: unknown, headers: Record
     body: (await response.json()) as Record<string, unknown> & { labs?: unknown[] },
   };
 }
+
+interface LabView {
+  labId: string;
+  status: string;
+  generation: number;
+  executionName: string;
+  steps: { name: string; status: string }[];
+  report: LabReport | null;
+  error?: unknown;
+}
+const lab = async (labId: string) => (await api('GET', `/labs/${labId}`)).body as unknown as LabView;
+
+const ssm = () => awsClient(SSMClient);
 const tier = async () =>
-  (
-    await awsClient(SSMClient).send(
-      new GetServiceSettingCommand({ SettingId: '/ssm/managed-instance/activation-tier' }),
-    )
-  ).ServiceSetting?.SettingValue;
+  (await ssm().send(new GetServiceSettingCommand({ SettingId: '/ssm/managed-instance/activation-tier' })))
+    .ServiceSetting?.SettingValue;
+/** The preferences document's versions, or undefined when there is none. */
+const preferencesVersions = async () => {
+  try {
+    const { Document } = await ssm().send(
+      new DescribeDocumentCommand({ Name: SHARED_NAMES.preferencesDocument }),
+    );
+    return Number(Document?.LatestVersion);
+  } catch (err) {
+    if (isErrorNamed(err, 'InvalidDocument')) return undefined;
+    throw err;
+  }
+};
+const EMPTY = {
+  instances: [],
+  securityGroups: [],
+  keyPairs: [],
+  parameters: [],
+  activations: [],
+  managedNodes: [],
+  users: [],
+  policies: [],
+  secrets: [],
+};
 
-describe('session-lab serve', () => {
-  it('listens on 127.0.0.1 only', () => {
+/** The real tags of a node: EC2 tags for `i-`, SSM tags for `mi-`. */
+async function tagsOf(nodeId: string): Promise<Record<string, string>> {
+  if (nodeId.startsWith('mi-')) {
+    const { TagList } = await ssm().send(
+      new ListTagsForResourceCommand({ ResourceType: 'ManagedInstance', ResourceId: nodeId }),
+    );
+    return toTagRecord(TagList);
+  }
+  const { Reservations } = await labClients().ec2.send(
+    new DescribeInstancesCommand({ InstanceIds: [nodeId] }),
+  );
+  return toTagRecord(Reservations?.[0]?.Instances?.[0]?.Tags);
+}
+
+/** Whether IAM lets `user` start a session on `nodeId`, as StartSession would decide (the node's real tags). */
+async function mayStartSession(user: string, nodeId: string): Promise<string> {
+  const { EvaluationResults } = await labClients().iam.send(
+    new SimulatePrincipalPolicyCommand({
+      PolicySourceArn: `arn:aws:iam::${ACCOUNT_ID}:user/${user}`,
+      ActionNames: ['ssm:StartSession'],
+      ResourceArns: [
+        targetArn(
+          { kind: nodeId.startsWith('mi-') ? 'hybrid' : 'ec2', nodeId },
+          'aws',
+          TEST_REGION,
+          ACCOUNT_ID,
+        ),
+      ],
+      ContextEntries: tagContextEntries(await tagsOf(nodeId)),
+    }),
+  );
+  const result = EvaluationResults?.[0];
+  return result?.ResourceSpecificResults?.[0]?.EvalResourceDecision ?? result?.EvalDecision ?? 'unknown';
+}
+
+const CLASS = ['stu-01', 'stu-02', 'stu-03'];
+
+describe('session-lab serve with the real workflows', () => {
+  it('listens on 127.0.0.1 only and refuses bad requests with JSON errors naming the field', async () => {
     expect(serving.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
-  });
-
-  it('refuses bad requests over HTTP with JSON errors naming the field', async () => {
     await expect(api('POST', '/labs', '{"labId": ')).resolves.toMatchObject({
       status: 400,
       body: { field: 'body' },
@@ -108,83 +145,105 @@ describe('session-lab serve', () => {
       status: 400,
       body: { code: 'InvalidRequest', field: 'colour' },
     });
-    await expect(api('POST', '/labs', { labId: 'stu-01', owner: 'x'.repeat(70_000) })).resolves.toMatchObject(
-      {
-        status: 400,
-        body: { field: 'body' },
-      },
-    );
     await expect(api('GET', '/labs/Not_A_Lab')).resolves.toMatchObject({
       status: 400,
       body: { field: 'labId' },
-    });
-    await expect(api('GET', '/labs?limit=500')).resolves.toMatchObject({
-      status: 400,
-      body: { field: 'limit' },
     });
     await expect(api('GET', '/labs/nobody')).resolves.toMatchObject({
       status: 404,
       body: { code: 'LabNotFound' },
     });
     await expect(api('PUT', '/labs')).resolves.toMatchObject({ status: 405 });
-    await expect(api('GET', '/nowhere')).resolves.toMatchObject({ status: 404 });
     await expect(api('GET', '/labs')).resolves.toEqual({ status: 200, body: { labs: [] } });
+    expect(serving.starter.list()).toEqual([]);
   });
 
   it('provisions three labs created concurrently: all ready, the shared singletons set once', async () => {
     const created = await Promise.all(
-      ['stu-01', 'stu-02', 'stu-03'].map((labId) =>
+      CLASS.map((labId) =>
         api(
           'POST',
           '/labs',
-          { labId, owner: 'teacher', expiresInHours: labId === 'stu-03' ? 1 : 72 },
-          {
-            'Idempotency-Key': `create-${labId}`,
-          },
+          { labId, owner: 'teacher', nightlyReset: labId === 'stu-03' },
+          { 'Idempotency-Key': `create-${labId}` },
         ),
       ),
     );
-    expect(created).toEqual(
-      ['stu-01', 'stu-02', 'stu-03'].map((labId) => ({
-        status: 202,
-        body: { labId, status: 'provisioning' },
-      })),
-    );
+    expect(created).toEqual(CLASS.map((labId) => ({ status: 202, body: { labId, status: 'provisioning' } })));
     // The same request again answers the same lab; another token is a conflict.
     await expect(
       api('POST', '/labs', { labId: 'stu-01', owner: 'teacher' }, { 'Idempotency-Key': 'create-stu-01' }),
-    ).resolves.toMatchObject({
-      status: 202,
-    });
+    ).resolves.toMatchObject({ status: 202 });
     await expect(
       api('POST', '/labs', { labId: 'stu-01' }, { 'Idempotency-Key': 'other' }),
     ).resolves.toMatchObject({
       status: 409,
       body: { code: 'LabExists' },
     });
-    await serving.starter.idle();
-    expect(serving.starter.list()).toHaveLength(3);
+    // While they provision, the API shows their progress step by step.
+    const during = await lab('stu-01');
+    expect(during.status).toBe('provisioning');
 
-    for (const labId of ['stu-01', 'stu-02', 'stu-03']) {
-      const { status, body } = await api('GET', `/labs/${labId}`);
-      expect(status).toBe(200);
-      expect(body).toMatchObject({
-        labId,
-        status: 'ready',
-        generation: 1,
-        owner: 'teacher',
-        steps: expect.arrayContaining([
-          expect.objectContaining({ name: 'Acquire shared resources', status: 'succeeded' }),
-        ]),
-        report: { labId, ok: true },
+    await serving.starter.idle();
+    expect(serving.starter.list().map((e) => [e.workflow, e.status])).toEqual(
+      CLASS.map(() => ['provision-lab', 'SUCCEEDED']),
+    );
+    const labs = await Promise.all(CLASS.map(lab));
+    for (const view of labs) {
+      expect(view).toMatchObject({ status: 'ready', generation: 1, report: { ok: true } });
+      const steps = Object.fromEntries(view.steps.map((step) => [step.name, step.status]));
+      expect(steps).toMatchObject({
+        'Validate lab input': 'succeeded',
+        'Acquire shared resources': 'succeeded',
+        'Create instance role': 'succeeded',
+        'Register agents': 'succeeded',
+        'Verify lab': 'succeeded',
       });
-      expect(JSON.stringify(body)).not.toMatch(/"password"/);
+      expect(JSON.stringify(view)).not.toMatch(/"password"|PRIVATE KEY/);
     }
-    expect(tierEnabledBy).toHaveLength(1);
+    // Only the tier's first holder switched it on; the others only waited for it.
+    const enabledBy = labs.filter((view) => view.steps.some((step) => step.name === 'Enable advanced tier'));
+    expect(enabledBy).toHaveLength(1);
+    for (const view of labs) expect(view.steps.map((s) => s.name)).toContain('Wait for advanced tier');
     await expect(tier()).resolves.toBe('advanced');
-    await expect(serving.registry.getShared('advanced-tier')).resolves.toMatchObject({ holderCount: 3 });
+    const shared = await serving.registry.getShared('advanced-tier');
+    expect(shared).toMatchObject({ holderCount: 3, holders: CLASS, firstHolder: enabledBy[0]!.labId });
+    await expect(serving.registry.getShared('session-preferences')).resolves.toMatchObject({
+      holderCount: 3,
+    });
+    // The preferences document was written once, by one of them.
+    await expect(preferencesVersions()).resolves.toBe(1);
     const listed = await api('GET', '/labs?owner=teacher&status=ready');
     expect(listed.body.labs).toHaveLength(3);
+  });
+
+  it('lets each student start sessions only on their own lab’s Dev nodes', async () => {
+    const reports = (await Promise.all(CLASS.map(lab))).map((view) => view.report!);
+    const devNodes = reports.map((report) =>
+      report.nodes.filter((node) => node.environment === 'Dev').map((node) => node.nodeId),
+    );
+    expect(devNodes.map((ids) => ids.length)).toEqual([2, 2, 2]);
+    const decisions: string[][] = [];
+    for (const report of reports) {
+      const row: string[] = [];
+      for (const ids of devNodes) {
+        const answers = await Promise.all(ids.map((id) => mayStartSession(report.user.userName, id)));
+        row.push([...new Set(answers)].join('/'));
+      }
+      decisions.push(row);
+    }
+    // Rows: students; columns: labs' Dev nodes (an EC2 and a hybrid node each).
+    expect(decisions).toEqual([
+      ['allowed', 'implicitDeny', 'implicitDeny'],
+      ['implicitDeny', 'allowed', 'implicitDeny'],
+      ['implicitDeny', 'implicitDeny', 'allowed'],
+    ]);
+    // The labs' own verification checked other labs' nodes too (those Online when it ran), all denied.
+    const otherCells = reports.flatMap((report) =>
+      report.accessMatrix.filter((cell) => cell.role === 'other-lab'),
+    );
+    expect(otherCells.length).toBeGreaterThan(0);
+    for (const cell of otherCells) expect(cell).toMatchObject({ expected: 'denied', actual: 'denied' });
   });
 
   it('session-lab list prints the labs of the registry', async () => {
@@ -200,78 +259,80 @@ describe('session-lab serve', () => {
       log.mockRestore();
     }
     const labs = JSON.parse(printed.join('\n')) as { labId: string; status: string }[];
-    expect(labs.map((l) => [l.labId, l.status])).toEqual([
-      ['stu-01', 'ready'],
-      ['stu-02', 'ready'],
-      ['stu-03', 'ready'],
-    ]);
+    expect(labs.map((l) => [l.labId, l.status])).toEqual(CLASS.map((labId) => [labId, 'ready']));
   });
 
-  it('deleting two labs leaves the third intact and the shared settings in place', async () => {
+  it('deleting two labs leaves the third intact and the shared settings in place; nothing of theirs remains', async () => {
+    const before = inventoryCount(await labInventory(labClients(), 'stu-03'));
     const deleted = await Promise.all(['stu-01', 'stu-02'].map((labId) => api('DELETE', `/labs/${labId}`)));
-    expect(deleted.map((d) => d.status)).toEqual([202, 202]);
-    expect(deleted.map((d) => d.body.status)).toEqual(['tearing-down', 'tearing-down']);
+    expect(deleted.map((d) => [d.status, d.body.status])).toEqual([
+      [202, 'tearing-down'],
+      [202, 'tearing-down'],
+    ]);
     await serving.starter.idle();
-    for (const labId of ['stu-01', 'stu-02'])
-      await expect(api('GET', `/labs/${labId}`)).resolves.toMatchObject({ body: { status: 'deleted' } });
+    for (const labId of ['stu-01', 'stu-02']) {
+      await expect(lab(labId)).resolves.toMatchObject({ status: 'deleted' });
+      await expect(labInventory(labClients(), labId)).resolves.toEqual(EMPTY);
+    }
     await expect(api('DELETE', '/labs/stu-01')).resolves.toMatchObject({
       status: 202,
       body: { status: 'deleted' },
     });
-    await expect(api('GET', '/labs/stu-03')).resolves.toMatchObject({ body: { status: 'ready' } });
+    await expect(lab('stu-03')).resolves.toMatchObject({ status: 'ready', report: { ok: true } });
+    expect(inventoryCount(await labInventory(labClients(), 'stu-03'))).toBe(before);
     await expect(tier()).resolves.toBe('advanced');
+    await expect(preferencesVersions()).resolves.toBe(1);
     await expect(serving.registry.getShared('advanced-tier')).resolves.toMatchObject({
       holderCount: 1,
       holders: ['stu-03'],
     });
   });
 
-  it('resets a lab to a new generation under a new execution name, keeping its shared resources', async () => {
-    const before = await api('GET', '/labs/stu-03');
-    await expect(api('POST', '/labs/stu-03/reset')).resolves.toEqual({
+  it('the schedule tears down an expired lab and resets a due one to a new generation', async () => {
+    await expect(api('POST', '/labs', { labId: 'stu-04', expiresInHours: 1 })).resolves.toMatchObject({
       status: 202,
-      body: { labId: 'stu-03', status: 'provisioning', generation: 2 },
     });
     await serving.starter.idle();
-    const after = await api('GET', '/labs/stu-03');
-    expect(after.body).toMatchObject({ status: 'ready', generation: 2, report: { labId: 'stu-03' } });
-    expect(after.body.executionName).not.toBe(before.body.executionName);
-    await expect(serving.registry.getShared('advanced-tier')).resolves.toMatchObject({ holderCount: 1 });
-    // Only the first holder ever ensures the tier (again, idempotently, if it is the lab reset).
-    expect(new Set(tierEnabledBy).size).toBe(1);
-  });
+    await expect(lab('stu-04')).resolves.toMatchObject({ status: 'ready', generation: 1 });
+    const before = await lab('stu-03');
 
-  it('the schedule tears down an expired lab and resets a nightly one to a new generation', async () => {
-    await expect(api('POST', '/labs', { labId: 'stu-04', nightlyReset: true })).resolves.toMatchObject({
-      status: 202,
-    });
-    await serving.starter.idle();
     const twoHoursOn = new Date(Date.now() + 2 * 3600 * 1000).toISOString();
     const sweep = await resetDueLabs(
       { expire: true, reset: true, now: twoHoursOn },
       { registry: serving.registry, starter: serving.starter },
     );
-    expect(sweep.teardowns.map((t) => t.labId)).toEqual(['stu-03']);
+    expect(sweep.teardowns.map((t) => t.labId)).toEqual(['stu-04']);
     expect(sweep.resets).toEqual([
-      { labId: 'stu-04', generation: 2, executionName: expect.stringMatching(/^stu-04-g2-reset-/) },
+      { labId: 'stu-03', generation: 2, executionName: expect.stringMatching(/^stu-03-g2-reset-/) },
     ]);
+    expect(sweep.errors).toEqual([]);
     await serving.starter.idle();
-    await expect(api('GET', '/labs/stu-03')).resolves.toMatchObject({ body: { status: 'deleted' } });
-    await expect(api('GET', '/labs/stu-04')).resolves.toMatchObject({
-      body: { status: 'ready', generation: 2 },
-    });
+
+    await expect(lab('stu-04')).resolves.toMatchObject({ status: 'deleted' });
+    await expect(labInventory(labClients(), 'stu-04')).resolves.toEqual(EMPTY);
+    const after = await lab('stu-03');
+    expect(after).toMatchObject({ status: 'ready', generation: 2, report: { labId: 'stu-03', ok: true } });
+    expect(after.executionName).not.toBe(before.executionName);
+    // A new generation has new hosts (new run id, new client tokens).
+    const ids = (view: LabView) => view.report!.nodes.map((node) => node.nodeId).sort();
+    expect(ids(after)).not.toEqual(ids(before));
+    // The reset kept the lab's shared references all along.
+    await expect(serving.registry.getShared('advanced-tier')).resolves.toMatchObject({ holders: ['stu-03'] });
     await expect(tier()).resolves.toBe('advanced');
   });
 
-  it('deleting the last lab releases the shared settings as configured (reverted)', async () => {
-    await expect(api('DELETE', '/labs/stu-04')).resolves.toMatchObject({ status: 202 });
+  it('deleting the last lab releases the shared settings as configured (reverted) and leaves nothing of it', async () => {
+    await expect(api('DELETE', '/labs/stu-03')).resolves.toMatchObject({ status: 202 });
     await serving.starter.idle();
-    await expect(api('GET', '/labs/stu-04')).resolves.toMatchObject({ body: { status: 'deleted' } });
+    await expect(lab('stu-03')).resolves.toMatchObject({ status: 'deleted' });
+    await expect(labInventory(labClients(), 'stu-03')).resolves.toEqual(EMPTY);
     await expect(serving.registry.getShared('advanced-tier')).resolves.toMatchObject({
       holderCount: 0,
       phase: 'idle',
     });
     await expect(tier()).resolves.toBe('standard');
+    // The account had no preferences document before session-lab: the revert deletes it.
+    await expect(preferencesVersions()).resolves.toBeUndefined();
     const deleted = await api('GET', '/labs?status=deleted');
     expect(deleted.body.labs).toHaveLength(4);
   });
