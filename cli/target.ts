@@ -16,6 +16,8 @@ import type { StateMachineName } from '../local/runner/definitions.js';
 export interface Target {
   kind: 'local' | 'deployed';
   describe: string;
+  /** Local runs: real seconds per simulated second, shared by the emulator and the runner. */
+  timeScale?: number;
   run(
     name: StateMachineName,
     input: unknown,
@@ -50,7 +52,7 @@ export async function openTarget(options: TargetOptions): Promise<Target> {
   let emulator: Emulator | undefined;
   if (!process.env.AWS_ENDPOINT_URL) {
     emulator = await startEmulator({
-      time: options.timeScale === undefined ? {} : { scale: options.timeScale },
+      time: { scale: options.timeScale ?? DEFAULT_LOCAL_TIME_SCALE },
       // A bad night on AWS, for trying the product's resilience (local/emulator/faults.ts).
       faults: faultOptionsFromEnv(),
     });
@@ -62,6 +64,7 @@ export async function openTarget(options: TargetOptions): Promise<Target> {
   const timeScale = options.timeScale ?? emulator?.clock.profile.scale ?? DEFAULT_LOCAL_TIME_SCALE;
   return {
     kind: 'local',
+    timeScale,
     describe: emulator
       ? `local emulator started at ${emulator.url}`
       : `local emulator at ${process.env.AWS_ENDPOINT_URL}`,
