@@ -28,6 +28,8 @@ import { VirtualTime } from '../local/runner/virtual-time.js';
 import { criticalPath, orchestrationCost, percentile, stateTransitions, sweepBound } from './model.js';
 
 const REGION = 'us-east-1';
+// The tasks' structured logs would drown the table; errors still print.
+process.env.POWERTOOLS_LOG_LEVEL ??= 'ERROR';
 const realStart = performance.now();
 const realSeconds = () => (performance.now() - realStart) / 1000;
 const sizes = (process.env.BENCH_SIZES ?? '1,10,50,200')
@@ -56,6 +58,8 @@ interface LabRun {
 /** A fresh account: a new emulator (new moto), the SDK pointed at it, the local machinery warm. */
 async function freshAccount(): Promise<Emulator> {
   const emulator = await startEmulator({ time: { ...AWS_PROFILE, scale: 1 } });
+  // Calls' latencies are modelled waits on the virtual clock, not real work.
+  emulator.clock.waiter = (ms) => clock.serverWait(ms);
   Object.assign(process.env, {
     AWS_ENDPOINT_URL: emulator.url,
     AWS_REGION: REGION,

@@ -45,6 +45,31 @@ export class LabStepFailed extends LabError {}
 /** Error names the state machines retry with backoff and jitter. */
 export const RETRYABLE_ERRORS = [NotReadyYet.name, IamNotPropagatedYet.name] as const;
 
+/** The throttling errors of the services the tasks call (facts sheet 0.1, 7.6): EC2, IAM, the JSON APIs. */
+export const THROTTLING_ERRORS = [
+  'RequestLimitExceeded',
+  'Throttling',
+  'ThrottlingException',
+  'TooManyRequestsException',
+  'RequestThrottled',
+  'RequestThrottledException',
+] as const;
+
+/**
+ * A throttling error the SDK's adaptive retries could not absorb (many labs in one account contend
+ * for the same buckets: the benchmark's sweep met it) becomes NotReadyYet, which the state machine
+ * retries after a longer back-off instead of failing the lab. Any other error is returned as is.
+ */
+export function retryableThrottling(err: unknown): unknown {
+  if (!isErrorNamed(err, ...THROTTLING_ERRORS)) return err;
+  return new NotReadyYet(
+    `throttled beyond the SDK's retries: ${(err as Error).name}: ${(err as Error).message}`,
+    {
+      cause: err,
+    },
+  );
+}
+
 /**
  * True when `err` is an AWS SDK error (or one of ours) whose name is one of `names`.
  * SDK v3 sets `name` to the modelled shape for IAM/SSM/Logs and to the raw code string for EC2

@@ -2,6 +2,7 @@ import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { Context } from 'aws-lambda';
 import type { z } from 'zod';
+import { retryableThrottling } from './errors.js';
 import { parseInput } from './input.js';
 import { logger } from './logger.js';
 import { registryProgress } from './registry-progress.js';
@@ -11,7 +12,8 @@ export type LabHandler<O> = (event: unknown, context: Context) => Promise<O>;
 /**
  * The thin wrapper every task's handler.ts uses: Lambda context in the logs, the lab id as a
  * log key, input validated against the task's schema (InvalidLabInput names the field), then the
- * plain task function. Errors propagate unchanged so Step Functions sees their `name`.
+ * plain task function. Errors propagate unchanged so Step Functions sees their `name`, except
+ * throttling the SDK's retries did not absorb, which becomes NotReadyYet (retried by the workflow).
  * With a registry configured (REGISTRY_TABLE), the step's start, end and failure are recorded on the
  * lab's item and published as progress events; `progress: false` opts a bookkeeping task out.
  */
@@ -25,6 +27,11 @@ export function labHandler<S extends z.ZodType, O>(
   return wrapped.handler(async (event) => {
     const labId = (event as { labId?: unknown } | null)?.labId;
     if (typeof labId === 'string') logger.appendKeys({ labId });
-    return task(parseInput(schema, event));
+    const input = parseInput(schema, event);
+    try {
+      return await task(input);
+    } catch (err) {
+      throw retryableThrottling(err);
+    }
   });
 }

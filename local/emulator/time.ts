@@ -59,6 +59,12 @@ export function timeProfile(overrides: Partial<TimeProfile> = {}): TimeProfile {
 }
 
 export class Clock {
+  /**
+   * How a modelled wait inside the emulator (a call's latency) is slept, in real ms: a timer by
+   * default; the benchmark's virtual clock replaces it so that such waits are jumped, not waited.
+   */
+  waiter: (realMs: number) => Promise<void> = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
   constructor(readonly profile: TimeProfile) {}
 
   /** Real milliseconds for `modelSeconds` of AWS time. */
@@ -73,8 +79,12 @@ export class Clock {
 
   /** Waits `modelSeconds` of AWS time (scaled to real time). */
   sleep(modelSeconds: number): Promise<void> {
-    const ms = this.realMs(modelSeconds);
-    return ms > 0 ? new Promise((resolve) => setTimeout(resolve, ms)) : Promise.resolve();
+    return this.pause(this.realMs(modelSeconds));
+  }
+
+  /** Waits `realMs` real milliseconds through the waiter. */
+  pause(realMs: number): Promise<void> {
+    return realMs > 0 ? this.waiter(realMs) : Promise.resolve();
   }
 
   /** Model seconds since the real instant `sinceMs`. */

@@ -32,7 +32,7 @@ export class Traffic {
     if (!throttled && reply.status < 500 && !isThrottle(reply)) this.limiter?.answered(call);
     if (this.clock.profile.apiLatency) {
       const remaining = this.clock.realMs(callLatency(call).seconds) - (Date.now() - started);
-      if (remaining > 0) await new Promise((resolve) => setTimeout(resolve, remaining));
+      await this.clock.pause(remaining);
     }
     return reply;
   }

@@ -1,14 +1,26 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import diagnostics from 'node:diagnostics_channel';
+import type { ClientRequest } from 'node:http';
+
 /**
- * A virtual clock for the benchmark: one process's `Date` runs at real speed while real work is in
- * flight (a Lambda handler running, a Run Command script running, anything a busy probe reports) and
- * jumps ahead to the next pending sleep when nothing is. The runner's Wait states and Retry pauses
- * sleep on it; the emulator's modelled delays compare `Date.now()` with a start, so they are on it
- * too (at time scale 1). Real compute is therefore counted at its real duration and every modelled
- * wait at its modelled one, without waiting for it.
+ * A virtual clock for the benchmark: this process's `Date` runs at real speed while real work is in
+ * flight and jumps ahead to the next pending sleep when none is. The runner's Wait states and Retry
+ * back-offs sleep on it, and so do the emulator's per-call latencies (its `Clock.waiter`); the
+ * emulator's other modelled delays compare `Date.now()` with a start, so they are on it too (at time
+ * scale 1). Real compute is counted at its real duration, every modelled wait at its modelled one,
+ * without waiting for it.
  *
- * Sound as long as all real work is visible: Lambda handlers (the runner wraps them in `busy`),
- * Run Command scripts (a probe) and the emulator calls they make (inside those). A jump happens only
- * after the process has been idle for several event-loop turns with no activity in between.
+ * Real work, which the clock never jumps over:
+ * - a Lambda handler computing (`busy`), that is running with no HTTP request of its own in flight;
+ * - an HTTP request of a handler that is not sitting in the emulator's latency wait: on its way
+ *   there, being served (the emulator's own code, moto), or its answer on its way back;
+ * - anything a busy probe reports (Run Command scripts: separate processes).
+ * Counted from Node's HTTP diagnostics channels: the emulator's server is the only HTTP server in
+ * the process and, while no script runs, the handlers are its only callers. So "every request of
+ * the handlers is waiting in the emulator" is: handler requests in flight = server requests waiting
+ * = server requests in flight. A jump also needs a quiet spell of a few event-loop turns with no
+ * activity at all (the workflow engine's own steps between states are promise chains).
+ *
  * Processes other than this one (moto) keep real time; nothing in the workflow compares their
  * timestamps with ours.
  */
@@ -20,6 +32,12 @@ interface Timer {
   handle: NodeJS.Timeout;
 }
 
+interface Work {
+  /** HTTP requests of this handler in flight. */
+  requests: number;
+  done: boolean;
+}
+
 const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
 const pause = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -27,7 +45,13 @@ export class VirtualTime {
   private offsetMs = 0;
   private readonly timers = new Set<Timer>();
   private readonly probes: (() => boolean)[] = [];
-  private busyCount = 0;
+  private readonly work = new AsyncLocalStorage<Work>();
+  /** Handlers running with no request in flight. */
+  private computing = 0;
+  /** Requests of handlers in flight, server requests in flight, and server requests waiting. */
+  private handlerRequests = 0;
+  private serverRequests = 0;
+  private serverWaiting = 0;
   private epoch = 0;
   private watching = false;
   private restore: (() => void) | undefined;
@@ -39,7 +63,10 @@ export class VirtualTime {
     return RealDate.now() + this.offsetMs;
   }
 
-  /** Makes `Date` (now, `new Date()`, `Date()`) read this clock, process-wide, until `uninstall`. */
+  /**
+   * Makes `Date` (now, `new Date()`, `Date()`) read this clock process-wide and starts counting
+   * HTTP requests, until `uninstall`.
+   */
   install(): this {
     if (this.restore) return this;
     const now = () => this.now();
@@ -56,8 +83,25 @@ export class VirtualTime {
       },
     });
     globalThis.Date = Virtual;
+    const onClient = (message: unknown) =>
+      this.clientRequest((message as { request: ClientRequest }).request);
+    const onServerStart = () => {
+      this.serverRequests += 1;
+      this.touch();
+    };
+    const onServerEnd = () => {
+      this.serverRequests -= 1;
+      this.touch();
+      this.watch();
+    };
+    diagnostics.subscribe('http.client.request.start', onClient);
+    diagnostics.subscribe('http.server.request.start', onServerStart);
+    diagnostics.subscribe('http.server.response.finish', onServerEnd);
     this.restore = () => {
       globalThis.Date = RealDate;
+      diagnostics.unsubscribe('http.client.request.start', onClient);
+      diagnostics.unsubscribe('http.server.request.start', onServerStart);
+      diagnostics.unsubscribe('http.server.response.finish', onServerEnd);
     };
     return this;
   }
@@ -79,16 +123,46 @@ export class VirtualTime {
     this.epoch += 1;
   }
 
-  /** Runs real work: the clock runs at real speed (never jumps) until it settles. */
+  /** Runs a handler: real work, except while all its HTTP requests wait in the emulator. */
   async busy<T>(work: () => Promise<T>): Promise<T> {
-    this.busyCount += 1;
+    const state: Work = { requests: 0, done: false };
+    this.computing += 1;
     this.touch();
     try {
-      return await work();
+      return await this.work.run(state, work);
     } finally {
-      this.busyCount -= 1;
+      state.done = true;
+      if (state.requests === 0) this.computing -= 1;
       this.touch();
       this.watch();
+    }
+  }
+
+  private clientRequest(request: ClientRequest): void {
+    const state = this.work.getStore();
+    if (!state || state.done) return;
+    if (state.requests === 0) this.computing -= 1;
+    state.requests += 1;
+    this.handlerRequests += 1;
+    this.touch();
+    request.once('close', () => {
+      state.requests -= 1;
+      this.handlerRequests -= 1;
+      if (state.requests === 0 && !state.done) this.computing += 1;
+      this.touch();
+      this.watch();
+    });
+  }
+
+  /** A modelled wait inside a request the emulator serves (its latency): not real work. */
+  async serverWait(ms: number): Promise<void> {
+    this.serverWaiting += 1;
+    this.touch();
+    try {
+      await this.sleep(ms);
+    } finally {
+      this.serverWaiting -= 1;
+      this.touch();
     }
   }
 
@@ -108,7 +182,12 @@ export class VirtualTime {
   }
 
   private idle(): boolean {
-    return this.busyCount === 0 && !this.probes.some((probe) => probe());
+    return (
+      this.computing === 0 &&
+      this.handlerRequests === this.serverWaiting &&
+      this.serverRequests === this.serverWaiting &&
+      !this.probes.some((probe) => probe())
+    );
   }
 
   private fire(): void {

@@ -42,6 +42,28 @@ describe('labHandler', () => {
     });
     await expect(handler({ labId: 'demo' }, context)).rejects.toMatchObject({ name: 'NotReadyYet' });
   });
+
+  it.each([['RequestLimitExceeded'], ['Throttling'], ['ThrottlingException']])(
+    'turns %s the SDK could not absorb into NotReadyYet for the workflow to retry',
+    async (name) => {
+      const throttled = Object.assign(new Error('Rate exceeded'), { name });
+      const handler = labHandler(schema, async () => {
+        throw throttled;
+      });
+      const err = await handler({ labId: 'demo' }, context).catch((e: unknown) => e);
+      expect(err).toMatchObject({ name: 'NotReadyYet', cause: throttled });
+      expect((err as Error).message).toMatch(new RegExp(name));
+    },
+  );
+
+  it('leaves other AWS errors as they are', async () => {
+    const handler = labHandler(schema, async () => {
+      throw Object.assign(new Error('nope'), { name: 'AccessDeniedException' });
+    });
+    await expect(handler({ labId: 'demo' }, context)).rejects.toMatchObject({
+      name: 'AccessDeniedException',
+    });
+  });
 });
 
 describe('readEnv', () => {
