@@ -52,7 +52,10 @@ describe('provision-lab with a permanent failure in a middle step', () => {
     expect(provision.status).toBe('FAILED');
     expect(`${provision.error} ${provision.cause}`).toMatch(/instanceType/);
     const tasksEntered = provision.events.filter((e) => e.type === 'StateEntered' && e.stateType === 'Task');
-    expect(new Set(tasksEntered.map((e) => e.state))).toEqual(new Set(['Validate lab input']));
+    // Nothing but the validation, and the failure's record in the lab registry (none here).
+    expect(new Set(tasksEntered.map((e) => e.state))).toEqual(
+      new Set(['Validate lab input', 'Record provision failure']),
+    );
     expect(inventoryCount(await labInventory(labClients(), 'bad-input'))).toBe(0);
   });
 });
