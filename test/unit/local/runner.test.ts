@@ -1,4 +1,4 @@
-import { runDefinition, type HandlerResolver } from '../../../local/runner/runner.js';
+import { runDefinition, runLocally, type HandlerResolver } from '../../../local/runner/runner.js';
 import { kebabCase, localFunctionArn, pascalCase, scalePauses } from '../../../local/runner/definitions.js';
 import { NotReadyYet } from '../../../functions/shared/errors.js';
 
@@ -148,5 +148,103 @@ describe('waits read from state', () => {
     expect(result.events.find((e) => e.state === 'Pause' && e.type === 'StateEntered')?.stateType).toBe(
       'Wait',
     );
+  });
+});
+
+describe('provision-class, run locally', () => {
+  /** Every provision-lab task answering at once (a lab with nothing to wait for), counting labs in flight. */
+  function provisionFakes(failing: string[] = []) {
+    const recorded: { labId: string; status: string; executionName: string }[] = [];
+    let inFlight = 0;
+    let peak = 0;
+    const answer = (value: unknown) => async () => value;
+    const behaviour: Record<string, (event: unknown) => Promise<unknown>> = {
+      'validate-lab-input': async (event) => {
+        const { input, runId } = event as { input: { labId: string }; runId: string };
+        inFlight += 1;
+        peak = Math.max(peak, inFlight);
+        return { ...input, runId, policyMode: 'strict' };
+      },
+      'record-lab-status': async (event) => {
+        const { labId, status, executionName, input } = event as Record<string, unknown>;
+        const id = (labId ?? (input as { labId: string }).labId) as string;
+        recorded.push({ labId: id, status: status as string, executionName: executionName as string });
+        if (status !== 'provisioning') inFlight -= 1;
+        return { labId: id, status, recorded: true };
+      },
+      'acquire-shared-resources': answer({
+        mustCreate: { advancedTier: false, preferences: false, logGroup: false, sharedRoles: false },
+      }),
+      'wait-for-advanced-tier': answer({ ready: true, value: 'advanced', status: 'Customized' }),
+      'create-instance-role': answer({ instanceProfileName: 'SSMLabProfile' }),
+      'create-service-role': answer({ serviceRoleName: 'SSMServiceRole' }),
+      'create-activations': answer({ activations: [] }),
+      'create-key-pair': answer({ keyName: 'k', privateKeyParameter: '/session-lab/x/key' }),
+      'create-network': answer({ vpcId: 'vpc-1' }),
+      'launch-instances': answer({ instances: [] }),
+      'wait-for-instances': answer({ ready: true, pending: [] }),
+      'register-agents': answer({ commandId: null, bootstrapInstanceId: 'i-1' }),
+      'wait-for-registration': answer({ ready: true, pending: [], nodes: [] }),
+      'close-bootstrap-access': answer({ closed: true }),
+      'configure-session-logging': answer({ logGroupName: 'SSM-Logs' }),
+      'create-workshop-user': answer({ userName: 'u' }),
+      'verify-lab': async (event) => {
+        const { labId } = (event as { lab: { labId: string } }).lab;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        if (failing.includes(labId)) throw Object.assign(new Error('matrix'), { name: 'LabStateMismatch' });
+        return { labId, ok: true };
+      },
+    };
+    return { resolveHandler: resolver(behaviour), recorded, peak: () => peak };
+  }
+  const labs = ['c-01', 'c-02', 'c-03', 'c-04'].map((labId) => ({
+    labId,
+    executionName: `${labId}-g1-provision-20300101000000-ab12`,
+    input: { labId },
+  }));
+
+  it('runs the shipped provision-lab as each lab’s child, under its recorded name, at most maxConcurrency at once', async () => {
+    const fakes = provisionFakes();
+    const result = await runLocally('provision-class', {
+      input: { classId: 'c', maxConcurrency: 2, labs },
+      executionName: 'c-class-1',
+      timeScale: 0.0001,
+      resolveHandler: fakes.resolveHandler,
+    });
+    expect(result.error).toBeUndefined();
+    expect(result.status).toBe('SUCCEEDED');
+    expect(result.output).toEqual({
+      classId: 'c',
+      labs: labs.map(({ labId }) => ({ labId, status: 'ready' })),
+    });
+    // Each child recorded its lab under the name the registry holds for it.
+    for (const { labId, executionName } of labs) {
+      expect(fakes.recorded.filter((r) => r.labId === labId)).toEqual([
+        { labId, status: 'provisioning', executionName },
+        { labId, status: 'ready', executionName },
+      ]);
+    }
+    expect(fakes.peak()).toBe(2);
+    expect(new Set(result.events.map((e) => e.stateMachine))).toEqual(
+      new Set(['provision-class', 'provision-lab']),
+    );
+  });
+
+  it('lets a failed lab fail alone: recorded by its own execution, the class failing at the end', async () => {
+    const fakes = provisionFakes(['c-03']);
+    const result = await runLocally('provision-class', {
+      input: { classId: 'c', maxConcurrency: 4, labs },
+      timeScale: 0.0001,
+      resolveHandler: fakes.resolveHandler,
+    });
+    expect(result.status).toBe('FAILED');
+    expect(result.error).toBe('Provision lab failed: SomeLabsFailed');
+    expect(fakes.recorded.filter((r) => r.status === 'failed').map((r) => r.labId)).toEqual(['c-03']);
+    expect(
+      fakes.recorded
+        .filter((r) => r.status === 'ready')
+        .map((r) => r.labId)
+        .sort(),
+    ).toEqual(['c-01', 'c-02', 'c-04']);
   });
 });

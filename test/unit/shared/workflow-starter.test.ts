@@ -2,6 +2,7 @@ import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
 import {
   SfnWorkflowStarter,
+  classExecutionName,
   newExecutionName,
   sfnStarterFromEnv,
 } from '../../../functions/shared/workflow-starter.js';
@@ -47,6 +48,10 @@ describe('SfnWorkflowStarter', () => {
       name: 'ConfigurationError',
       variable: 'RESET_LAB_STATE_MACHINE_ARN',
     });
+    await expect(starter().start('provision-class', {}, 'n1')).rejects.toMatchObject({
+      name: 'ConfigurationError',
+      variable: 'PROVISION_CLASS_STATE_MACHINE_ARN',
+    });
   });
 
   it('validates the ARNs from the environment', () => {
@@ -68,5 +73,20 @@ describe('newExecutionName', () => {
     expect(newExecutionName('demo', 2, 'reset-lab', new Date('2030-01-02T03:04:05Z'))).toMatch(
       /^demo-g2-reset-20300102030405-[0-9a-f]{4}$/,
     );
+  });
+});
+
+describe('classExecutionName', () => {
+  const labs = [
+    { labId: 'c-01', executionName: 'c-01-g1-provision-20300101000000-ab12' },
+    { labId: 'c-02', executionName: 'c-02-g1-provision-20300101000000-cd34' },
+  ];
+
+  it('is the same for the same labs in any order (a replay starts nothing new), another for other labs', () => {
+    const name = classExecutionName('c', labs);
+    expect(name).toMatch(/^c-class-[0-9a-f]{16}$/);
+    expect(classExecutionName('c', [...labs].reverse())).toBe(name);
+    expect(classExecutionName('c', labs.slice(0, 1))).not.toBe(name);
+    expect(runIdSchema.safeParse(classExecutionName('x'.repeat(28), labs)).success).toBe(true);
   });
 });
