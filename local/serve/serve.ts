@@ -4,7 +4,7 @@ import {
   recordLabStatus,
   type WorkflowOutcome,
 } from '../../functions/record-lab-status/task.js';
-import { apiLimitsFromEnv } from '../../functions/shared/api.js';
+import { apiLimitsFromEnv, type ApiLimits } from '../../functions/shared/api.js';
 import { awsClient } from '../../functions/shared/clients.js';
 import { LabRegistry, documentClient } from '../../functions/shared/registry.js';
 import { startApiServer } from './http-server.js';
@@ -38,6 +38,15 @@ export function recordOutcome(registry: LabRegistry) {
 }
 
 /**
+ * The API's limits (the environment's, as deployed), a class's concurrency capped by the workflows
+ * this process runs at once: a class of 30 on a laptop provisions a few labs at a time.
+ */
+export function localLimits(maxConcurrent = 3): ApiLimits {
+  const limits = apiLimitsFromEnv();
+  return { ...limits, maxClassConcurrency: Math.min(limits.maxClassConcurrency, maxConcurrent) };
+}
+
+/**
  * The portal API on 127.0.0.1 against the emulator the SDK reaches (AWS_ENDPOINT_URL): the
  * registry table created there if missing, REGISTRY_TABLE set for the in-process tasks (so they
  * record their progress), workflows run in the background by `run`.
@@ -55,7 +64,7 @@ export async function startServing(options: ServeOptions): Promise<Serving> {
     log: options.log,
   });
   const server = await startApiServer(
-    { registry, starter, limits: apiLimitsFromEnv() },
+    { registry, starter, limits: localLimits(options.maxConcurrent) },
     { port: options.port, log: options.log },
   );
   return {
