@@ -2,7 +2,7 @@ import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { Context } from 'aws-lambda';
 import type { z } from 'zod';
-import { retryableThrottling } from './errors.js';
+import { NotReadyYet, retryableThrottling } from './errors.js';
 import { parseInput } from './input.js';
 import { logger } from './logger.js';
 import { registryProgress } from './registry-progress.js';
@@ -16,15 +16,18 @@ export type LabHandler<O> = (event: unknown, context: Context) => Promise<O>;
  * throttling the SDK's retries did not absorb, which becomes NotReadyYet (retried by the workflow).
  * With a registry configured (REGISTRY_TABLE), the step's start, end and failure are recorded on the
  * lab's item and published as progress events; `progress: false` opts a bookkeeping task out.
+ * `untilReady: true` makes a poll task's "not yet" (`{ ready: false, ... }`, recorded as waiting)
+ * a NotReadyYet naming what it is waiting for: the workflow's Retry on that task is the poll, one
+ * billed transition per check instead of a Choice, a back-off Pass and a Wait.
  */
 export function labHandler<S extends z.ZodType, O>(
   schema: S,
   task: (input: z.output<S>) => Promise<O>,
-  options: { progress?: boolean } = {},
+  options: { progress?: boolean; untilReady?: boolean } = {},
 ): LabHandler<O> {
   const wrapped = middy<unknown, O, Error, Context>().use(injectLambdaContext(logger, { resetKeys: true }));
   if (options.progress !== false) wrapped.use(registryProgress());
-  return wrapped.handler(async (event) => {
+  const handler = wrapped.handler(async (event) => {
     const labId = (event as { labId?: unknown } | null)?.labId;
     if (typeof labId === 'string') logger.appendKeys({ labId });
     const input = parseInput(schema, event);
@@ -34,4 +37,11 @@ export function labHandler<S extends z.ZodType, O>(
       throw retryableThrottling(err);
     }
   });
+  if (!options.untilReady) return handler;
+  return async (event, context) => {
+    const output = await handler(event, context);
+    const { ready, ...waitingFor } = (output ?? {}) as { ready?: unknown };
+    if (ready === false) throw new NotReadyYet(`not ready yet: ${JSON.stringify(waitingFor)}`);
+    return output;
+  };
 }

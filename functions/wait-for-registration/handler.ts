@@ -2,4 +2,6 @@ import { labClients } from '../shared/clients.js';
 import { labHandler } from '../shared/handler.js';
 import { waitForRegistration, inputSchema } from './task.js';
 
-export const handler = labHandler(inputSchema, (input) => waitForRegistration(input, labClients()));
+export const handler = labHandler(inputSchema, (input) => waitForRegistration(input, labClients()), {
+  untilReady: true,
+});

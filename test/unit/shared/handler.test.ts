@@ -56,6 +56,19 @@ describe('labHandler', () => {
     },
   );
 
+  it('untilReady: a poll’s "not yet" becomes NotReadyYet naming what it waits for; ready passes', async () => {
+    let ready = false;
+    const handler = labHandler(schema, async () => ({ ready, pending: ready ? [] : ['DevOnPrem'] }), {
+      untilReady: true,
+    });
+    await expect(handler({ labId: 'demo' }, context)).rejects.toMatchObject({
+      name: 'NotReadyYet',
+      message: 'not ready yet: {"pending":["DevOnPrem"]}',
+    });
+    ready = true;
+    await expect(handler({ labId: 'demo' }, context)).resolves.toEqual({ ready: true, pending: [] });
+  });
+
   it('leaves other AWS errors as they are', async () => {
     const handler = labHandler(schema, async () => {
       throw Object.assign(new Error('nope'), { name: 'AccessDeniedException' });

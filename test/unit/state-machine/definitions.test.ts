@@ -73,7 +73,9 @@ describe.each(STATE_MACHINES)('state-machine/%s.asl.json', (name) => {
       const wanted = isLambda
         ? [LAMBDA_TRANSIENT, [...RETRYABLE_ERRORS]]
         : [['StepFunctions.ExecutionLimitExceeded']];
-      for (const errors of wanted) {
+      // A poll task's NotReadyYet has its own retrier, the poll (see the test of polls below).
+      const poll = retry.find((r) => r.ErrorEquals.includes('NotReadyYet') && r.JitterStrategy === 'NONE');
+      for (const errors of wanted.map((list) => (poll ? list.filter((e) => e !== 'NotReadyYet') : list))) {
         const retrier = retry.find((r) => errors.every((error) => r.ErrorEquals.includes(error)));
         expect([stateName, retrier && errors]).toEqual([stateName, errors]);
         expect(retrier).toMatchObject({
@@ -219,6 +221,31 @@ describe.each(STATE_MACHINES)('state-machine/%s.asl.json', (name) => {
     }
   });
 
+  it('polls with a poll task’s own Retry: checks every 5, 7.5, then 10 s, for a bounded time', () => {
+    for (const { name: stateName, state } of states.filter(({ state }) => state.Type === 'Task')) {
+      const poll = ((state.Retry ?? []) as Retrier[]).find(
+        (r) => r.ErrorEquals.includes('NotReadyYet') && r.JitterStrategy === 'NONE',
+      );
+      if (!poll) continue;
+      expect([stateName, poll]).toEqual([
+        stateName,
+        {
+          ErrorEquals: ['NotReadyYet'],
+          IntervalSeconds: 5,
+          BackoffRate: 1.5,
+          MaxDelaySeconds: 10,
+          MaxAttempts: expect.any(Number),
+          JitterStrategy: 'NONE',
+        },
+      ]);
+      // Between 15 and 35 minutes of checks in all (the tier switch takes minutes, reverting 30).
+      const total = 5 + 7.5 + 10 * (poll.MaxAttempts! - 2);
+      expect([stateName, total >= 900 && total <= 2100]).toEqual([stateName, true]);
+      // It goes on to the next step, not to a loop of its own.
+      expect(states.find((s) => s.name === state.Next)?.state.Type).not.toBe('Choice');
+    }
+  });
+
   it('loops on poll tasks with a counter: a back-off schedule and a bound that agree', () => {
     for (const { name: choiceName, state, scope } of states.filter(({ state }) => state.Type === 'Choice')) {
       const rules = state.Choices as { Variable: string; NumericGreaterThanEquals?: number; Next: string }[];
@@ -305,9 +332,9 @@ describe('provision-lab', () => {
       Choices: [
         { Variable: '$.shared.mustCreate.advancedTier', BooleanEquals: true, Next: 'Enable advanced tier' },
       ],
-      Default: 'Start waiting for advanced tier',
+      Default: 'Wait for advanced tier',
     });
-    expect(tier['Enable advanced tier']!.Next).toBe('Start waiting for advanced tier');
+    expect(tier['Enable advanced tier']!.Next).toBe('Wait for advanced tier');
     const setup = (build.Branches as Definition[])[1]!.States[
       'Create roles, activations, key pair and network'
     ]!;

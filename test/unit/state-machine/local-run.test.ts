@@ -103,6 +103,17 @@ const recorded = (payload: Record<string, unknown>) => ({
   recorded: true,
 });
 
+/**
+ * A poll task's handler (labHandler untilReady): NotReadyYet naming what it waits for until the
+ * check `readyAt`, then the ready output.
+ */
+const poll =
+  (readyAt: number, ready: () => object, waiting: object): FakeTask =>
+  (_, call) => {
+    if (call < readyAt) throw taskError('NotReadyYet', `not ready yet: ${JSON.stringify(waiting)}`);
+    return { ready: true, ...ready() };
+  };
+
 /** Fakes for every provision task: the tier takes 3 checks, instances and registration 2. */
 function provisionTasks(overrides: Record<string, FakeTask> = {}): Record<string, FakeTask> {
   return {
@@ -112,10 +123,9 @@ function provisionTasks(overrides: Record<string, FakeTask> = {}): Record<string
     'Record lab ready': recorded,
     'Record provision failure': recorded,
     'Enable advanced tier': () => ({ settingId: 'tier', value: 'advanced', status: 'PendingUpdate' }),
-    'Wait for advanced tier': (_, call) => ({
-      ready: call >= 3,
+    'Wait for advanced tier': poll(3, () => ({ value: 'advanced', status: 'Customized' }), {
       value: 'advanced',
-      status: call >= 3 ? 'Customized' : 'PendingUpdate',
+      status: 'PendingUpdate',
     }),
     'Create instance role': () => ({
       instanceRoleName: 'SSMLabRole',
@@ -134,12 +144,11 @@ function provisionTasks(overrides: Record<string, FakeTask> = {}): Record<string
     }),
     'Create network': () => NETWORK,
     'Launch instances': () => ({ amiId: 'ami-0abc', instances: INSTANCES }),
-    'Wait for instances': (_, call) => ({ ready: call >= 2, pending: call >= 2 ? [] : ['ProdEC2Instance'] }),
+    'Wait for instances': poll(2, () => ({ pending: [] }), { pending: ['ProdEC2Instance'] }),
     'Register agents': () => ({ commandId: 'cmd-1', bootstrapInstanceId: 'i-05' }),
-    'Wait for registration': (_, call) => ({
-      ready: call >= 2,
-      pending: call >= 2 ? [] : ['DevOnPrem'],
-      nodes: call >= 2 ? NODES : [],
+    'Wait for registration': poll(2, () => ({ pending: [], nodes: NODES }), {
+      pending: ['DevOnPrem'],
+      nodes: [],
     }),
     'Close bootstrap access': () => ({ closed: true }),
     'Configure session logging': () => LOGGING,
@@ -263,23 +272,32 @@ describe('provision-lab, run locally', () => {
     expect(run.calls.get('Wait for registration')).toEqual([
       { lab: LAB, commandId: null, bootstrapInstanceId: 'i-05', instances: INSTANCES },
     ]);
-    expect(run.entered).not.toContain('Pause before checking the registration again');
+    expect(run.retried).not.toContain('Wait for registration');
     // The bootstrap host launched by this run is still closed down.
     expect(run.calls.get('Close bootstrap access')?.[0]).toMatchObject({ bootstrapInstanceId: 'i-05' });
     expect(run.calls.get('Verify lab')?.[0]).toMatchObject({ nodes: NODES });
   });
 
-  it('loops on the poll tasks until ready, backing off between checks', async () => {
+  it('polls with each poll task’s Retry until ready: one retry per further check, no other states', async () => {
     const run = await runLocal(provision, { labId: 'demo' }, provisionTasks());
 
+    expect(run.status).toBe('SUCCEEDED');
     expect(run.calls.get('Wait for advanced tier')).toHaveLength(3);
     expect(run.calls.get('Wait for instances')).toHaveLength(2);
     expect(run.calls.get('Wait for registration')).toHaveLength(2);
-    const count = (state: string) => run.entered.filter((name) => name === state).length;
-    expect(count('Back off: the advanced tier')).toBe(2);
-    expect(count('Pause before checking the advanced tier again')).toBe(2);
-    expect(count('Pause before checking the instances again')).toBe(1);
-    expect(count('Pause before checking the registration again')).toBe(1);
+    const count = (list: string[], state: string) => list.filter((name) => name === state).length;
+    expect(count(run.retried, 'Wait for advanced tier')).toBe(2);
+    expect(count(run.retried, 'Wait for instances')).toBe(1);
+    expect(count(run.retried, 'Wait for registration')).toBe(1);
+    for (const state of ['Wait for advanced tier', 'Wait for instances', 'Wait for registration'])
+      expect([state, count(run.entered, state)]).toEqual([state, 1]);
+    // The nodes the registration found reach the verification.
+    expect(run.calls.get('Verify lab')?.[0]).toMatchObject({ nodes: NODES });
+  });
+
+  it('provisions a lab in at most 80 billed transitions (states entered and retries)', async () => {
+    const run = await runLocal(provision, { labId: 'demo' }, provisionTasks());
+    expect(run.entered.length + run.retried.length).toBeLessThanOrEqual(80);
   });
 
   it('drops everything a step returns beyond what later steps need', async () => {
@@ -388,17 +406,18 @@ describe('provision-lab, run locally', () => {
     ]);
   });
 
-  it('gives up on a poll after its back-off schedule, saying what is still pending', async () => {
+  it('gives up on a poll after its Retry schedule, saying what is still pending', async () => {
     const run = await runLocal(
       provision,
       { labId: 'demo' },
-      provisionTasks({ 'Wait for instances': () => ({ ready: false, pending: ['ProdOnPrem'] }) }),
+      provisionTasks({ 'Wait for instances': poll(Infinity, () => ({}), { pending: ['ProdOnPrem'] }) }),
     );
 
     expect(run.status).toBe('FAILED');
-    expect(run.error).toBe('Wait for instances failed: TimedOut');
-    expect(run.cause).toBe('Still pending after 12 pauses: ["ProdOnPrem"]');
-    expect(run.calls.get('Wait for instances')).toHaveLength(13);
+    expect(run.error).toBe('Wait for instances failed: NotReadyYet');
+    expect(run.cause).toBe('not ready yet: {"pending":["ProdOnPrem"]}');
+    // The first check and 95 more: about 940 s of polling.
+    expect(run.calls.get('Wait for instances')).toHaveLength(96);
     expect(run.calls.has('Register agents')).toBe(false);
   });
 
