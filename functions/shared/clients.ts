@@ -68,8 +68,14 @@ export function awsClient<T>(Client: ClientClass<T>): T {
  * quota, such as a second role for an instance profile, which two labs racing to set up the
  * shared profile meet. Counted as throttling, that permanent answer was retried 8 times with
  * throttling back-off (39 s measured) and cut the adaptive rate of every other IAM call.
+ * SSM answers `TooManyUpdates` (HTTP 429) while a service setting change is pending, for minutes:
+ * labs provisioned together meet it on the tier, and the SDK's 8 throttling retries outlasted
+ * enable-advanced-tier's 60 s timeout (benchmark sweep); the task itself handles it at once.
  */
-const NOT_THROTTLING = new Map<ClientClass<unknown>, string[]>([[IAMClient, ['LimitExceededException']]]);
+const NOT_THROTTLING = new Map<ClientClass<unknown>, string[]>([
+  [IAMClient, ['LimitExceededException']],
+  [SSMClient, ['TooManyUpdates']],
+]);
 
 interface RetryErrorInfo {
   errorType: string;

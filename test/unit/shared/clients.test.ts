@@ -1,6 +1,6 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { GetParameterCommand, SSMClient, UpdateServiceSettingCommand } from '@aws-sdk/client-ssm';
 import { GetRoleCommand, IAMClient } from '@aws-sdk/client-iam';
 import {
   awsClient,
@@ -128,6 +128,42 @@ describe('awsClient', () => {
       answers.push('Throttling');
       const retried = await iam.send(new GetRoleCommand({ RoleName: 'r' }));
       expect(retried.$metadata.attempts).toBe(2);
+    } finally {
+      delete process.env.AWS_ENDPOINT_URL;
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  it('does not retry SSM’s TooManyUpdates (a setting change pending for minutes), but still retries ThrottlingException', async () => {
+    const answers: string[] = [];
+    const server = createServer((req, res) => {
+      const code = answers.shift() ?? 'ok';
+      if (code === 'ok') {
+        res.writeHead(200, { 'content-type': 'application/x-amz-json-1.1' });
+        res.end('{}');
+        return;
+      }
+      res.writeHead(code === 'TooManyUpdates' ? 429 : 400, {
+        'content-type': 'application/x-amz-json-1.1',
+        'x-amzn-errortype': code,
+      });
+      res.end(JSON.stringify({ __type: code, message: code }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    Object.assign(process.env, {
+      AWS_ENDPOINT_URL: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      AWS_ACCESS_KEY_ID: 'test',
+      AWS_SECRET_ACCESS_KEY: 'test',
+    });
+    try {
+      const ssm = awsClient(SSMClient);
+      const update = () =>
+        ssm.send(new UpdateServiceSettingCommand({ SettingId: 'arn:tier', SettingValue: 'advanced' }));
+      answers.push('TooManyUpdates');
+      const refused = await update().catch((err: unknown) => err);
+      expect(refused).toMatchObject({ name: 'TooManyUpdates', $metadata: { attempts: 1 } });
+      answers.push('ThrottlingException');
+      expect((await update()).$metadata.attempts).toBe(2);
     } finally {
       delete process.env.AWS_ENDPOINT_URL;
       await new Promise((resolve) => server.close(resolve));
