@@ -86,6 +86,8 @@ export interface FaultStats {
   absorbed: Record<TransientFault, number>;
   /** Transient faults whose SDK call got no later answer: the caller saw the error. */
   surfaced: Record<TransientFault, number>;
+  /** The operations of the surfaced faults (`service:Operation` -> count). */
+  surfacedByOperation: Record<string, number>;
   /** Per `service:Operation`: requests and transient faults injected. */
   byOperation: Record<string, { requests: number } & Partial<Record<TransientFault, number>>>;
 }
@@ -159,7 +161,10 @@ export class FaultInjector implements FaultHooks {
   private config: FaultConfig;
   private readonly counters = new Map<string, number>();
   /** SDK invocation id -> transient faults it has seen since its last real answer. */
-  private readonly pending = new Map<string, Partial<Record<TransientFault, number>>>();
+  private readonly pending = new Map<
+    string,
+    { op: string; faults: Partial<Record<TransientFault, number>> }
+  >();
   /** IAM entity -> real ms it was (re)created, for the propagation window. */
   private readonly iamCreated = new Map<string, number>();
   /** SendCommand calls whose invocations hang: real ms until TimedOut, from the command's own timeout. */
@@ -202,6 +207,7 @@ export class FaultInjector implements FaultHooks {
       },
       absorbed: { throttle: 0, serverError: 0, serverErrorAfterEffect: 0 },
       surfaced: { throttle: 0, serverError: 0, serverErrorAfterEffect: 0 },
+      surfacedByOperation: {},
       byOperation: {},
     };
   }
@@ -209,8 +215,11 @@ export class FaultInjector implements FaultHooks {
   /** A snapshot; `surfaced` counts the calls whose last answer so far was an injected fault. */
   snapshot(): FaultStats {
     const stats = structuredClone(this.stats);
-    for (const faults of this.pending.values()) {
-      for (const kind of TRANSIENT) stats.surfaced[kind] += faults[kind] ?? 0;
+    for (const { op, faults } of this.pending.values()) {
+      for (const kind of TRANSIENT) {
+        stats.surfaced[kind] += faults[kind] ?? 0;
+        if (faults[kind]) stats.surfacedByOperation[op] = (stats.surfacedByOperation[op] ?? 0) + faults[kind];
+      }
     }
     return stats;
   }
@@ -240,17 +249,21 @@ export class FaultInjector implements FaultHooks {
     row[kind] = (row[kind] ?? 0) + 1;
     this.stats.injected[kind] += 1;
     const invocation = header(call, 'amz-sdk-invocation-id');
+    const op = `${call.service}:${call.operation}`;
     if (invocation) {
-      const faults = this.pending.get(invocation) ?? {};
-      faults[kind] = (faults[kind] ?? 0) + 1;
-      this.pending.set(invocation, faults);
-    } else this.stats.surfaced[kind] += 1;
+      const entry = this.pending.get(invocation) ?? { op, faults: {} };
+      entry.faults[kind] = (entry.faults[kind] ?? 0) + 1;
+      this.pending.set(invocation, entry);
+    } else {
+      this.stats.surfaced[kind] += 1;
+      this.stats.surfacedByOperation[op] = (this.stats.surfacedByOperation[op] ?? 0) + 1;
+    }
   }
 
   /** A real answer reached the caller: the faults its earlier attempts saw were absorbed. */
   private answered(call: AwsCall): void {
     const invocation = header(call, 'amz-sdk-invocation-id');
-    const faults = invocation ? this.pending.get(invocation) : undefined;
+    const faults = invocation ? this.pending.get(invocation)?.faults : undefined;
     if (!faults) return;
     for (const kind of TRANSIENT) this.stats.absorbed[kind] += faults[kind] ?? 0;
     this.pending.delete(invocation!);
