@@ -158,36 +158,35 @@ describe('session-lab serve with the real workflows', () => {
     expect(serving.starter.list()).toEqual([]);
   });
 
-  it('provisions three labs created concurrently: all ready, the shared singletons set once', async () => {
-    const created = await Promise.all(
-      CLASS.map((labId) =>
-        api(
-          'POST',
-          '/labs',
-          { labId, owner: 'teacher', nightlyReset: labId === 'stu-03' },
-          { 'Idempotency-Key': `create-${labId}` },
-        ),
-      ),
+  it('provisions a class of three labs concurrently (one provision-class Map): all ready, the shared singletons set once', async () => {
+    const created = await api(
+      'POST',
+      '/classes',
+      { classId: 'stu', count: 3, options: { owner: 'teacher' }, nightlyReset: true },
+      { 'Idempotency-Key': 'class-stu' },
     );
-    expect(created).toEqual(CLASS.map((labId) => ({ status: 202, body: { labId, status: 'provisioning' } })));
-    // The same request again answers the same lab; another token is a conflict.
-    await expect(
-      api('POST', '/labs', { labId: 'stu-01', owner: 'teacher' }, { 'Idempotency-Key': 'create-stu-01' }),
-    ).resolves.toMatchObject({ status: 202 });
-    await expect(
-      api('POST', '/labs', { labId: 'stu-01' }, { 'Idempotency-Key': 'other' }),
-    ).resolves.toMatchObject({
-      status: 409,
-      body: { code: 'LabExists' },
+    expect(created).toEqual({
+      status: 202,
+      body: { classId: 'stu', labs: CLASS.map((labId) => ({ labId, status: 'provisioning' })) },
     });
+    // The same request again answers the same labs and starts nothing new.
+    await expect(
+      api(
+        'POST',
+        '/classes',
+        { classId: 'stu', count: 3, options: { owner: 'teacher' }, nightlyReset: true },
+        {
+          'Idempotency-Key': 'class-stu',
+        },
+      ),
+    ).resolves.toMatchObject({ status: 202, body: { classId: 'stu' } });
     // While they provision, the API shows their progress step by step.
-    const during = await lab('stu-01');
-    expect(during.status).toBe('provisioning');
+    await expect(lab('stu-01')).resolves.toMatchObject({ status: 'provisioning' });
 
     await serving.starter.idle();
-    expect(serving.starter.list().map((e) => [e.workflow, e.status])).toEqual(
-      CLASS.map(() => ['provision-lab', 'SUCCEEDED']),
-    );
+    expect(serving.starter.list().map((e) => [e.workflow, e.status])).toEqual([
+      ['provision-class', 'SUCCEEDED'],
+    ]);
     const labs = await Promise.all(CLASS.map(lab));
     for (const view of labs) {
       expect(view).toMatchObject({ status: 'ready', generation: 1, report: { ok: true } });
@@ -213,7 +212,7 @@ describe('session-lab serve with the real workflows', () => {
     });
     // The preferences document was written once, by one of them.
     await expect(preferencesVersions()).resolves.toBe(1);
-    const listed = await api('GET', '/labs?owner=teacher&status=ready');
+    const listed = await api('GET', '/labs?classId=stu&owner=teacher&status=ready');
     expect(listed.body.labs).toHaveLength(3);
   });
 
@@ -289,8 +288,22 @@ describe('session-lab serve with the real workflows', () => {
   });
 
   it('the schedule tears down an expired lab and resets a due one to a new generation', async () => {
-    await expect(api('POST', '/labs', { labId: 'stu-04', expiresInHours: 1 })).resolves.toMatchObject({
+    const create = { labId: 'stu-04', owner: 'teacher', expiresInHours: 1 };
+    await expect(api('POST', '/labs', create, { 'Idempotency-Key': 'create-stu-04' })).resolves.toEqual({
       status: 202,
+      body: { labId: 'stu-04', status: 'provisioning' },
+    });
+    // The same request again answers the same lab; another token is a conflict.
+    await expect(api('POST', '/labs', create, { 'Idempotency-Key': 'create-stu-04' })).resolves.toMatchObject(
+      {
+        status: 202,
+      },
+    );
+    await expect(
+      api('POST', '/labs', { labId: 'stu-04' }, { 'Idempotency-Key': 'other' }),
+    ).resolves.toMatchObject({
+      status: 409,
+      body: { code: 'LabExists' },
     });
     await serving.starter.idle();
     await expect(lab('stu-04')).resolves.toMatchObject({ status: 'ready', generation: 1 });
