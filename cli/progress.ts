@@ -1,3 +1,4 @@
+import { RETRYABLE_ERRORS } from '../functions/shared/errors.js';
 import type { ExecutionEvent } from '../local/runner/runner.js';
 
 type StepState = 'running' | 'done' | 'failed' | 'retrying';
@@ -9,6 +10,9 @@ interface Step {
   endedAt?: number;
   retries: number;
 }
+
+/** Errors the workflows retry (functions/shared/errors.ts): not a failure while retries remain. */
+const RETRYABLE = new Set<string>(RETRYABLE_ERRORS);
 
 const ICON: Record<StepState, string> = { running: '…', done: '✓', failed: '✗', retrying: '↻' };
 
@@ -43,7 +47,14 @@ export class ProgressList {
     } else if (step && event.type === 'StateRetried') {
       step.state = 'retrying';
       step.retries += 1;
-    } else if (step && event.type === 'StateFailed') {
+    } else if (step && event.type === 'StateFailed' && RETRYABLE.has(event.error ?? '')) {
+      // A poll's "not yet" (its Retry is the poll) or a propagation wait: the retry follows.
+      step.state = 'retrying';
+      return;
+    } else if (
+      step &&
+      (event.type === 'StateFailed' || (event.type === 'StateCaught' && step.state !== 'failed'))
+    ) {
       step.state = 'failed';
       step.endedAt = event.timestamp;
     } else return;

@@ -55,6 +55,8 @@ export async function openTarget(options: TargetOptions): Promise<Target> {
       time: { scale: options.timeScale ?? DEFAULT_LOCAL_TIME_SCALE },
       // A bad night on AWS, for trying the product's resilience (local/emulator/faults.ts).
       faults: faultOptionsFromEnv(),
+      // moto's first IAM and EC2 requests take seconds: done while the task modules load.
+      warmRegion: process.env.AWS_REGION,
     });
     process.env.AWS_ENDPOINT_URL = emulator.url;
     process.env.AWS_ACCESS_KEY_ID ??= 'testing';

@@ -1,5 +1,5 @@
 import type { Server } from 'node:http';
-import { startMoto } from './moto.js';
+import { startMoto, warmMoto } from './moto.js';
 import { freePort } from './net.js';
 import { FaultInjector, faultControls, type FaultOptions } from './faults.js';
 import { createEmulatorServer } from './server.js';
@@ -32,11 +32,14 @@ export interface EmulatorOptions {
   time?: Partial<TimeProfile>;
   /** Faults to inject (faults.ts); none when omitted. Deterministic for a seed. */
   faults?: FaultOptions;
+  /** Warm moto's IAM and EC2 backends for this Region in the background (moto.ts warmMoto). */
+  warmRegion?: string;
 }
 
 /** Starts moto and the session-lab endpoint in front of it; `stop()` ends both. */
 export async function startEmulator(options: EmulatorOptions = {}): Promise<Emulator> {
   const moto = await startMoto();
+  if (options.warmRegion) warmMoto(moto.url, options.warmRegion);
   const clock = new Clock(timeProfile(options.time));
   let server: Server | undefined;
   try {

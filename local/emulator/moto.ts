@@ -1,6 +1,30 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { freePort, waitFor } from './net.js';
 
+/**
+ * moto builds a service's backend on its first request in a Region: about 3 s for IAM (the AWS
+ * managed policies), 4 s for EC2 (AMIs, default VPC) on this machine, one after the other. Asking
+ * for them in the background as soon as moto answers overlaps that with the caller's own start-up
+ * (importing the task modules), instead of with a lab's first steps. Failures are ignored: the
+ * real request will report them.
+ */
+export function warmMoto(url: string, region: string): void {
+  const call = (service: string, body: string, headers: Record<string, string>) =>
+    fetch(`${url}/`, {
+      method: 'POST',
+      headers: {
+        authorization: `AWS4-HMAC-SHA256 Credential=warmup/20260101/${region}/${service}/aws4_request, SignedHeaders=host, Signature=0`,
+        ...headers,
+      },
+      body,
+    })
+      .then((res) => res.arrayBuffer())
+      .catch(() => undefined);
+  const form = { 'content-type': 'application/x-www-form-urlencoded' };
+  void call('iam', 'Action=ListRoles&Version=2010-05-08', form);
+  void call('ec2', 'Action=DescribeVpcs&Version=2016-11-15', form);
+}
+
 export interface MotoServer {
   url: string;
   stop(): Promise<void>;
