@@ -118,8 +118,9 @@ describe('emulator: fault injection', () => {
   });
 
   it('models IAM propagation for instance profiles, activation roles and new users', async () => {
-    // 150 model seconds at scale 0.01: 1.5 s of real time.
-    emulator().faults.configure({ iamPropagationSeconds: 150 });
+    // 600 model seconds at scale 0.01: 6 s of real time, so the setup calls below stay inside the
+    // window even on a loaded machine (1.5 s was outlasted under load).
+    emulator().faults.configure({ iamPropagationSeconds: 600 });
     const { iam, ec2, ssm } = once();
     const profile = await instanceProfile(iam, 'FaultsProfile', [SSM_CORE]);
     const group = await securityGroup(ec2, 'faults-iam');
@@ -141,7 +142,7 @@ describe('emulator: fault injection', () => {
     );
     expect(login.name).toBe('NoSuchEntityException');
 
-    await new Promise((resolve) => setTimeout(resolve, lastCreated + 1600 - Date.now()));
+    await new Promise((resolve) => setTimeout(resolve, lastCreated + 6100 - Date.now()));
     await expect(launch(ec2, { profile, groups: [group] })).resolves.toMatchObject({
       InstanceId: expect.stringMatching(/^i-/),
     });
