@@ -42,19 +42,19 @@ register_on() {
     ssh -i "$KEYFILE" -o StrictHostKeyChecking=no -o BatchMode=yes -o ConnectTimeout=10 ec2-user@"$1" sudo bash -s
 }
 
-failed=0
-while IFS=, read -r role ip activation_id code_parameter; do
-  [[ -n "$role" ]] || continue
+# register_host ROLE IP ACTIVATION_ID CODE_PARAMETER: registers one host; prints its REGISTERED line,
+# or a FAILED line naming it on stderr and returns 1.
+register_host() {
+  local role="$1" ip="$2" activation_id="$3" code_parameter="$4"
+  local code output status attempt managed_id
   if ! code="$(read_secret "$code_parameter")"; then
     echo "FAILED $role: cannot read the activation code parameter $code_parameter" >&2
-    failed=1
-    continue
+    return 1
   fi
   # Activation codes are base64-like; anything else would break the host's command line.
   if [[ ! "$code" =~ ^[A-Za-z0-9+/=]+$ ]]; then
     echo "FAILED $role: the value of $code_parameter is not an activation code" >&2
-    failed=1
-    continue
+    return 1
   fi
   attempt=1
   while :; do
@@ -68,16 +68,32 @@ while IFS=, read -r role ip activation_id code_parameter; do
   done
   if [[ "$status" -ne 0 ]]; then
     echo "FAILED $role: registration on $ip exited with $status" >&2
-    failed=1
-    continue
+    return 1
   fi
   # The agent prints "Successfully registered the instance with AWS SSM using Managed instance-id: mi-...".
   managed_id="$(grep -oE 'mi-[0-9a-f]{17}' <<<"$output" | tail -n 1 || true)"
   if [[ -z "$managed_id" ]]; then
     echo "FAILED $role: the agent on $ip reported no managed instance id" >&2
-    failed=1
-    continue
+    return 1
   fi
   echo "REGISTERED $role $managed_id"
+}
+
+# The hosts are independent: they are registered side by side (each is an ssh session and an agent
+# registration of several seconds), and their lines are printed in the order of HOSTS.
+OUTDIR="$(mktemp -d)"
+trap 'rm -rf "$KEYFILE" "$OUTDIR"' EXIT
+pids=()
+while IFS=, read -r role ip activation_id code_parameter; do
+  [[ -n "$role" ]] || continue
+  register_host "$role" "$ip" "$activation_id" "$code_parameter" \
+    >"$OUTDIR/${#pids[@]}.out" 2>"$OUTDIR/${#pids[@]}.err" &
+  pids+=("$!")
 done <<<"$HOSTS"
+failed=0
+for i in "${!pids[@]}"; do
+  wait "${pids[$i]}" || failed=1
+  cat "$OUTDIR/$i.out"
+  cat "$OUTDIR/$i.err" >&2
+done
 exit "$failed"
