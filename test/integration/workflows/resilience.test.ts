@@ -1,0 +1,131 @@
+import { labClients } from '../../../functions/shared/clients.js';
+import { labInventory, type LabInventory } from '../../../functions/shared/lab-inventory.js';
+import { runLocally, type LocalRunResult } from '../../../local/runner/runner.js';
+import { useEmulator } from '../../helpers/emulator.js';
+
+const SCALE = 0.05;
+const HEALTHY = ['res-a', 'res-b'];
+/** Labs with a permanent fault, and the cause their failure must give. */
+const BROKEN: Record<string, { fault: string; cause: RegExp }> = {
+  'res-refused': { fault: 'agent registration refused', cause: /Registration failed .*i\/o timeout/ },
+  'res-expired': { fault: 'activation expired before use', cause: /expired/ },
+  'res-hung': { fault: 'registration command hangs', cause: /ExecutionTimedOut/ },
+};
+
+const EMPTY: LabInventory = {
+  instances: [],
+  securityGroups: [],
+  keyPairs: [],
+  parameters: [],
+  activations: [],
+  managedNodes: [],
+  users: [],
+  policies: [],
+  secrets: [],
+};
+
+/**
+ * A bad night on AWS, against one emulator: 10% of every operation's requests throttled and 2%
+ * answered 5xx, IAM slow to propagate, and three labs each meeting a fault no retry fixes. The
+ * transient faults are absorbed (SDK retries, the state machine's Retry on IamNotPropagatedYet):
+ * the healthy labs reach ready. The broken ones fail naming the step and the cause. Teardown,
+ * under the same faults, leaves nothing of any of them. (bench/resilience.ts: the same with 20 labs.)
+ */
+describe('provision and teardown under transient and permanent faults', () => {
+  const emulator = useEmulator({
+    time: { scale: SCALE },
+    faults: {
+      seed: 11,
+      throttle: 0.1,
+      serverError: 0.02,
+      // Model seconds: long enough that the shared profile and role are refused at first.
+      iamPropagationSeconds: 30,
+      agentRegistration: { fail: 'refused', labIds: ['res-refused'] },
+      activationExpiry: { labIds: ['res-expired'], afterSeconds: 5 },
+      commandTimeout: { labIds: ['res-hung'], afterSeconds: 120 },
+    },
+  });
+  const labs = [...HEALTHY, ...Object.keys(BROKEN)];
+  const runs = new Map<string, LocalRunResult>();
+
+  it('absorbs the transient faults (healthy labs ready) and fails the broken labs naming step and cause', async () => {
+    const results = await Promise.all(
+      labs.map((labId) =>
+        runLocally('provision-lab', {
+          input: { labId },
+          executionName: `${labId}-provision-1`,
+          timeScale: SCALE,
+        }),
+      ),
+    );
+    labs.forEach((labId, i) => runs.set(labId, results[i]!));
+    expect(
+      HEALTHY.map((labId) => {
+        const run = runs.get(labId)!;
+        return [labId, run.status, run.error ?? null, (run.output as { ok?: boolean } | undefined)?.ok];
+      }),
+    ).toEqual(HEALTHY.map((labId) => [labId, 'SUCCEEDED', null, true]));
+    expect(
+      Object.entries(BROKEN).map(([labId, { fault, cause }]) => {
+        const run = runs.get(labId)!;
+        return {
+          labId,
+          fault,
+          status: run.status,
+          error: run.error,
+          causeNamed: cause.test(run.cause ?? ''),
+        };
+      }),
+    ).toEqual(
+      Object.entries(BROKEN).map(([labId, { fault }]) => ({
+        labId,
+        fault,
+        status: 'FAILED',
+        error: 'Wait for registration failed: LabStepFailed',
+        causeNamed: true,
+      })),
+    );
+
+    const stats = emulator().faults.snapshot();
+    expect(stats.injected).toMatchObject({
+      throttle: expect.any(Number),
+      serverError: expect.any(Number),
+      agentRegistration: 2,
+      activationExpiry: 2,
+      commandTimeout: 1,
+    });
+    expect(stats.injected.throttle).toBeGreaterThan(20);
+    expect(stats.injected.serverError).toBeGreaterThan(0);
+    // IAM propagation was met (the shared profile or role, or a new user) and retried through.
+    expect(stats.injected.iamPropagation).toBeGreaterThan(0);
+    expect(
+      [...runs.values()].some((run) =>
+        run.events.some((e) => e.type === 'TaskFailed' && e.error === 'IamNotPropagatedYet'),
+      ),
+    ).toBe(true);
+    // Every throttle and 5xx was absorbed by a retry: none reached a task.
+    expect(stats.absorbed.throttle).toBe(stats.injected.throttle);
+    expect(stats.absorbed.serverError).toBe(stats.injected.serverError);
+    expect(stats.surfacedByOperation).toEqual({});
+  }, 300_000);
+
+  it('tears every lab down, healthy or broken, under the same faults, leaving nothing', async () => {
+    const teardowns = await Promise.all(
+      labs.map((labId) =>
+        runLocally('teardown-lab', {
+          input: { labId },
+          executionName: `${labId}-teardown-1`,
+          timeScale: SCALE,
+        }),
+      ),
+    );
+    expect(teardowns.map((t, i) => [labs[i], t.status, t.error ?? null])).toEqual(
+      labs.map((labId) => [labId, 'SUCCEEDED', null]),
+    );
+    emulator().faults.configure({});
+    const left = await Promise.all(labs.map((labId) => labInventory(labClients(), labId)));
+    expect(Object.fromEntries(labs.map((labId, i) => [labId, left[i]]))).toEqual(
+      Object.fromEntries(labs.map((labId) => [labId, EMPTY])),
+    );
+  }, 240_000);
+});
