@@ -4,6 +4,7 @@ import { registerEmulatorCommand } from './commands/emulator.js';
 import { registerListCommand } from './commands/list.js';
 import { registerServeCommand } from './commands/serve.js';
 import { registerStatusCommand } from './commands/status.js';
+import { registerVerifyCommand } from './commands/verify.js';
 import { registerWorkflowCommands } from './commands/workflow.js';
 import { FlagError } from './options.js';
 
@@ -17,6 +18,7 @@ export function buildProgram(exit: (code: number) => void = (code) => (process.e
     .exitOverride();
   registerWorkflowCommands(program, exit);
   registerStatusCommand(program, exit);
+  registerVerifyCommand(program, exit);
   registerDemoCommand(program, exit);
   registerEmulatorCommand(program, exit);
   registerServeCommand(program, exit);

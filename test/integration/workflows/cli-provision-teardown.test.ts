@@ -39,6 +39,23 @@ describe('session-lab provision then teardown (the real workflows, run locally)'
     expect(run.stdout).not.toMatch(/BEGIN (RSA |OPENSSH )?PRIVATE KEY/);
   });
 
+  it('verifies the existing lab again, found by its tags and names', async () => {
+    const run = await runCli(['verify', '--lab-id', LAB, '--json'], env());
+    expect(run.stderr).not.toMatch(/failed/);
+    expect(run.code).toBe(0);
+    const report = JSON.parse(run.stdout);
+    expect(report.ok).toBe(true);
+    const own = report.accessMatrix.filter((c: { role: string }) => c.role !== 'other lab');
+    expect(
+      Object.fromEntries(own.map((c: { role: string; actual: string }) => [c.role, c.actual])),
+    ).toMatchObject({
+      DevEC2Instance: 'allowed',
+      DevOnPrem: 'allowed',
+      ProdEC2Instance: 'denied',
+      ProdOnPrem: 'denied',
+    });
+  });
+
   it('tears the lab down so that nothing tagged with its id remains', async () => {
     const before = inventoryCount(await labInventory(labClients(), LAB));
     expect(before).toBeGreaterThan(0);
