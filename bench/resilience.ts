@@ -3,7 +3,7 @@
  * and fails a share of every operation, then torn down; prints what happened. Figures, not
  * assertions (test/integration/workflows/resilience.test.ts asserts a small version).
  *
- *   npx tsx bench/resilience.ts [--labs 20] [--throttle 0.1] [--server-error 0.02]
+ *   npx tsx bench/resilience.ts [--labs 20] [--throttle 0.1] [--server-error 0.02] [--lost-replies 0]
  *       [--iam-propagation-seconds 0] [--seed 1] [--clock virtual|scaled] [--time-scale 0.05] [--json]
  *
  * Everything runs in this process: the local runner executes the shipped state machines with the
@@ -24,6 +24,7 @@ const { values: args } = parseArgs({
     labs: { type: 'string', default: '20' },
     throttle: { type: 'string', default: '0.1' },
     'server-error': { type: 'string', default: '0.02' },
+    'lost-replies': { type: 'string', default: '0' },
     'iam-propagation-seconds': { type: 'string', default: '0' },
     seed: { type: 'string', default: '1' },
     'time-scale': { type: 'string', default: '0.05' },
@@ -41,6 +42,7 @@ const faultOptions = {
   throttle: Number(args.throttle),
   serverError: Number(args['server-error']),
   ...(iamPropagationSeconds > 0 ? { iamPropagationSeconds } : {}),
+  ...(Number(args['lost-replies']) > 0 ? { serverErrorAfterEffect: Number(args['lost-replies']) } : {}),
 };
 
 const { startEmulator } = await import('../local/emulator/index.js');
@@ -55,6 +57,7 @@ const clock = virtual ? new VirtualTime().install() : undefined;
 clock?.addBusyProbe(() => activeHostScripts() > 0);
 const now = () => (clock ? clock.now() : Date.now());
 const emulator = await startEmulator({ time: { scale: timeScale }, faults: faultOptions });
+const injecting = emulator.faults.options;
 if (clock) emulator.clock.waiter = (ms) => clock.serverWait(ms);
 Object.assign(process.env, {
   AWS_ENDPOINT_URL: emulator.url,
@@ -107,7 +110,7 @@ async function runAll(name: 'provision-lab' | 'teardown-lab', action: string) {
 }
 
 console.error(
-  `resilience: ${labs} labs, faults ${JSON.stringify(emulator.faults.options)}, ` +
+  `resilience: ${labs} labs, faults ${JSON.stringify(injecting)}, ` +
     (virtual ? 'virtual clock' : `time scale ${timeScale}`),
 );
 let provision: Awaited<ReturnType<typeof runAll>>;
@@ -147,6 +150,7 @@ const faultTotals = (stats: typeof total) => ({
   serverErrorsSurfaced: stats.surfaced.serverError,
   surfacedByOperation: stats.surfacedByOperation,
   iamPropagationRefusals: stats.injected.iamPropagation,
+  lostReplies: stats.injected.serverErrorAfterEffect,
 });
 const mostFaulted = Object.entries(total.byOperation)
   .map(([op, row]) => ({ op, requests: row.requests, faults: (row.throttle ?? 0) + (row.serverError ?? 0) }))
@@ -155,7 +159,7 @@ const mostFaulted = Object.entries(total.byOperation)
 const figures = {
   labs,
   clock: virtual ? 'virtual' : `scaled ${timeScale}`,
-  options: emulator.faults.options,
+  options: injecting,
   provision: {
     wallSeconds: provision.wallSeconds,
     modelSeconds: provision.modelSeconds,
@@ -208,6 +212,7 @@ else {
       (f.faults.iamPropagationRefusals
         ? `; IAM propagation refusals ${f.faults.iamPropagationRefusals}`
         : '') +
+      (f.faults.lostReplies ? `; lost replies (took effect, answered 500) ${f.faults.lostReplies}` : '') +
       (Object.keys(f.faults.surfacedByOperation).length
         ? `; surfaced at ${JSON.stringify(f.faults.surfacedByOperation)}`
         : ''),

@@ -7,7 +7,7 @@ import {
 } from '@aws-sdk/client-ssm';
 import { z } from 'zod';
 import { clientRegion } from '../shared/account.js';
-import type { LabClients } from '../shared/clients.js';
+import { OUTCOME_UNKNOWN, sentAtMostOnce, type LabClients } from '../shared/clients.js';
 import { InvalidLabInput, LabStepFailed, NotReadyYet, isErrorNamed } from '../shared/errors.js';
 import { labConfigSchema, type LabConfig } from '../shared/lab-config.js';
 import {
@@ -154,20 +154,29 @@ export async function registerAgents(
   if (previous?.CommandId && LIVE_OR_DONE.includes(previous.Status!)) return done(previous.CommandId);
 
   try {
+    // SendCommand has no client token: a lost answer is not resent blindly by the SDK (it may have
+    // run); the retry re-runs this task, which finds that command above before sending another.
     const sent = await clients.ssm.send(
-      new SendCommandCommand({
-        DocumentName: RUN_SHELL_SCRIPT,
-        InstanceIds: [bootstrap.instanceId],
-        Comment: comment,
-        Parameters: {
-          commands: [firstLine, await registrationScript()],
-          executionTimeout: [String(EXECUTION_TIMEOUT_SECONDS)],
-        },
-        TimeoutSeconds: DELIVERY_TIMEOUT_SECONDS,
-      }),
+      sentAtMostOnce(
+        new SendCommandCommand({
+          DocumentName: RUN_SHELL_SCRIPT,
+          InstanceIds: [bootstrap.instanceId],
+          Comment: comment,
+          Parameters: {
+            commands: [firstLine, await registrationScript()],
+            executionTimeout: [String(EXECUTION_TIMEOUT_SECONDS)],
+          },
+          TimeoutSeconds: DELIVERY_TIMEOUT_SECONDS,
+        }),
+      ),
     );
     return done(sent.Command!.CommandId!);
   } catch (err) {
+    if (isErrorNamed(err, OUTCOME_UNKNOWN)) {
+      throw new NotReadyYet(`the answer to SendCommand was lost; whether it ran is checked again`, {
+        cause: err,
+      });
+    }
     // The node stopped answering between our check and the send (facts sheet 6).
     if (isErrorNamed(err, 'InvalidInstanceId')) {
       throw new NotReadyYet(`bootstrap host ${bootstrap.instanceId} cannot take commands yet`, {

@@ -155,3 +155,55 @@ export function labClients(): LabClients {
   }
   return lazy;
 }
+
+/** The name of the error `sentAtMostOnce` raises: the call may or may not have taken effect. */
+export const OUTCOME_UNKNOWN = 'OutcomeUnknown';
+
+const THROTTLING = new Set([
+  'ThrottlingException',
+  'Throttling',
+  'RequestLimitExceeded',
+  'TooManyRequestsException',
+]);
+const CONNECTION_LOST = new Set(['ECONNRESET', 'EPIPE', 'ETIMEDOUT']);
+
+interface CommandWithStack {
+  middlewareStack: { add: (middleware: never, options: never) => void };
+}
+
+/**
+ * Marks a call that AWS cannot make idempotent (no client token, such as SSM SendCommand) so the
+ * SDK does not send it again when its answer is lost: after a 5xx, a timeout or a dropped
+ * connection the request may have taken effect, and a blind resend runs it twice (two
+ * registration commands racing for one-registration activations failed the lab). Such an answer
+ * becomes an `OutcomeUnknown` error for the task, which checks what happened before sending
+ * again. Throttling (refused before it took effect) is still retried by the SDK.
+ */
+export function sentAtMostOnce<C extends CommandWithStack>(command: C): C {
+  type Next = (args: unknown) => Promise<unknown>;
+  const middleware = (next: Next) => async (args: unknown) => {
+    try {
+      return await next(args);
+    } catch (err) {
+      const error = err as Error & { $metadata?: { httpStatusCode?: number }; code?: string };
+      const status = error.$metadata?.httpStatusCode ?? 0;
+      const lost =
+        (status >= 500 && !THROTTLING.has(error.name)) ||
+        error.name === 'TimeoutError' ||
+        CONNECTION_LOST.has(error.code ?? '');
+      if (!lost) throw err;
+      // No `cause`: the SDK's retry would classify the wrapped error as transient again.
+      throw Object.assign(
+        new Error(
+          `${error.name}${status ? ` (HTTP ${status})` : ''}: ${error.message} (the request may have taken effect)`,
+        ),
+        { name: OUTCOME_UNKNOWN, original: error },
+      );
+    }
+  };
+  command.middlewareStack.add(
+    middleware as never,
+    { step: 'deserialize', priority: 'high', name: 'sentAtMostOnce' } as never,
+  );
+  return command;
+}

@@ -1,3 +1,4 @@
+import { ListCommandsCommand } from '@aws-sdk/client-ssm';
 import { labClients } from '../../../functions/shared/clients.js';
 import { labInventory, type LabInventory } from '../../../functions/shared/lab-inventory.js';
 import { runLocally, type LocalRunResult } from '../../../local/runner/runner.js';
@@ -26,9 +27,10 @@ const EMPTY: LabInventory = {
 
 /**
  * A bad night on AWS, against one emulator: 10% of every operation's requests throttled and 2%
- * answered 5xx, IAM slow to propagate, and three labs each meeting a fault no retry fixes. The
- * transient faults are absorbed (SDK retries, the state machine's Retry on IamNotPropagatedYet):
- * the healthy labs reach ready. The broken ones fail naming the step and the cause. Teardown,
+ * answered 5xx, every SendCommand answer lost after it ran, IAM slow to propagate, and three labs
+ * each meeting a fault no retry fixes. The transient faults are absorbed (SDK retries, the state
+ * machine's Retry on IamNotPropagatedYet, register-agents finding its own command): the healthy
+ * labs reach ready. The broken ones fail naming the step and the cause. Teardown,
  * under the same faults, leaves nothing of any of them. (bench/resilience.ts: the same with 20 labs.)
  */
 describe('provision and teardown under transient and permanent faults', () => {
@@ -38,6 +40,9 @@ describe('provision and teardown under transient and permanent faults', () => {
       seed: 11,
       throttle: 0.1,
       serverError: 0.02,
+      // Every SendCommand answer lost after it ran: no token makes it idempotent, so a blind resend
+      // would run the registration twice (and the two race for one-use activations).
+      serverErrorAfterEffect: { 'ssm:SendCommand': 1 },
       // Model seconds: long enough that the shared profile and role are refused at first.
       iamPropagationSeconds: 30,
       agentRegistration: { fail: 'refused', labIds: ['res-refused'] },
@@ -103,10 +108,17 @@ describe('provision and teardown under transient and permanent faults', () => {
         run.events.some((e) => e.type === 'TaskFailed' && e.error === 'IamNotPropagatedYet'),
       ),
     ).toBe(true);
-    // Every throttle and 5xx was absorbed by a retry: none reached a task.
+    // Every throttle and 5xx was absorbed by a retry: none reached a task. The lost SendCommand
+    // answers reach register-agents on purpose (the SDK must not resend it blindly), which finds
+    // its command on the re-run: each lab ran its registration exactly once.
     expect(stats.absorbed.throttle).toBe(stats.injected.throttle);
     expect(stats.absorbed.serverError).toBe(stats.injected.serverError);
-    expect(stats.surfacedByOperation).toEqual({});
+    expect(stats.injected.serverErrorAfterEffect).toBeGreaterThanOrEqual(labs.length);
+    expect(stats.surfacedByOperation).toEqual({ 'ssm:SendCommand': stats.injected.serverErrorAfterEffect });
+    const { Commands = [] } = await labClients().ssm.send(new ListCommandsCommand({}));
+    expect(
+      labs.map((labId) => Commands.filter((cmd) => cmd.Comment?.includes(`session-lab ${labId}:`)).length),
+    ).toEqual(labs.map(() => 1));
   }, 300_000);
 
   it('tears every lab down, healthy or broken, under the same faults, leaving nothing', async () => {

@@ -1,6 +1,11 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { GetParameterCommand, SSMClient, UpdateServiceSettingCommand } from '@aws-sdk/client-ssm';
+import {
+  GetParameterCommand,
+  SendCommandCommand,
+  SSMClient,
+  UpdateServiceSettingCommand,
+} from '@aws-sdk/client-ssm';
 import { GetRoleCommand, IAMClient } from '@aws-sdk/client-iam';
 import {
   awsClient,
@@ -8,6 +13,8 @@ import {
   labClients,
   resetClients,
   withClientCache,
+  OUTCOME_UNKNOWN,
+  sentAtMostOnce,
   type ClientCache,
 } from '../../../functions/shared/clients.js';
 import { ConfigurationError } from '../../../functions/shared/errors.js';
@@ -164,6 +171,47 @@ describe('awsClient', () => {
       expect(refused).toMatchObject({ name: 'TooManyUpdates', $metadata: { attempts: 1 } });
       answers.push('ThrottlingException');
       expect((await update()).$metadata.attempts).toBe(2);
+    } finally {
+      delete process.env.AWS_ENDPOINT_URL;
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  it('sends a call marked sentAtMostOnce once after a lost answer (OutcomeUnknown), but retries its throttling', async () => {
+    const answers: number[] = [];
+    let requests = 0;
+    const server = createServer((req, res) => {
+      requests += 1;
+      const status = answers.shift() ?? 200;
+      res.writeHead(status, {
+        'content-type': 'application/x-amz-json-1.1',
+        ...(status === 200
+          ? {}
+          : { 'x-amzn-errortype': status === 400 ? 'ThrottlingException' : 'InternalServerError' }),
+      });
+      res.end(status === 200 ? JSON.stringify({ Command: { CommandId: 'c-1' } }) : '{"message":"x"}');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    Object.assign(process.env, {
+      AWS_ENDPOINT_URL: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      AWS_ACCESS_KEY_ID: 'test',
+      AWS_SECRET_ACCESS_KEY: 'test',
+    });
+    const send = () =>
+      awsClient(SSMClient).send(
+        sentAtMostOnce(new SendCommandCommand({ DocumentName: 'AWS-RunShellScript', InstanceIds: ['i-1'] })),
+      );
+    try {
+      answers.push(500);
+      await expect(send()).rejects.toMatchObject({ name: OUTCOME_UNKNOWN });
+      expect(requests).toBe(1);
+      answers.push(400);
+      await expect(send()).resolves.toMatchObject({ Command: { CommandId: 'c-1' } });
+      expect(requests).toBe(3);
+      // Unmarked, the same call is retried after a 500.
+      answers.push(500);
+      await awsClient(SSMClient).send(new SendCommandCommand({ DocumentName: 'AWS-RunShellScript' }));
+      expect(requests).toBe(5);
     } finally {
       delete process.env.AWS_ENDPOINT_URL;
       await new Promise((resolve) => server.close(resolve));

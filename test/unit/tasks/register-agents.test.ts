@@ -237,4 +237,12 @@ describe('registerAgents', () => {
     ssm.mock.on(SendCommandCommand).rejects(throttled.ssm());
     await expect(run()).rejects.toMatchObject({ name: 'ThrottlingException' });
   });
+
+  it('a lost SendCommand answer (OutcomeUnknown) is NotReadyYet: the re-run checks before sending again', async () => {
+    ssm.mock
+      .on(SendCommandCommand)
+      .rejects(Object.assign(new Error('InternalServerError (HTTP 500)'), { name: 'OutcomeUnknown' }));
+    await expect(run()).rejects.toMatchObject({ name: 'NotReadyYet' });
+    expect(sent()).toHaveLength(1);
+  });
 });
