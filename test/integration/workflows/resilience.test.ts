@@ -43,8 +43,9 @@ describe('provision and teardown under transient and permanent faults', () => {
       // Every SendCommand answer lost after it ran: no token makes it idempotent, so a blind resend
       // would run the registration twice (and the two race for one-use activations).
       serverErrorAfterEffect: { 'ssm:SendCommand': 1 },
-      // Model seconds: long enough that the shared profile and role are refused at first.
-      iamPropagationSeconds: 30,
+      // Model seconds (10 s real): long enough that the shared profile and role are refused at
+      // first even when a loaded machine is slow to get from creating them to using them.
+      iamPropagationSeconds: 200,
       agentRegistration: { fail: 'refused', labIds: ['res-refused'] },
       activationExpiry: { labIds: ['res-expired'], afterSeconds: 5 },
       commandTimeout: { labIds: ['res-hung'], afterSeconds: 120 },
