@@ -10,7 +10,7 @@
  * the budget is stopped with what was measured so far), BENCH_OUT (default bench/results.json).
  */
 import { readdirSync, existsSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { DescribeVpcsCommand } from '@aws-sdk/client-ec2';
 import { ListRolesCommand } from '@aws-sdk/client-iam';
@@ -41,6 +41,8 @@ const outPath = process.env.BENCH_OUT ?? fileURLToPath(new URL('./results.json',
 
 const clock = new VirtualTime().install();
 clock.addBusyProbe(() => activeHostScripts() > 0);
+// `kill -USR2 <pid>` prints what the clock waits on (a run that crawls at real speed).
+process.on('SIGUSR2', () => console.error(`bench: clock ${JSON.stringify(clock.state())}`));
 
 const round = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 10 ** digits;
 
@@ -128,7 +130,11 @@ async function leftovers(labIds: string[]): Promise<number> {
 
 const results: Record<string, unknown> = {
   generatedAt: new Date(performance.timeOrigin + performance.now()).toISOString(),
-  machine: { cpus: cpus().length, node: process.version },
+  machine: {
+    cpus: cpus().length,
+    node: process.version,
+    loadAverageAtStart: loadavg().map((n) => round(n, 2)),
+  },
   method:
     'virtual clock (local/runner/virtual-time.ts): real work (handlers, scripts, emulator calls) at real speed, modelled waits jumped; see bench/README.md',
   profile: AWS_PROFILE,
@@ -140,6 +146,7 @@ let current: Emulator | undefined;
 // The bench stops by itself: past the budget it writes what it has and exits.
 const watchdog = setTimeout(() => {
   results.stopped = `budget of ${budgetSeconds} real seconds reached during ${String(results.running)}`;
+  if (typeof results.partial === 'function') results.partial = (results.partial as () => unknown)();
   save();
   console.error(`bench: ${String(results.stopped)}; partial results in ${outPath}`);
   void (current?.stop() ?? Promise.resolve()).finally(() => process.exit(2));
@@ -216,7 +223,23 @@ for (const labs of sizes) {
   const real0 = realSeconds();
   const ids = Array.from({ length: labs }, (_, i) => `sweep-${labs}-${i + 1}`);
   const t0 = clock.now();
-  const runs = await Promise.all(ids.map((id) => runLab('provision-lab', id, 'g1')));
+  const finished: number[] = [];
+  // What the watchdog reports if the budget ends this size.
+  results.partial = () => ({
+    labs,
+    finished: finished.length,
+    secondsSoFar: round((clock.now() - t0) / 1000),
+    realSecondsSoFar: round(realSeconds() - real0),
+  });
+  const runs = await Promise.all(
+    ids.map((id) =>
+      runLab('provision-lab', id, 'g1').then((run) => {
+        finished.push((run.endedAt - t0) / 1000);
+        return run;
+      }),
+    ),
+  );
+  delete results.partial;
   const ends = runs.map((r) => (r.endedAt - t0) / 1000);
   const traffic = emulator.traffic.stats();
   const ready = runs.filter((r) => r.status === 'SUCCEEDED').length;
@@ -255,6 +278,7 @@ for (const labs of sizes) {
 }
 delete results.running;
 results.realSeconds = round(realSeconds());
+(results.machine as Record<string, unknown>).loadAverageAtEnd = loadavg().map((n) => round(n, 2));
 save();
 clearTimeout(watchdog);
 clock.uninstall();

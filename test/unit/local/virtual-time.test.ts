@@ -50,6 +50,25 @@ describe('VirtualTime', () => {
   });
 });
 
+it('ends a sleep whose real timer fires early while the clock cannot jump', async () => {
+  // Node may fire a timer a millisecond before Date.now() reaches its time; a sleep left pending
+  // then waited for a jump that work in flight (here a probe that never ends) kept from coming.
+  const clock = new VirtualTime().install();
+  const realSetTimeout = globalThis.setTimeout;
+  globalThis.setTimeout = ((fn: () => void, ms = 0) =>
+    realSetTimeout(fn, Math.max(ms - 3, 0))) as typeof setTimeout;
+  try {
+    clock.addBusyProbe(() => true);
+    const before = Date.now();
+    await clock.sleep(50);
+    expect(Date.now() - before).toBeGreaterThanOrEqual(50);
+    expect(clock.jumps).toBe(0);
+  } finally {
+    globalThis.setTimeout = realSetTimeout;
+    clock.uninstall();
+  }
+});
+
 describe('retryDelayMs (the Retry back-off the runner sleeps on a virtual clock)', () => {
   const retriers = [
     { ErrorEquals: ['Lambda.ServiceException'], IntervalSeconds: 2, MaxAttempts: 6, BackoffRate: 2 },
