@@ -156,7 +156,8 @@ async function sshConnect(body: unknown, ctx: EmulatorContext) {
     ? target.replace(/^ip-(\d+)-(\d+)-(\d+)-(\d+).*$/, '$1.$2.$3.$4')
     : target;
   if (ipToInt(ip) === undefined) return { result: 'unresolved' };
-  const to = (await listHosts(ctx, from.region)).find((h) => h.privateIp === ip && h.state === 'running');
+  const candidates = await listHosts(ctx, from.region, [{ Name: 'private-ip-address', Values: [ip] }]);
+  const to = candidates.find((h) => h.privateIp === ip && h.state === 'running');
   if (!to || !(await reachable(ctx, from, to, port))) return { result: 'timeout', ip };
   if (port !== 22) return { result: 'refused', ip };
   const expected = to.keyName ? keyDigest(ctx, to.region, to.keyName) : undefined;

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { DescribeInstancesCommand, EC2Client, type Instance } from '@aws-sdk/client-ec2';
+import { DescribeInstancesCommand, EC2Client, type Filter, type Instance } from '@aws-sdk/client-ec2';
 import { GetInstanceProfileCommand, IAMClient } from '@aws-sdk/client-iam';
 import type { EmulatorContext, OperationHandler } from '../context.js';
 import { AwsError, type AwsCall } from '../protocol.js';
@@ -110,13 +110,23 @@ function toHost(ctx: EmulatorContext, region: string, instance: Instance): HostV
   };
 }
 
-/** Every instance moto holds in the region, whatever its state. */
-export async function listHosts(ctx: EmulatorContext, region: string): Promise<HostView[]> {
+/**
+ * Every instance moto holds in the region, whatever its state, or those matching `filters`
+ * (DescribeInstances filters: asking moto for the few hosts a call is about keeps a call's cost
+ * from growing with every lab in the account).
+ */
+export async function listHosts(
+  ctx: EmulatorContext,
+  region: string,
+  filters?: Filter[],
+): Promise<HostView[]> {
   const ec2 = ctx.moto(EC2Client, region);
   const hosts: HostView[] = [];
   let NextToken: string | undefined;
   do {
-    const page = await ec2.send(new DescribeInstancesCommand({ NextToken }));
+    const page = await ec2.send(
+      new DescribeInstancesCommand({ NextToken, ...(filters ? { Filters: filters } : {}) }),
+    );
     for (const reservation of page.Reservations ?? []) {
       for (const instance of reservation.Instances ?? []) hosts.push(toHost(ctx, region, instance));
     }
@@ -290,9 +300,52 @@ function roleChecker(ctx: EmulatorContext, region: string) {
     );
 }
 
-/** Every managed node of the region, EC2 and hybrid, sorted by id (stable pages). */
-export async function listNodes(ctx: EmulatorContext, region: string): Promise<NodeRecord[]> {
-  const hosts = await listHosts(ctx, region);
+/**
+ * The DescribeInstances filters that find every host whose EC2 node can match `filters`
+ * (undefined: all hosts; null: no EC2 node can match). A superset is enough: the records are
+ * matched against `filters` afterwards.
+ */
+function ec2HostFilters(filters: NodeFilter[]): Filter[] | null | undefined {
+  const pushed: Filter[] = [];
+  for (const { key, values } of filters) {
+    if (key === 'ActivationIds') return null;
+    if (key === 'ResourceType' && !values.includes('EC2Instance')) return null;
+    if (key === 'InstanceIds' || key === 'SourceIds') {
+      const ids = values.filter((v) => v.startsWith('i-'));
+      if (!ids.length) return null;
+      pushed.push({ Name: 'instance-id', Values: ids });
+    }
+    if (key === 'tag-key' || key.startsWith('tag:')) pushed.push({ Name: key, Values: values });
+  }
+  return pushed.length ? pushed : undefined;
+}
+
+/** Whether a hybrid node can match `filters`, from what the node record holds without its host. */
+function hybridMayMatch(node: HybridNode, filters: NodeFilter[]): boolean {
+  return filters.every(({ key, values }) => {
+    if (key === 'InstanceIds' || key === 'SourceIds') return values.includes(node.id);
+    if (key === 'ActivationIds') return values.includes(node.activationId);
+    if (key === 'ResourceType') return values.includes('ManagedInstance');
+    if (key === 'tag-key') return values.some((k) => k in node.tags);
+    if (key.startsWith('tag:')) {
+      const tag = key.slice('tag:'.length);
+      return tag in node.tags && values.includes(node.tags[tag]!);
+    }
+    return true;
+  });
+}
+
+/**
+ * The managed nodes of the region, EC2 and hybrid, sorted by id (stable pages): every one, or a
+ * superset of those matching `filters` that reads only the hosts they can be about.
+ */
+export async function listNodes(
+  ctx: EmulatorContext,
+  region: string,
+  filters: NodeFilter[] = [],
+): Promise<NodeRecord[]> {
+  const hostFilters = ec2HostFilters(filters);
+  const hosts = hostFilters === null ? [] : await listHosts(ctx, region, hostFilters);
   const byId = new Map(hosts.map((h) => [h.instanceId, h]));
   const canManage = roleChecker(ctx, region);
   const records: NodeRecord[] = [];
@@ -300,8 +353,16 @@ export async function listNodes(ctx: EmulatorContext, region: string): Promise<N
     const record = await ec2Record(ctx, host, canManage);
     if (record) records.push(record);
   }
-  for (const node of fleet(ctx).nodes.values()) {
-    if (node.region !== region) continue;
+  const hybrid = [...fleet(ctx).nodes.values()].filter(
+    (node) => node.region === region && hybridMayMatch(node, filters),
+  );
+  // The hosts of those hybrid nodes the EC2 read did not bring, in one more read.
+  const missing = [...new Set(hybrid.map((n) => n.hostInstanceId))].filter((id) => !byId.has(id));
+  if (missing.length && hostFilters !== undefined) {
+    for (const host of await listHosts(ctx, region, [{ Name: 'instance-id', Values: missing }]))
+      byId.set(host.instanceId, host);
+  }
+  for (const node of hybrid) {
     const host =
       node.hostRegion === region
         ? byId.get(node.hostInstanceId)
@@ -422,7 +483,7 @@ export function decodeToken(scope: string, token: unknown): number {
   throw new AwsError('InvalidNextToken', 'The specified token is not valid.');
 }
 
-interface NodeFilter {
+export interface NodeFilter {
   key: string;
   values: string[];
 }
@@ -573,7 +634,9 @@ export const managedNodes: Record<string, OperationHandler> = {
     const maxResults = call.input.MaxResults === undefined ? 10 : Number(call.input.MaxResults);
     if (maxResults < 5 || maxResults > 50) throw rangeError('maxResults', maxResults, 5, 50);
     const offset = decodeToken('DescribeInstanceInformation', call.input.NextToken);
-    const all = (await listNodes(ctx, call.region)).filter((r) => filters.every((f) => matches(r, f)));
+    const all = (await listNodes(ctx, call.region, filters)).filter((r) =>
+      filters.every((f) => matches(r, f)),
+    );
     const page = all.slice(offset, offset + maxResults);
     const next =
       offset + maxResults < all.length

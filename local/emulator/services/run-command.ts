@@ -84,7 +84,9 @@ function readParameters(input: unknown): { parameters: Record<string, string[]>;
 async function resolveTargets(call: AwsCall, ctx: EmulatorContext): Promise<NodeInfo[]> {
   const targets = (call.input.Targets ?? []) as { Key?: string; Values?: string[] }[];
   if (targets.length > 5) throw rangeError('targets', targets.length, 0, 5);
-  const nodes = (await listNodes(ctx, call.region)).filter((n) => n.pingStatus === 'Online');
+  const ids = targets.find((t) => t.Key === 'InstanceIds')?.Values;
+  const scope = ids ? [{ key: 'InstanceIds', values: ids }] : [];
+  const nodes = (await listNodes(ctx, call.region, scope)).filter((n) => n.pingStatus === 'Online');
   return nodes.filter((node) =>
     targets.every((t) => {
       const key = String(t.Key ?? '');

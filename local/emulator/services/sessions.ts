@@ -252,7 +252,8 @@ async function describeLogGroup(ctx: EmulatorContext, region: string, name: stri
 
 /** The IAM role the node's agent runs with (instance profile role or the activation's role). */
 async function nodeRole(ctx: EmulatorContext, region: string, nodeId: string): Promise<string | undefined> {
-  const role = (await listNodes(ctx, region)).find((n) => n.nodeId === nodeId)?.iamRole;
+  const nodes = await listNodes(ctx, region, [{ key: 'InstanceIds', values: [nodeId] }]);
+  const role = nodes.find((n) => n.nodeId === nodeId)?.iamRole;
   // An activation may name the role with its path (`service-role/Name`); IAM looks roles up by name.
   return role?.slice(role.lastIndexOf('/') + 1);
 }
