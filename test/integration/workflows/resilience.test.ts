@@ -48,7 +48,9 @@ describe('provision and teardown under transient and permanent faults', () => {
       iamPropagationSeconds: 200,
       agentRegistration: { fail: 'refused', labIds: ['res-refused'] },
       activationExpiry: { labIds: ['res-expired'], afterSeconds: 5 },
-      commandTimeout: { labIds: ['res-hung'], afterSeconds: 120 },
+      // Model seconds (20 s real): the re-run after its lost SendCommand answer finds the command
+      // still running, however loaded the machine, so the lab has one command, as the others do.
+      commandTimeout: { labIds: ['res-hung'], afterSeconds: 400 },
     },
   });
   const labs = [...HEALTHY, ...Object.keys(BROKEN)];
