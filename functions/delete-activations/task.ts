@@ -15,10 +15,11 @@ export interface Output {
 }
 
 /**
- * Teardown step 3: the lab's activations (by their lab tag) and their code parameters (everything
- * under `<labPath>/activation`). Deleting an activation does not deregister its nodes, which is
- * why deregister-nodes runs first (facts sheet 2.1). InvalidActivation / InvalidActivationId mean
- * already gone.
+ * Teardown step 2: the lab's activations (by their lab tag) and their code parameters (everything
+ * under `<labPath>/activation`). Deleting an activation does not deregister its nodes (facts
+ * sheet 2.1): deregister-nodes runs next and removes them. Going first, this step refuses a
+ * registration still running from a failed provision, which would otherwise add a node after the
+ * nodes were deregistered. InvalidActivation / InvalidActivationId mean already gone.
  */
 export async function deleteActivations({ labId }: Input, { ssm }: Pick<LabClients, 'ssm'>): Promise<Output> {
   const activations = await findLabActivations(ssm, labId);

@@ -482,8 +482,8 @@ describe('teardown-lab, run locally', () => {
       'Validate lab input',
       'Record tearing down',
       'Terminate sessions',
-      'Deregister nodes',
       'Delete activations',
+      'Deregister nodes',
       'Terminate instances',
       'Delete network',
       'Delete workshop user',
@@ -517,7 +517,7 @@ describe('teardown-lab, run locally', () => {
 
     expect(run.status).toBe('FAILED');
     expect(run.error).toBe('Deregister nodes failed: AccessDeniedException');
-    expect(run.calls.has('Delete activations')).toBe(false);
+    expect(run.calls.has('Terminate instances')).toBe(false);
     // Nothing released and the lab not marked deleted: recorded failed, naming the step.
     expect(run.calls.has('Release shared resources')).toBe(false);
     expect(run.calls.has('Record lab deleted')).toBe(false);
