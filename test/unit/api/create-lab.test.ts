@@ -68,7 +68,7 @@ describe('POST /labs', () => {
       name: put!.Item!.executionName,
       input: JSON.stringify(put!.Item!.options),
     });
-    expect(String(put!.Item!.executionName)).toMatch(/^stu-01-g1-provision-\d{14}-[0-9a-f]{4}$/);
+    expect(String(put!.Item!.executionName)).toMatch(/^stu-01-g1-provision-\d{14}-[0-9a-f]{6}$/);
   });
 
   it('is idempotent by Idempotency-Key: the same key answers the same lab and re-starts the same run', async () => {

@@ -71,7 +71,7 @@ describe('newExecutionName', () => {
       expect(name.length).toBeLessThanOrEqual(70);
     }
     expect(newExecutionName('demo', 2, 'reset-lab', new Date('2030-01-02T03:04:05Z'))).toMatch(
-      /^demo-g2-reset-20300102030405-[0-9a-f]{4}$/,
+      /^demo-g2-reset-20300102030405-[0-9a-f]{6}$/,
     );
   });
 });

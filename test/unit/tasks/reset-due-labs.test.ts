@@ -68,14 +68,14 @@ describe('resetDueLabs', () => {
     expect(result.teardowns).toEqual([
       {
         labId: 'old-lab',
-        executionName: expect.stringMatching(/^old-lab-g1-teardown-20300101000000-[0-9a-f]{4}$/),
+        executionName: expect.stringMatching(/^old-lab-g1-teardown-20300101000000-[0-9a-f]{6}$/),
       },
     ]);
     expect(result.resets).toEqual([
       {
         labId: 'nightly',
         generation: 5,
-        executionName: expect.stringMatching(/^nightly-g5-reset-20300101000000-[0-9a-f]{4}$/),
+        executionName: expect.stringMatching(/^nightly-g5-reset-20300101000000-[0-9a-f]{6}$/),
       },
     ]);
     expect(starter.started).toEqual(
