@@ -15,7 +15,7 @@ export default {
   testTimeout: 60_000,
   // The integration files spend much of their time waiting (scaled model delays, SDK back-off, moto
   // and the emulator's child processes), so more files than cores run at once: on 2 cores the
-  // whole suite took 535 s with Jest's default of one worker and 334 s with four.
+  // whole suite took 535 s with Jest's default of one worker and 328-376 s with four (four runs).
   maxWorkers: 4,
   reporters: ['default', '<rootDir>/test/summary-reporter.js'],
 };

@@ -9,7 +9,7 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { STSClient } from '@aws-sdk/client-sts';
-import { ConfigurationError } from './errors.js';
+import { ConfigurationError, THROTTLING_ERRORS, isErrorNamed } from './errors.js';
 
 /** The configuration every session-lab client is built with. */
 export interface ClientConfig {
@@ -159,12 +159,6 @@ export function labClients(): LabClients {
 /** The name of the error `sentAtMostOnce` raises: the call may or may not have taken effect. */
 export const OUTCOME_UNKNOWN = 'OutcomeUnknown';
 
-const THROTTLING = new Set([
-  'ThrottlingException',
-  'Throttling',
-  'RequestLimitExceeded',
-  'TooManyRequestsException',
-]);
 const CONNECTION_LOST = new Set(['ECONNRESET', 'EPIPE', 'ETIMEDOUT']);
 
 interface CommandWithStack {
@@ -188,7 +182,7 @@ export function sentAtMostOnce<C extends CommandWithStack>(command: C): C {
       const error = err as Error & { $metadata?: { httpStatusCode?: number }; code?: string };
       const status = error.$metadata?.httpStatusCode ?? 0;
       const lost =
-        (status >= 500 && !THROTTLING.has(error.name)) ||
+        (status >= 500 && !isErrorNamed(error, ...THROTTLING_ERRORS)) ||
         error.name === 'TimeoutError' ||
         CONNECTION_LOST.has(error.code ?? '');
       if (!lost) throw err;
