@@ -183,6 +183,9 @@ function taskStates(definition: unknown, found = new Map<string, Record<string, 
  * calls its handler module directly, `startExecution.sync` tasks run the child workflow the same
  * way, pauses are scaled, and every event is recorded.
  */
+/** Definitions (as JSON) that passed validation in this process. */
+const validatedDefinitions = new Set<string>();
+
 export async function runLocally(name: StateMachineName, options: LocalRunOptions): Promise<LocalRunResult> {
   const region = options.region ?? process.env.AWS_REGION ?? 'us-east-1';
   return runDefinition(name, loadDefinition(name, region), options);
@@ -324,7 +327,13 @@ export async function runDefinition(
       );
     };
   }
-  const machine = new StateMachine(definition, { validationOptions: { checkArn: false } });
+  // asl-validator compiles its JSON schemas on every validation (about a quarter of a second of
+  // CPU) and a class's labs run the same few definitions: each is validated once per process.
+  const key = JSON.stringify(definition);
+  const machine = new StateMachine(definition, {
+    validationOptions: { checkArn: false, noValidate: validatedDefinitions.has(key) },
+  });
+  validatedDefinitions.add(key);
   const execution = machine.run(options.input as never, {
     overrides: { taskResourceLocalHandlers: handlers as never, retryIntervalOverrides: retryOverrides },
     context: {
