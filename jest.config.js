@@ -17,5 +17,8 @@ export default {
   // and the emulator's child processes), so more files than cores run at once: on 2 cores the
   // whole suite took 535 s with Jest's default of one worker and 328-376 s with four (four runs).
   maxWorkers: 4,
+  // One moto per worker, reset by each integration file instead of started by it (moto-pool.ts).
+  globalSetup: '<rootDir>/test/helpers/moto-pool-setup.mjs',
+  globalTeardown: '<rootDir>/test/helpers/moto-pool-teardown.mjs',
   reporters: ['default', '<rootDir>/test/summary-reporter.js'],
 };

@@ -1,5 +1,5 @@
 import type { Server } from 'node:http';
-import { startMoto, warmMoto } from './moto.js';
+import { startMoto, warmMoto, type MotoServer } from './moto.js';
 import { freePort } from './net.js';
 import { FaultInjector, faultControls, type FaultOptions } from './faults.js';
 import { createEmulatorServer } from './server.js';
@@ -34,11 +34,19 @@ export interface EmulatorOptions {
   faults?: FaultOptions;
   /** Warm moto's IAM and EC2 backends for this Region in the background (moto.ts warmMoto). */
   warmRegion?: string;
+  /**
+   * A moto server to use instead of starting one: it is reset first and left running by `stop()`.
+   * The tests keep one per Jest worker (test/helpers/moto-pool.ts): starting moto and building its
+   * backends costs seconds of CPU, a reset a fraction of that.
+   */
+  moto?: MotoServer;
 }
 
 /** Starts moto and the session-lab endpoint in front of it; `stop()` ends both. */
 export async function startEmulator(options: EmulatorOptions = {}): Promise<Emulator> {
-  const moto = await startMoto();
+  const shared = options.moto;
+  if (shared) await shared.reset();
+  const moto = shared ?? (await startMoto());
   if (options.warmRegion) warmMoto(moto.url, options.warmRegion);
   const clock = new Clock(timeProfile(options.time));
   let server: Server | undefined;
@@ -71,12 +79,12 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
         killHostProcesses(url);
         server!.closeAllConnections();
         await new Promise((resolve) => server!.close(resolve));
-        await moto.stop();
+        if (!shared) await moto.stop();
       },
     };
   } catch (err) {
     server?.close();
-    await moto.stop();
+    if (!shared) await moto.stop();
     throw err;
   }
 }

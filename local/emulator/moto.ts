@@ -27,10 +27,15 @@ export function warmMoto(url: string, region: string): void {
 
 export interface MotoServer {
   url: string;
+  /** Empties every service's state (moto's /moto-api/reset), as a fresh server would be. */
+  reset(): Promise<void>;
   stop(): Promise<void>;
 }
 
-/** Fails at once, saying what to install, when Python 3 or moto's server is missing. */
+/**
+ * Fails at once, saying what to install, when Python 3 or moto's server is missing. Importing moto's
+ * server costs about a second of CPU, so this runs only to explain a server that did not start.
+ */
 export function checkMotoInstalled(python = process.env.SESSION_LAB_PYTHON ?? 'python3'): void {
   const probe = spawnSync(python, ['-c', 'import moto.server, flask'], { encoding: 'utf8' });
   if (probe.error)
@@ -39,15 +44,41 @@ export function checkMotoInstalled(python = process.env.SESSION_LAB_PYTHON ?? 'p
     throw new Error(`moto's server is not installed for ${python}: pip install 'moto[server]'`);
 }
 
+/** A moto server another process started and stops (the tests' pool): reset here, never stopped. */
+export function motoAt(url: string): MotoServer {
+  return { url, reset: () => resetMoto(url), stop: () => Promise.resolve() };
+}
+
+async function resetMoto(url: string): Promise<void> {
+  const res = await fetch(`${url}/moto-api/reset`, { method: 'POST' });
+  await res.arrayBuffer();
+  if (!res.ok) throw new Error(`moto's reset answered HTTP ${res.status}`);
+}
+
+/**
+ * Runs moto's server (`python -m moto.server`) with a watchdog thread that ends it when the process
+ * that started it is gone, so a test runner or CLI killed outright leaves no server behind.
+ */
+const MOTO_MAIN = [
+  'import os, sys, threading, time, runpy',
+  'parent = os.getppid()',
+  'def watch():',
+  '    while os.getppid() == parent:',
+  '        time.sleep(1)',
+  '    os._exit(0)',
+  'threading.Thread(target=watch, daemon=True).start()',
+  "sys.argv = ['moto.server'] + sys.argv[1:]",
+  "runpy.run_module('moto.server', run_name='__main__', alter_sys=True)",
+].join('\n');
+
 /**
  * Starts moto's server as a child process on a free loopback port, with AWS managed policies
  * loaded (the lab attaches several), and resolves once it answers.
  */
 export async function startMoto(options: { port?: number; python?: string } = {}): Promise<MotoServer> {
   const python = options.python ?? process.env.SESSION_LAB_PYTHON ?? 'python3';
-  checkMotoInstalled(python);
   const port = options.port ?? (await freePort());
-  const child: ChildProcess = spawn(python, ['-m', 'moto.server', '-H', '127.0.0.1', '-p', String(port)], {
+  const child: ChildProcess = spawn(python, ['-c', MOTO_MAIN, '-H', '127.0.0.1', '-p', String(port)], {
     env: { ...process.env, MOTO_IAM_LOAD_MANAGED_POLICIES: 'true' },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
@@ -55,24 +86,30 @@ export async function startMoto(options: { port?: number; python?: string } = {}
   child.stderr?.on('data', (chunk: Buffer) => {
     stderr = (stderr + chunk.toString()).slice(-4000);
   });
+  const spawnError = new Promise<Error>((resolve) => child.once('error', resolve));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const url = `http://127.0.0.1:${port}`;
   try {
-    await waitFor(
-      async () => {
-        if (child.exitCode !== null)
-          throw new Error(`moto exited with code ${child.exitCode}: ${stderr.trim()}`);
-        const res = await fetch(`${url}/moto-api/data.json`).catch(() => undefined);
-        return res?.ok === true;
-      },
-      { timeoutMs: 30_000, intervalMs: 100, what: `moto's server on port ${port}` },
-    );
+    await Promise.race([
+      waitFor(
+        async () => {
+          if (child.exitCode !== null)
+            throw new Error(`moto exited with code ${child.exitCode}: ${stderr.trim()}`);
+          const res = await fetch(`${url}/moto-api/data.json`).catch(() => undefined);
+          return res?.ok === true;
+        },
+        { timeoutMs: 30_000, intervalMs: 100, what: `moto's server on port ${port}` },
+      ),
+      spawnError.then((err) => Promise.reject(err)),
+    ]);
   } catch (err) {
     child.kill('SIGKILL');
+    checkMotoInstalled(python); // a missing Python or moto says what to install
     throw err;
   }
   return {
     url,
+    reset: () => resetMoto(url),
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill('SIGTERM');

@@ -1,6 +1,8 @@
 import { afterAll, beforeAll } from '@jest/globals';
 import { resetClients } from '../../functions/shared/clients.js';
 import { startEmulator, type Emulator, type EmulatorOptions } from '../../local/emulator/index.js';
+import { motoAt } from '../../local/emulator/moto.js';
+import { POOL_ENV } from './moto-pool.js';
 
 export const TEST_REGION = 'us-east-1';
 
@@ -13,6 +15,13 @@ export function emulatorClientConfig(emulator: Emulator) {
   };
 }
 
+/** This Jest worker's moto from the pool (moto-pool.ts), when the suite runs with one. */
+function pooledMoto() {
+  const urls = process.env[POOL_ENV]?.split(',') ?? [];
+  const url = urls[Number(process.env.JEST_WORKER_ID ?? '1') - 1];
+  return url ? motoAt(url) : undefined;
+}
+
 /**
  * Starts one emulator for the test file and points the shared clients at it through the standard
  * AWS_ENDPOINT_URL (as the product runs locally); stops it and restores the environment afterwards.
@@ -21,7 +30,7 @@ export function useEmulator(options: EmulatorOptions = {}): () => Emulator {
   let emulator: Emulator | undefined;
   const saved = { ...process.env };
   beforeAll(async () => {
-    emulator = await startEmulator(options);
+    emulator = await startEmulator({ moto: pooledMoto(), ...options });
     Object.assign(process.env, {
       AWS_ENDPOINT_URL: emulator.url,
       AWS_REGION: TEST_REGION,
