@@ -7,7 +7,9 @@
  *
  * Environment: BENCH_SIZES (default 1,10,50,200), BENCH_BUDGET_SECONDS (real seconds for the whole
  * run, default 1500: a size predicted to overrun what is left is skipped, and a run still going at
- * the budget is stopped with what was measured so far), BENCH_OUT (default bench/results.json).
+ * the budget is stopped with what was measured so far), BENCH_OUT (default bench/results.json),
+ * BENCH_CLOCK (default compute-free: local compute takes no model time; `realtime`: the clock also
+ * runs at real speed while real work is in flight, as before).
  */
 import { readdirSync, existsSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
@@ -39,10 +41,19 @@ const sizes = (process.env.BENCH_SIZES ?? '1,10,50,200')
 const budgetSeconds = Number(process.env.BENCH_BUDGET_SECONDS ?? 1500);
 const outPath = process.env.BENCH_OUT ?? fileURLToPath(new URL('./results.json', import.meta.url));
 
-const clock = new VirtualTime().install();
+const clockMode = process.env.BENCH_CLOCK === 'realtime' ? 'realtime' : 'compute-free';
+const clock = new VirtualTime({ computeFree: clockMode === 'compute-free' }).install();
 clock.addBusyProbe(() => activeHostScripts() > 0);
-// `kill -USR2 <pid>` prints what the clock waits on (a run that crawls at real speed).
+// `kill -USR2 <pid>` prints what the clock waits on (a run that crawls at real speed); so does a
+// minute without a jump while sleeps are pending (a stalled clock, e.g. something real never ends).
 process.on('SIGUSR2', () => console.error(`bench: clock ${JSON.stringify(clock.state())}`));
+let jumpsSeen = -1;
+setInterval(() => {
+  const state = clock.state();
+  if (state.pendingSleeps > 0 && clock.jumps === jumpsSeen)
+    console.error(`bench: no jump for 60 real s: ${JSON.stringify(state)}`);
+  jumpsSeen = clock.jumps;
+}, 60_000).unref();
 
 const round = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 10 ** digits;
 
@@ -135,8 +146,11 @@ const results: Record<string, unknown> = {
     node: process.version,
     loadAverageAtStart: loadavg().map((n) => round(n, 2)),
   },
+  clock: clockMode,
   method:
-    'virtual clock (local/runner/virtual-time.ts): real work (handlers, scripts, emulator calls) at real speed, modelled waits jumped; see bench/README.md',
+    clockMode === 'compute-free'
+      ? 'compute-free virtual clock (local/runner/virtual-time.ts): local compute (handlers, emulator, moto, scripts) takes no model time; only modelled waits (per-call latency, AWS delays, Waits, Retry and SDK back-offs) advance it, by jumps; see bench/README.md'
+      : 'real-time virtual clock (local/runner/virtual-time.ts, BENCH_CLOCK=realtime): real work (handlers, scripts, emulator calls) at real speed, modelled waits jumped; see bench/README.md',
   profile: AWS_PROFILE,
   criticalPath: criticalPath(AWS_PROFILE),
 };
@@ -288,7 +302,7 @@ const single = results.singleLab as Record<string, number | string | Record<stri
 const td = results.teardown as Record<string, number>;
 const line = (cells: (string | number)[], widths: number[]) =>
   cells.map((c, i) => String(c).padStart(widths[i]!)).join('  ');
-console.log('\nOne lab (fresh account, AWS-like profile, virtual clock)');
+console.log(`\nOne lab (fresh account, AWS-like profile, ${clockMode} virtual clock)`);
 console.log(
   [
     `  simulated ${single.simulatedSeconds} s, critical path ${single.criticalPathSeconds} s, ratio ${single.ratio}`,

@@ -106,11 +106,15 @@ class LambdaFunctionError extends Error {
   }
 }
 
-function lambdaContext(folder: string, region: string): Context {
+/**
+ * `now` is the clock the invocation's timeout runs on: the virtual one when the run is on it (its
+ * Lambda's deadline is then in model time, as its waits are), else real time.
+ */
+function lambdaContext(folder: string, region: string, now: () => number): Context {
   const functionName = `session-lab-${folder}`;
   // The deployed function's timeout (middy ends a handler just before it, as Lambda would).
   const timeoutMs = (LAB_FUNCTIONS.find((f) => f.name === folder)?.timeoutSeconds ?? 60) * 1000;
-  const startedAt = performance.now();
+  const startedAt = now();
   return {
     callbackWaitsForEmptyEventLoop: true,
     functionName,
@@ -120,7 +124,7 @@ function lambdaContext(folder: string, region: string): Context {
     awsRequestId: randomUUID(),
     logGroupName: `/aws/lambda/${functionName}`,
     logStreamName: 'local',
-    getRemainingTimeInMillis: () => Math.max(0, timeoutMs - (performance.now() - startedAt)),
+    getRemainingTimeInMillis: () => Math.max(0, timeoutMs - (now() - startedAt)),
     done: () => undefined,
     fail: () => undefined,
     succeed: () => undefined,
@@ -200,6 +204,8 @@ export async function runDefinition(
   const region = options.region ?? process.env.AWS_REGION ?? 'us-east-1';
   const virtual = options.virtualTime;
   const scale = virtual ? 1 : (options.timeScale ?? 0.001);
+  // performance.now() keeps real time; on the virtual clock a Lambda's deadline must not.
+  const clockNow = virtual ? () => virtual.now() : () => performance.now();
   const resolveHandler = options.resolveHandler ?? importHandler;
   const executionName = options.executionName ?? `${name}-${randomUUID()}`;
   const localized = localizePathWaits(scalePauses(raw, scale), undefined, { fixed: Boolean(virtual) });
@@ -267,7 +273,7 @@ export async function runDefinition(
           record({ type: 'TaskScheduled', input: Payload ?? {} });
           const running = (async () => {
             try {
-              const context = lambdaContext(folder, region);
+              const context = lambdaContext(folder, region, clockNow);
               const result = {
                 Payload: await withClientCache(container(folder), () => handler(Payload ?? {}, context)),
               };
@@ -293,7 +299,7 @@ export async function runDefinition(
           await virtual.sleep(backoff);
         }
         try {
-          const result = await virtual.busy(invoke);
+          const result = await virtual.busy(invoke, `${executionName} ${stateName}`);
           retryAttempts.delete(stateName);
           return result;
         } catch (err) {

@@ -1,54 +1,134 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
+import { AsyncLocalStorage, AsyncResource } from 'node:async_hooks';
 import diagnostics from 'node:diagnostics_channel';
 import type { ClientRequest } from 'node:http';
+import { syncBuiltinESMExports } from 'node:module';
+import timers from 'node:timers';
 
 /**
- * A virtual clock for the benchmark: this process's `Date` runs at real speed while real work is in
- * flight and jumps ahead to the next pending sleep when none is. The runner's Wait states and Retry
- * back-offs sleep on it, and so do the emulator's per-call latencies (its `Clock.waiter`); the
- * emulator's other modelled delays compare `Date.now()` with a start, so they are on it too (at time
- * scale 1). Real compute is counted at its real duration, every modelled wait at its modelled one,
- * without waiting for it.
+ * A virtual clock for the benchmark: this process's `Date` reads it, and it jumps ahead to the next
+ * pending sleep when no real work is in flight. The runner's Wait states and Retry back-offs sleep
+ * on it, and so do the emulator's per-call latencies (its `Clock.waiter`); the emulator's other
+ * modelled delays compare `Date.now()` with a start, so they are on it too (at time scale 1).
+ *
+ * Two modes:
+ * - real-time (the default): the clock also runs at real speed, so real compute is counted at its
+ *   real duration on this machine, every modelled wait at its modelled one, without waiting for it;
+ * - compute-free (`{ computeFree: true }`, the bench's default): the clock never moves with real
+ *   time, only by jumps, so real compute (handlers, the emulator, moto, Run Command scripts) takes
+ *   no model time at all and only modelled waits advance it. Inside a Lambda handler (`busy`) the
+ *   timers the SDK and middy sleep on (`setTimeout`, also `node:timers`' export) are then virtual
+ *   too: retry back-offs, the adaptive rate limiter, waiters and the function's early timeout.
  *
  * Real work, which the clock never jumps over:
- * - a Lambda handler computing (`busy`), that is running with no HTTP request of its own in flight;
- * - an HTTP request of a handler that is not sitting in the emulator's latency wait: on its way
- *   there, being served (the emulator's own code, moto), or its answer on its way back;
+ * - a Lambda handler computing (`busy`), that is running with no HTTP request of its own in flight
+ *   and (compute-free) no virtual `setTimeout` of its own pending;
+ * - an HTTP request that is not sitting in the emulator's latency wait: on its way there, being
+ *   served (the emulator's own code, moto), or its answer on its way back;
  * - anything a busy probe reports (Run Command scripts: separate processes).
  * Counted from Node's HTTP diagnostics channels: the emulator's server is the only HTTP server in
- * the process and, while no script runs, the handlers are its only callers. So "every request of
- * the handlers is waiting in the emulator" is: handler requests in flight = server requests waiting
- * = server requests in flight. A jump also needs a quiet spell of a few event-loop turns with no
- * activity at all (the workflow engine's own steps between states are promise chains).
+ * the process. So "every request is waiting in the emulator" is: client requests in flight = server
+ * requests waiting = server requests in flight. (Real-time mode counts only the handlers' client
+ * requests, as it always did: a request from outside a handler then runs at real speed.) A jump also
+ * needs a quiet spell of a few event-loop turns with no activity at all (the workflow engine's own
+ * steps between states are promise chains).
  *
  * Processes other than this one (moto) keep real time; nothing in the workflow compares their
  * timestamps with ours.
  */
 const RealDate = Date;
+/** The timer functions before any install: the clock's own pauses use them, whatever is installed. */
+const real = { setTimeout: globalThis.setTimeout, clearTimeout: globalThis.clearTimeout };
+/** Node runs a timer whose delay is outside [1, TIMEOUT_MAX] after 1 ms; so does a virtual one. */
+const TIMEOUT_MAX = 2 ** 31 - 1;
 
 interface Timer {
   at: number;
-  resolve: () => void;
-  handle: NodeJS.Timeout;
+  /** Creation order: timers due at the same instant run in it, as Node's do. */
+  seq: number;
+  run: () => void;
+  /** The handler waiting on this timer: it is not computing while the timer is pending. */
+  waiter: Work | undefined;
+  /** False once unref'd: the clock does not go on jumping for such timers alone. */
+  ref: boolean;
+  /** Real-time mode: the real timer that ends the sleep when the clock does not jump. */
+  handle?: NodeJS.Timeout;
 }
 
 interface Work {
+  /** What the handler is (a state name), for `state()`. */
+  label: string;
   /** HTTP requests of this handler in flight. */
   requests: number;
-  done: boolean;
+  /** Virtual timers this handler waits on (compute-free mode). */
+  waits: number;
+}
+
+export interface VirtualTimeOptions {
+  /** The clock moves only by jumps: real compute takes no model time (see the class comment). */
+  computeFree?: boolean;
 }
 
 const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
-const pause = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+const pause = (ms: number) => new Promise<void>((resolve) => real.setTimeout(resolve, ms));
+
+/**
+ * What a virtual `setTimeout` returns: what code does with Node's `Timeout` (clear it, ref/unref
+ * it, refresh it, use it as a number id) works on it.
+ */
+class VirtualTimeout {
+  constructor(
+    readonly id: number,
+    private readonly timer: Timer,
+    private readonly control: { arm(): void; cancel(): void },
+  ) {}
+
+  ref(): this {
+    this.timer.ref = true;
+    return this;
+  }
+
+  unref(): this {
+    this.timer.ref = false;
+    return this;
+  }
+
+  hasRef(): boolean {
+    return this.timer.ref;
+  }
+
+  /** Starts the delay again from now, also after the timer has fired (as Node's does). */
+  refresh(): this {
+    this.control.arm();
+    return this;
+  }
+
+  close(): this {
+    this.control.cancel();
+    return this;
+  }
+
+  [Symbol.toPrimitive](): number {
+    return this.id;
+  }
+}
 
 export class VirtualTime {
+  readonly computeFree: boolean;
+  /** Compute-free mode: the real instant the clock stopped at; it moves on only by jumps. */
+  private readonly frozenAt = RealDate.now();
   private offsetMs = 0;
+  private seq = 0;
   private readonly timers = new Set<Timer>();
   private readonly probes: (() => boolean)[] = [];
   private readonly work = new AsyncLocalStorage<Work>();
-  /** Handlers running with no request in flight. */
-  private computing = 0;
-  /** Requests of handlers in flight, server requests in flight, and server requests waiting. */
+  /** Handlers running (`busy`). */
+  private readonly handlers = new Set<Work>();
+  /** Virtual timeouts pending, by the id they convert to (`clearTimeout` accepts the number). */
+  private readonly timeouts = new Map<number, VirtualTimeout>();
+  /** Far from the small integers Node gives its own timers, so a number id names one or the other. */
+  private nextTimeoutId = 2 ** 40;
+  /** Client requests in flight (all, and the handlers'), server requests in flight and waiting. */
+  private clientRequests = 0;
   private handlerRequests = 0;
   private serverRequests = 0;
   private serverWaiting = 0;
@@ -59,13 +139,17 @@ export class VirtualTime {
   skippedMs = 0;
   jumps = 0;
 
+  constructor(options: VirtualTimeOptions = {}) {
+    this.computeFree = options.computeFree ?? false;
+  }
+
   now(): number {
-    return RealDate.now() + this.offsetMs;
+    return (this.computeFree ? this.frozenAt : RealDate.now()) + this.offsetMs;
   }
 
   /**
    * Makes `Date` (now, `new Date()`, `Date()`) read this clock process-wide and starts counting
-   * HTTP requests, until `uninstall`.
+   * HTTP requests, until `uninstall`. Compute-free, it also makes the timers handlers set virtual.
    */
   install(): this {
     if (this.restore) return this;
@@ -97,8 +181,10 @@ export class VirtualTime {
     diagnostics.subscribe('http.client.request.start', onClient);
     diagnostics.subscribe('http.server.request.start', onServerStart);
     diagnostics.subscribe('http.server.response.finish', onServerEnd);
+    const restoreTimers = this.computeFree ? this.installTimers() : undefined;
     this.restore = () => {
       globalThis.Date = RealDate;
+      restoreTimers?.();
       diagnostics.unsubscribe('http.client.request.start', onClient);
       diagnostics.unsubscribe('http.server.request.start', onServerStart);
       diagnostics.unsubscribe('http.server.response.finish', onServerEnd);
@@ -109,8 +195,9 @@ export class VirtualTime {
   uninstall(): void {
     this.restore?.();
     this.restore = undefined;
-    for (const timer of this.timers) clearTimeout(timer.handle);
+    for (const timer of this.timers) real.clearTimeout(timer.handle);
     this.timers.clear();
+    this.timeouts.clear();
   }
 
   /** Real work elsewhere (e.g. a running script) the clock must not jump over while it reports true. */
@@ -121,9 +208,12 @@ export class VirtualTime {
   /** The counters deciding whether the clock may jump: what a stalled run is waiting on. */
   state() {
     return {
+      mode: this.computeFree ? 'compute-free' : 'real-time',
       pendingSleeps: this.timers.size,
-      nextSleepInMs: this.timers.size ? Math.min(...[...this.timers].map((t) => t.at)) - this.now() : null,
-      computing: this.computing,
+      nextSleepInMs: this.timers.size ? this.nextAt() - this.now() : null,
+      handlers: this.handlers.size,
+      computing: this.computing().map((handler) => handler.label),
+      clientRequests: this.clientRequests,
       handlerRequests: this.handlerRequests,
       serverRequests: this.serverRequests,
       serverWaiting: this.serverWaiting,
@@ -137,32 +227,38 @@ export class VirtualTime {
     this.epoch += 1;
   }
 
-  /** Runs a handler: real work, except while all its HTTP requests wait in the emulator. */
-  async busy<T>(work: () => Promise<T>): Promise<T> {
-    const state: Work = { requests: 0, done: false };
-    this.computing += 1;
+  /**
+   * Runs a handler: real work, except while it waits on its HTTP requests or its virtual timers.
+   * `label` names it in `state()`.
+   */
+  async busy<T>(work: () => Promise<T>, label = 'handler'): Promise<T> {
+    const state: Work = { label, requests: 0, waits: 0 };
+    this.handlers.add(state);
     this.touch();
     try {
       return await this.work.run(state, work);
     } finally {
-      state.done = true;
-      if (state.requests === 0) this.computing -= 1;
+      this.handlers.delete(state);
       this.touch();
       this.watch();
     }
   }
 
   private clientRequest(request: ClientRequest): void {
-    const state = this.work.getStore();
-    if (!state || state.done) return;
-    if (state.requests === 0) this.computing -= 1;
-    state.requests += 1;
-    this.handlerRequests += 1;
+    const store = this.work.getStore();
+    const handler = store && this.handlers.has(store) ? store : undefined;
+    this.clientRequests += 1;
+    if (handler) {
+      handler.requests += 1;
+      this.handlerRequests += 1;
+    }
     this.touch();
     request.once('close', () => {
-      state.requests -= 1;
-      this.handlerRequests -= 1;
-      if (state.requests === 0 && !state.done) this.computing += 1;
+      this.clientRequests -= 1;
+      if (handler) {
+        handler.requests -= 1;
+        this.handlerRequests -= 1;
+      }
       this.touch();
       this.watch();
     });
@@ -180,32 +276,150 @@ export class VirtualTime {
     }
   }
 
-  /** Sleeps `ms` of virtual time: at real speed while work is in flight, at once when none is. */
+  /**
+   * Sleeps `ms` of virtual time: it ends on a jump, or (real-time mode) after `ms` real ms if work
+   * is in flight all along.
+   */
   sleep(ms: number): Promise<void> {
     if (ms <= 0) return Promise.resolve();
     return new Promise<void>((resolve) => {
-      const timer: Timer = { at: this.now() + ms, resolve, handle: undefined! };
-      this.arm(timer);
-      this.timers.add(timer);
-      this.touch();
-      this.watch();
+      this.add({ at: this.now() + ms, seq: 0, run: resolve, waiter: this.running(), ref: true });
     });
   }
 
+  /** The handler whose code is running, if any. */
+  private running(): Work | undefined {
+    const store = this.work.getStore();
+    return store && this.handlers.has(store) ? store : undefined;
+  }
+
+  /** Handlers running with no request in flight and no virtual timer to wait for. */
+  private computing(): Work[] {
+    return [...this.handlers].filter((handler) => handler.requests === 0 && handler.waits === 0);
+  }
+
   private idle(): boolean {
+    // Real-time mode counts the handlers' requests only (its behaviour before compute-free mode):
+    // anything else then runs at real speed, which that mode's clock does too.
+    const requests = this.computeFree ? this.clientRequests : this.handlerRequests;
     return (
-      this.computing === 0 &&
-      this.handlerRequests === this.serverWaiting &&
+      this.computing().length === 0 &&
+      requests === this.serverWaiting &&
       this.serverRequests === this.serverWaiting &&
       !this.probes.some((probe) => probe())
     );
   }
 
+  private add(timer: Timer): void {
+    timer.seq = ++this.seq;
+    this.timers.add(timer);
+    if (timer.waiter) timer.waiter.waits += 1;
+    if (!this.computeFree) this.arm(timer);
+    this.touch();
+    this.watch();
+  }
+
+  private remove(timer: Timer): void {
+    if (!this.timers.delete(timer)) return;
+    if (timer.waiter) timer.waiter.waits -= 1;
+    if (timer.handle) real.clearTimeout(timer.handle);
+    this.touch();
+  }
+
+  private nextAt(): number {
+    let next = Infinity;
+    for (const timer of this.timers) next = Math.min(next, timer.at);
+    return next;
+  }
+
   /**
-   * The real timer behind a sleep, for when the clock does not jump. Node may fire a timer a
-   * millisecond before `Date.now()` reaches its time; such a sleep is armed again rather than left
-   * to a jump that may never come (a request outside any handler waiting on it keeps the clock
-   * from jumping).
+   * Replaces `setTimeout`/`clearTimeout` (the global ones, and `node:timers`' exports, which middy
+   * imports for its early timeout) with versions that make a timer set inside a handler virtual.
+   * Global timers are what the SDK sleeps on (retry back-off, adaptive rate limiter, waiters):
+   * a handler with one pending waits, it does not compute. `node:timers`' are middy's deadline,
+   * pending for the whole invocation: they do not make the handler idle. (The SDK's HTTP handler
+   * also sets global timers around each request, e.g. a socket-listener deferral; they are pending
+   * only while that request is in flight, which keeps the clock from jumping by itself.) Outside
+   * handlers timers stay real. Returns the undo.
+   */
+  private installTimers(): () => void {
+    const saved = {
+      global: { setTimeout: globalThis.setTimeout, clearTimeout: globalThis.clearTimeout },
+      module: { setTimeout: timers.setTimeout, clearTimeout: timers.clearTimeout },
+    };
+    const clear = (fallback: typeof clearTimeout) =>
+      ((handle?: unknown) => {
+        const timeout =
+          handle instanceof VirtualTimeout
+            ? handle
+            : typeof handle === 'number' || typeof handle === 'string'
+              ? this.timeouts.get(Number(handle))
+              : undefined;
+        if (timeout) timeout.close();
+        else fallback(handle as NodeJS.Timeout);
+      }) as typeof clearTimeout;
+    globalThis.setTimeout = this.setTimeoutOf(saved.global.setTimeout, true);
+    globalThis.clearTimeout = clear(saved.global.clearTimeout);
+    timers.setTimeout = this.setTimeoutOf(saved.module.setTimeout, false);
+    timers.clearTimeout = clear(saved.module.clearTimeout);
+    syncBuiltinESMExports();
+    return () => {
+      Object.assign(globalThis, saved.global);
+      Object.assign(timers, saved.module);
+      syncBuiltinESMExports();
+    };
+  }
+
+  /** A `setTimeout` whose timers set inside a handler are virtual; `awaited`: the handler waits on them. */
+  private setTimeoutOf(fallback: typeof setTimeout, awaited: boolean): typeof setTimeout {
+    return ((callback: unknown, ms?: unknown, ...args: unknown[]) => {
+      const handler = this.running();
+      if (!handler || typeof callback !== 'function')
+        return (fallback as (...a: unknown[]) => NodeJS.Timeout)(callback, ms, ...args);
+      // Even a 0 ms timer is virtual: the adaptive rate limiter sleeps fractions of a millisecond
+      // until its bucket refills from Date.now(), which a real timer would never see move.
+      const requested = Number(ms);
+      const delay = requested >= 1 && requested <= TIMEOUT_MAX ? requested : 1;
+      // The callback runs in the context it was set in, as a real timer's does.
+      const run = AsyncResource.bind(() => (callback as (...a: unknown[]) => unknown)(...args));
+      return this.timeout(run, delay, awaited ? handler : undefined);
+    }) as typeof setTimeout;
+  }
+
+  private timeout(callback: () => unknown, ms: number, waiter: Work | undefined): VirtualTimeout {
+    const id = this.nextTimeoutId++;
+    const timer: Timer = {
+      at: 0,
+      seq: 0,
+      waiter,
+      ref: true,
+      // Each callback in its own macrotask, as Node runs timers: a throw is an uncaught exception
+      // there, not the end of the clock's loop.
+      run: () => {
+        this.timeouts.delete(id);
+        setImmediate(callback);
+      },
+    };
+    const handle = new VirtualTimeout(id, timer, {
+      arm: () => {
+        this.remove(timer);
+        timer.at = this.now() + ms;
+        this.timeouts.set(id, handle);
+        this.add(timer);
+      },
+      cancel: () => {
+        this.remove(timer);
+        this.timeouts.delete(id);
+      },
+    });
+    return handle.refresh();
+  }
+
+  /**
+   * Real-time mode: the real timer behind a sleep, for when the clock does not jump. Node may fire
+   * a timer a millisecond before `Date.now()` reaches its time; such a sleep is armed again rather
+   * than left to a jump that may never come (a request outside any handler waiting on it keeps the
+   * clock from jumping).
    */
   private arm(timer: Timer): void {
     timer.handle = setTimeout(
@@ -217,24 +431,34 @@ export class VirtualTime {
     );
   }
 
+  /** Ends every sleep and runs every virtual timeout that is due, earliest (then oldest) first. */
   private fire(): void {
     const now = this.now();
-    for (const timer of [...this.timers]) {
-      if (timer.at > now) continue;
-      clearTimeout(timer.handle);
-      this.timers.delete(timer);
-      timer.resolve();
+    const due = [...this.timers]
+      .filter((timer) => timer.at <= now)
+      .sort((a, b) => a.at - b.at || a.seq - b.seq);
+    for (const timer of due) {
+      this.remove(timer);
+      timer.run();
     }
     this.touch();
   }
 
-  /** While sleeps are pending: once nothing has happened for a few turns and nothing is busy, jump. */
+  private anyRef(): boolean {
+    for (const timer of this.timers) if (timer.ref) return true;
+    return false;
+  }
+
+  /**
+   * While sleeps are pending (unref'd virtual timeouts alone do not count, as they keep no process
+   * alive): once nothing has happened for a few turns and nothing is busy, jump.
+   */
   private watch(): void {
     if (this.watching) return;
     this.watching = true;
     void (async () => {
       try {
-        while (this.timers.size > 0) {
+        while (this.anyRef()) {
           const seen = this.epoch;
           await turn();
           await pause(2);
@@ -243,8 +467,7 @@ export class VirtualTime {
             if (!this.idle()) await pause(5);
             continue;
           }
-          const next = Math.min(...[...this.timers].map((t) => t.at));
-          const ahead = next - this.now();
+          const ahead = this.nextAt() - this.now();
           if (ahead > 0) {
             this.offsetMs += ahead;
             this.skippedMs += ahead;

@@ -2,6 +2,16 @@ import { NotReadyYet } from '../../../functions/shared/errors.js';
 import { localFunctionArn } from '../../../local/runner/definitions.js';
 import { retryDelayMs, runDefinition, type HandlerResolver } from '../../../local/runner/runner.js';
 import { VirtualTime } from '../../../local/runner/virtual-time.js';
+import timers from 'node:timers';
+
+/** What the process had before any clock was installed. */
+const realTimers = {
+  setTimeout: globalThis.setTimeout,
+  clearTimeout: globalThis.clearTimeout,
+  moduleSetTimeout: timers.setTimeout,
+  moduleClearTimeout: timers.clearTimeout,
+  Date,
+};
 
 const fn = (folder: string) => localFunctionArn(folder, 'us-east-1');
 
@@ -69,6 +79,117 @@ it('ends a sleep whose real timer fires early while the clock cannot jump', asyn
   }
 });
 
+describe('VirtualTime in compute-free mode', () => {
+  const realPause = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+  let clock: VirtualTime;
+  beforeEach(() => {
+    clock = new VirtualTime({ computeFree: true }).install();
+  });
+  afterEach(() => clock.uninstall());
+
+  it('keeps Date still during real work', async () => {
+    const before = Date.now();
+    const spinUntil = performance.now() + 20;
+    while (performance.now() < spinUntil);
+    await realPause(10);
+    expect(Date.now()).toBe(before);
+    expect(new Date().getTime()).toBe(before);
+  });
+
+  it('jumps to the next sleep when nothing is in flight, by exactly its length', async () => {
+    const before = Date.now();
+    const order: number[] = [];
+    await Promise.all([
+      clock.sleep(90_000).then(() => order.push(Date.now() - before)),
+      clock.sleep(30_000).then(() => order.push(Date.now() - before)),
+    ]);
+    expect(order).toEqual([30_000, 90_000]);
+    expect(clock.jumps).toBe(2);
+  });
+
+  it('does not jump while a handler computes (awaits something that is not a virtual timer)', async () => {
+    let release!: () => void;
+    const handler = clock.busy(() => new Promise<void>((resolve) => (release = resolve)));
+    const before = Date.now();
+    let slept = false;
+    const sleeping = clock.sleep(60_000).then(() => (slept = true));
+    await realPause(30);
+    expect(slept).toBe(false);
+    expect(clock.state().computing).toEqual(['handler']);
+    release();
+    await Promise.all([handler, sleeping]);
+    expect(Date.now() - before).toBe(60_000);
+  });
+
+  it('makes a setTimeout inside a handler virtual: it ends on a jump, clearTimeout cancels it', async () => {
+    const real0 = performance.now();
+    const before = Date.now();
+    let cancelledRan = false;
+    await clock.busy(async () => {
+      const cancelled = setTimeout(() => (cancelledRan = true), 1_000);
+      expect(cancelled.hasRef()).toBe(true);
+      expect(typeof +cancelled).toBe('number');
+      clearTimeout(cancelled);
+      // A number id cancels too, as with Node's timers.
+      const byId = setTimeout(() => (cancelledRan = true), 500);
+      clearTimeout(+byId);
+      await new Promise((resolve) => setTimeout(resolve, 120_000));
+    });
+    expect(Date.now() - before).toBe(120_000);
+    expect(cancelledRan).toBe(false);
+    expect(clock.jumps).toBe(1);
+    expect(performance.now() - real0).toBeLessThan(2_000);
+  });
+
+  it('makes a sub-millisecond timer inside a handler a 1 ms virtual one, as Node clamps it', async () => {
+    // The SDK's adaptive rate limiter sleeps fractions of a millisecond until its bucket, refilled
+    // from Date.now(), has a token: with real timers and a still clock it would loop forever.
+    const before = Date.now();
+    await clock.busy(async () => {
+      while (Date.now() < before + 3) await new Promise((resolve) => setTimeout(resolve, 0.3));
+    });
+    expect(Date.now() - before).toBe(3);
+  });
+
+  it("makes node:timers' setTimeout (middy's deadline) virtual without counting it as a wait", async () => {
+    let release!: () => void;
+    let deadlineAt = 0;
+    const handler = clock.busy(async () => {
+      timers.setTimeout(() => (deadlineAt = Date.now()), 300_000);
+      await new Promise<void>((resolve) => (release = resolve));
+    });
+    const before = Date.now();
+    await realPause(30);
+    // The deadline pending does not make the handler idle: it still computes.
+    expect(clock.state().computing).toEqual(['handler']);
+    expect(Date.now()).toBe(before);
+    release();
+    await handler;
+    await clock.sleep(400_000);
+    expect(deadlineAt - before).toBe(300_000);
+  });
+
+  it('leaves a setTimeout outside any handler real', async () => {
+    const before = Date.now();
+    const timer = setTimeout(() => undefined, 5);
+    expect(timer.constructor.name).toBe('Timeout');
+    clearTimeout(timer);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(Date.now()).toBe(before);
+    expect(clock.jumps).toBe(0);
+  });
+
+  it('restores Date and the timer functions on uninstall', () => {
+    clock.uninstall();
+    expect(globalThis.setTimeout).toBe(realTimers.setTimeout);
+    expect(globalThis.clearTimeout).toBe(realTimers.clearTimeout);
+    expect(timers.setTimeout).toBe(realTimers.moduleSetTimeout);
+    expect(timers.clearTimeout).toBe(realTimers.moduleClearTimeout);
+    expect(Date.now()).toBeGreaterThan(0);
+    expect(Date).toBe(realTimers.Date);
+  });
+});
+
 describe('retryDelayMs (the Retry back-off the runner sleeps on a virtual clock)', () => {
   const retriers = [
     { ErrorEquals: ['Lambda.ServiceException'], IntervalSeconds: 2, MaxAttempts: 6, BackoffRate: 2 },
@@ -106,35 +227,65 @@ describe('runDefinition on a virtual clock', () => {
     },
   };
 
-  it('sleeps Waits and Retry back-offs in model seconds without waiting for them', async () => {
-    const clock = new VirtualTime().install();
+  it.each([
+    ['real-time', false],
+    ['compute-free', true],
+  ])(
+    'sleeps Waits and Retry back-offs in model seconds without waiting for them (%s)',
+    async (_, computeFree) => {
+      const clock = new VirtualTime({ computeFree }).install();
+      try {
+        let calls = 0;
+        const resolveHandler: HandlerResolver = async () => async () => {
+          calls += 1;
+          if (calls < 3) throw new NotReadyYet('not yet');
+          return {};
+        };
+        const real0 = performance.now();
+        const invocations: number[] = [];
+        const result = await runDefinition('provision-lab', definition, {
+          input: {},
+          virtualTime: clock,
+          resolveHandler,
+          onInvoke: ({ startedAt }) => invocations.push(startedAt),
+        });
+        expect(result.status).toBe('SUCCEEDED');
+        expect(calls).toBe(3);
+        // 20 s then 40 s of back-off between the attempts, then the 300 s Wait.
+        expect(invocations[1]! - invocations[0]!).toBeGreaterThanOrEqual(20_000);
+        expect(invocations[2]! - invocations[1]!).toBeGreaterThanOrEqual(40_000);
+        const elapsed = result.events.at(-1)!.timestamp - result.events[0]!.timestamp;
+        expect(elapsed).toBeGreaterThanOrEqual(360_000);
+        expect(elapsed).toBeLessThan(computeFree ? 360_001 : 370_000);
+        expect(performance.now() - real0).toBeLessThan(10_000);
+        expect(
+          result.events.filter((e) => e.type === 'StateEntered' && e.state === 'Pause')[0]?.stateType,
+        ).toBe('Wait');
+      } finally {
+        clock.uninstall();
+      }
+    },
+  );
+  it("gives a handler its Lambda's remaining time on the virtual clock, its SDK-like sleeps included", async () => {
+    const clock = new VirtualTime({ computeFree: true }).install();
     try {
-      let calls = 0;
-      const resolveHandler: HandlerResolver = async () => async () => {
-        calls += 1;
-        if (calls < 3) throw new NotReadyYet('not yet');
+      const remaining: number[] = [];
+      const resolveHandler: HandlerResolver = async () => async (_event, context) => {
+        remaining.push(context.getRemainingTimeInMillis());
+        await new Promise((resolve) => setTimeout(resolve, 30_000));
+        remaining.push(context.getRemainingTimeInMillis());
         return {};
       };
-      const real0 = performance.now();
-      const invocations: number[] = [];
-      const result = await runDefinition('provision-lab', definition, {
+      const { Next: _next, ...task } = definition.States['Start thing'];
+      const single = { StartAt: 'Start thing', States: { 'Start thing': { ...task, End: true } } };
+      const result = await runDefinition('provision-lab', single, {
         input: {},
         virtualTime: clock,
         resolveHandler,
-        onInvoke: ({ startedAt }) => invocations.push(startedAt),
       });
       expect(result.status).toBe('SUCCEEDED');
-      expect(calls).toBe(3);
-      // 20 s then 40 s of back-off between the attempts, then the 300 s Wait.
-      expect(invocations[1]! - invocations[0]!).toBeGreaterThanOrEqual(20_000);
-      expect(invocations[2]! - invocations[1]!).toBeGreaterThanOrEqual(40_000);
-      const elapsed = result.events.at(-1)!.timestamp - result.events[0]!.timestamp;
-      expect(elapsed).toBeGreaterThanOrEqual(360_000);
-      expect(elapsed).toBeLessThan(370_000);
-      expect(performance.now() - real0).toBeLessThan(10_000);
-      expect(
-        result.events.filter((e) => e.type === 'StateEntered' && e.state === 'Pause')[0]?.stateType,
-      ).toBe('Wait');
+      // start-thing is no deployed function: the runner's default 60 s timeout.
+      expect(remaining).toEqual([60_000, 30_000]);
     } finally {
       clock.uninstall();
     }
