@@ -1,4 +1,5 @@
 import { readSync } from 'node:fs';
+import { request } from 'node:http';
 
 // Shared by the simulated host commands: who this host is and how to reach the emulator.
 
@@ -16,7 +17,11 @@ export class ControlError extends Error {
   }
 }
 
-/** POST /__emulator/<name> with a JSON body; resolves the JSON answer, rejects with ControlError. */
+/**
+ * POST /__emulator/<name> with a JSON body; resolves the JSON answer, rejects with ControlError.
+ * node:http rather than fetch: fetch loads undici and compiles its WebAssembly HTTP parser, which
+ * costs a host command (a process of its own, hundreds per test run) about a third more CPU.
+ */
 export async function control(name, body) {
   if (!emulatorUrl || !hostInstanceId) {
     throw new ControlError(
@@ -25,14 +30,29 @@ export async function control(name, body) {
       500,
     );
   }
-  const res = await fetch(`${emulatorUrl}/__emulator/${name}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ hostInstanceId, region: hostRegion, ...body }),
+  const payload = JSON.stringify({ hostInstanceId, region: hostRegion, ...body });
+  const { status, text } = await new Promise((resolve, reject) => {
+    const req = request(
+      `${emulatorUrl}/__emulator/${name}`,
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
+      },
+      (res) => {
+        const chunks = [];
+        res.on('data', (chunk) => chunks.push(chunk));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 502, text: Buffer.concat(chunks).toString('utf8') }),
+        );
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(payload);
   });
-  const text = await res.text();
   const json = text ? JSON.parse(text) : {};
-  if (!res.ok) throw new ControlError(json.error ?? `HTTP ${res.status}`, json.code ?? 'Error', res.status);
+  if (status < 200 || status >= 300)
+    throw new ControlError(json.error ?? `HTTP ${status}`, json.code ?? 'Error', status);
   return json;
 }
 
