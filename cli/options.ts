@@ -1,7 +1,6 @@
+// Every command's registration imports this module: it must stay light (commander only). Checks
+// that need a schema are in lab-flags.ts, loaded by the actions.
 import { Option, type Command } from 'commander';
-import { InvalidLabInput } from '../functions/shared/errors.js';
-import { parseInput } from '../functions/shared/input.js';
-import { labInputSchema, type LabInput } from '../functions/shared/lab-config.js';
 import type { StateMachineName } from '../local/runner/definitions.js';
 import type { TargetOptions } from './target.js';
 
@@ -16,17 +15,6 @@ export class FlagError extends Error {
   ) {
     super(`${flag}: ${message}`);
     this.name = 'FlagError';
-  }
-}
-
-/** Validates `input` with the workflow's own schema and reports a bad field as its flag. */
-export function labInputFromFlags(input: Record<string, unknown>): LabInput {
-  try {
-    return parseInput(labInputSchema, input);
-  } catch (err) {
-    if (err instanceof InvalidLabInput)
-      throw new FlagError(flagOf(err.field), err.message.slice(err.field.length + 2));
-    throw err;
   }
 }
 

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { faultOptionsFromEnv, parseFaultOptions, type FaultOptions } from '../../local/emulator/faults.js';
-import { startEmulator } from '../../local/emulator/index.js';
+import type * as Faults from '../../local/emulator/faults.js';
+import type { FaultOptions } from '../../local/emulator/faults.js';
 import { FlagError } from '../options.js';
 
 function port(value: string): number {
@@ -10,7 +10,7 @@ function port(value: string): number {
   return n;
 }
 
-function faults(value: string): FaultOptions {
+function faults(parseFaultOptions: typeof Faults.parseFaultOptions, value: string): FaultOptions {
   try {
     return parseFaultOptions(value, '--faults');
   } catch (err) {
@@ -24,19 +24,23 @@ function faults(value: string): FaultOptions {
  */
 export function registerEmulatorCommand(program: Command, exit: (code: number) => void): void {
   const emulator = program.command('emulator').description('the local AWS emulator the product runs against');
-  emulator
+  // faults.ts brings the emulator's services and SDK clients with it, so it is loaded only when
+  // `start` is dispatched: still before its flags are parsed, so a bad --faults is reported by the
+  // parser, in its order among the flags, as before.
+  let faultsModule: typeof Faults | undefined;
+  const start = emulator
     .command('start')
     .description('start moto and the session-lab endpoint in front of it; serve until Ctrl-C')
     .option('--port <port>', 'port of the endpoint (default: a free one)', port)
     .option(
       '--faults <json>',
       'faults to inject, e.g. \'{"throttle":0.1,"serverError":0.02,"iamPropagationSeconds":15,"seed":7}\' (default: $SESSION_LAB_FAULTS)',
-      faults,
+      (value: string) => faults(faultsModule!.parseFaultOptions, value),
     )
     .action(async (flags: { port?: number; faults?: FaultOptions }) => {
       let fromEnv: FaultOptions | undefined;
       try {
-        fromEnv = faultOptionsFromEnv();
+        fromEnv = faultsModule!.faultOptionsFromEnv();
       } catch (err) {
         throw new FlagError(
           'SESSION_LAB_FAULTS',
@@ -44,6 +48,7 @@ export function registerEmulatorCommand(program: Command, exit: (code: number) =
         );
       }
       const injected = flags.faults ?? fromEnv;
+      const { startEmulator } = await import('../../local/emulator/index.js');
       const running = await startEmulator({ port: flags.port, faults: injected });
       console.log(`session-lab emulator listening on ${running.url}`);
       if (injected) console.log(`injecting faults: ${JSON.stringify(running.faults.options)}`);
@@ -61,4 +66,8 @@ export function registerEmulatorCommand(program: Command, exit: (code: number) =
       await running.stop();
       exit(0);
     });
+  // Runs before `start` parses its flags (or prints its help); parseAsync awaits it.
+  emulator.hook('preSubcommand', async (_emulator, dispatched) => {
+    if (dispatched === start) faultsModule = await import('../../local/emulator/faults.js');
+  });
 }

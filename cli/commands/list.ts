@@ -1,12 +1,7 @@
 import type { Command } from 'commander';
 import { isErrorNamed } from '../../functions/shared/errors.js';
-import {
-  LAB_STATUSES,
-  LabRegistry,
-  documentClient,
-  type LabRecord,
-} from '../../functions/shared/registry.js';
-import { LOCAL_REGISTRY_TABLE } from '../../local/serve/registry-table.js';
+import { LAB_STATUSES } from '../../functions/shared/lab-status.js';
+import type { LabRecord } from '../../functions/shared/registry.js';
 import { FlagError } from '../options.js';
 
 const column = (text: string, width: number) => text.padEnd(width).slice(0, width);
@@ -41,6 +36,11 @@ export function registerListCommand(program: Command, exit: (code: number) => vo
     .action(async (flags: { status?: string; json?: boolean }) => {
       if (flags.status !== undefined && !(LAB_STATUSES as readonly string[]).includes(flags.status))
         throw new FlagError('--status', `must be one of ${LAB_STATUSES.join(', ')}`);
+      // The DynamoDB clients: loaded only by this command, once its flags are known good.
+      const [{ LabRegistry, documentClient }, { LOCAL_REGISTRY_TABLE }] = await Promise.all([
+        import('../../functions/shared/registry.js'),
+        import('../../local/serve/registry-table.js'),
+      ]);
       process.env.AWS_REGION ??= 'us-east-1';
       const table = process.env.REGISTRY_TABLE ?? LOCAL_REGISTRY_TABLE;
       const registry = new LabRegistry(documentClient(), table);

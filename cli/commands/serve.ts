@@ -1,7 +1,5 @@
 import type { Command } from 'commander';
-import { startServing } from '../../local/serve/serve.js';
 import { FlagError } from '../options.js';
-import { openTarget } from '../target.js';
 
 const port = (value: string) => {
   if (!/^\d{1,5}$/.test(value) || Number(value) > 65535)
@@ -26,6 +24,11 @@ export function registerServeCommand(program: Command, exit: (code: number) => v
         throw new FlagError('--time-scale', 'must be a number in (0, 1]');
       if (!Number.isInteger(flags.maxConcurrent) || flags.maxConcurrent < 1)
         throw new FlagError('--max-concurrent', 'must be a positive whole number');
+      // The server, the runner and the emulator: loaded only by this command, once its flags are good.
+      const [{ startServing }, { openTarget }] = await Promise.all([
+        import('../../local/serve/serve.js'),
+        import('../target.js'),
+      ]);
       const target = await openTarget({ timeScale: flags.timeScale });
       let serving;
       try {

@@ -1,9 +1,5 @@
 import type { Command } from 'commander';
-import { labClients } from '../../functions/shared/clients.js';
-import { findLabManagedNodes } from '../../functions/shared/discovery.js';
-import { inventoryCount, labInventory } from '../../functions/shared/lab-inventory.js';
 import { addLabIdOption } from '../options.js';
-import { checkLabId } from './workflow.js';
 
 /**
  * What exists of a lab right now, read from AWS (or the emulator at AWS_ENDPOINT_URL) by its tag
@@ -14,7 +10,14 @@ export function registerStatusCommand(program: Command, exit: (code: number) => 
     .description('list what exists of a lab: instances, nodes and their ping, activations, user, secrets')
     .option('--json', 'print the inventory as JSON only')
     .action(async (flags: { labId: string; json?: boolean }) => {
+      const { checkLabId } = await import('../lab-flags.js');
       const labId = checkLabId(flags.labId);
+      // The SDK clients: loaded only by this command, once the lab id is known good.
+      const [{ labClients }, { findLabManagedNodes }, { inventoryCount, labInventory }] = await Promise.all([
+        import('../../functions/shared/clients.js'),
+        import('../../functions/shared/discovery.js'),
+        import('../../functions/shared/lab-inventory.js'),
+      ]);
       // Reads the account the SDK's credentials reach (or the emulator at AWS_ENDPOINT_URL); a
       // one-shot emulator would be empty, so none is started here.
       process.env.AWS_REGION ??= 'us-east-1';

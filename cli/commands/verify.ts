@@ -1,75 +1,6 @@
 import type { Command } from 'commander';
-import { GetUserCommand } from '@aws-sdk/client-iam';
-import { GetDocumentCommand } from '@aws-sdk/client-ssm';
-import { callerAccount } from '../../functions/shared/account.js';
-import { labClients, type LabClients } from '../../functions/shared/clients.js';
-import { ACTIVE_INSTANCE_STATES, findLabInstances } from '../../functions/shared/discovery.js';
-import { labConfigSchema } from '../../functions/shared/lab-config.js';
-import type { LabInstance } from '../../functions/shared/lab-state.js';
-import { onlineHostNodes } from '../../functions/shared/managed-nodes.js';
-import { LAB_HOSTS, SHARED_NAMES, labNames, type Environment } from '../../functions/shared/names.js';
-import { secretArn } from '../../functions/shared/secrets.js';
-import { inputSchema, verifyLab, type Input } from '../../functions/verify-lab/task.js';
 import { FlagError, addLabIdOption } from '../options.js';
 import { formatReport } from '../report.js';
-import { checkLabId } from './workflow.js';
-
-/**
- * verify-lab's input for an existing lab, found by its tags and names rather than by a run's state,
- * so a lab can be checked again at any time (after a night, a reset, a manual change).
- */
-export async function discoverVerifyInput(
-  clients: LabClients,
-  labId: string,
-  policyMode: 'strict' | 'seed',
-): Promise<Input> {
-  const names = labNames(labId);
-  const instances: LabInstance[] = [];
-  for (const instance of await findLabInstances(clients.ec2, labId, ACTIVE_INSTANCE_STATES)) {
-    const name = instance.Tags?.find((tag) => tag.Key === 'Name')?.Value;
-    const spec = LAB_HOSTS.find((host) => names.host(host.role) === name);
-    if (!spec || spec.kind === 'bootstrap' || !instance.InstanceId || !instance.PrivateIpAddress) continue;
-    instances.push({
-      role: spec.role,
-      kind: spec.kind,
-      environment: spec.environment,
-      instanceId: instance.InstanceId,
-      privateIpAddress: instance.PrivateIpAddress,
-    });
-  }
-  const onPrem = instances.filter((instance) => instance.kind === 'onprem');
-  const nodes = [...(await onlineHostNodes(clients.ssm, labId, onPrem))].map(([role, node]) => ({
-    role,
-    environment: onPrem.find((host) => host.role === role)!.environment as Environment,
-    managedInstanceId: node.InstanceId!,
-  }));
-  const [user, account, passwordSecretArn, document] = await Promise.all([
-    clients.iam.send(new GetUserCommand({ UserName: names.user })),
-    callerAccount(clients.sts),
-    secretArn(clients.secrets, names.passwordSecret),
-    clients.ssm.send(new GetDocumentCommand({ Name: SHARED_NAMES.preferencesDocument })),
-  ]);
-  const preferences =
-    (JSON.parse(document.Content ?? '{}') as { inputs?: Record<string, unknown> }).inputs ?? {};
-  return inputSchema.parse({
-    lab: labConfigSchema.parse({ labId, policyMode, runId: `verify-${Date.now()}` }),
-    instances,
-    nodes,
-    user: {
-      userName: names.user,
-      userArn: user.User!.Arn!,
-      policyArn: `arn:${account.partition}:iam::${account.accountId}:policy/${names.userPolicy}`,
-      passwordSecretArn: passwordSecretArn ?? 'arn:aws:secretsmanager:::secret:missing',
-    },
-    logging: {
-      logGroupName: String(preferences.cloudWatchLogGroupName || SHARED_NAMES.defaultLogGroup),
-      documentName: SHARED_NAMES.preferencesDocument,
-      preferences,
-    },
-    // A lab verified later is past IAM's propagation window: a wrong cell is a real mismatch.
-    propagationWindowSeconds: 0,
-  });
-}
 
 /** `session-lab verify`: checks an existing lab now and prints its report; exit 1 when not as expected. */
 export function registerVerifyCommand(program: Command, exit: (code: number) => void): void {
@@ -78,10 +9,17 @@ export function registerVerifyCommand(program: Command, exit: (code: number) => 
     .option('--policy-mode <mode>', 'the policy mode the lab was provisioned with', 'strict')
     .option('--json', 'print the report as JSON only')
     .action(async (flags: { labId: string; policyMode: string; json?: boolean }) => {
+      const { checkLabId } = await import('../lab-flags.js');
       const labId = checkLabId(flags.labId);
       if (flags.policyMode !== 'strict' && flags.policyMode !== 'seed') {
         throw new FlagError('--policy-mode', 'must be strict or seed');
       }
+      // The SDK and the verify task: loaded only by this command, once its flags are known good.
+      const [{ labClients }, { verifyLab }, { discoverVerifyInput }] = await Promise.all([
+        import('../../functions/shared/clients.js'),
+        import('../../functions/verify-lab/task.js'),
+        import('../verify-input.js'),
+      ]);
       // Reads the account the SDK's credentials reach, or the emulator at AWS_ENDPOINT_URL.
       process.env.AWS_REGION ??= 'us-east-1';
       const clients = labClients();

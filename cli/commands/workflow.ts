@@ -1,18 +1,15 @@
 import type { Command } from 'commander';
-import { labIdSchema } from '../../functions/shared/names.js';
 import type { StateMachineName } from '../../local/runner/definitions.js';
 import {
-  FlagError,
   addLabIdOption,
   addProvisionOptions,
   addTargetOptions,
   executionName,
-  labInputFromFlags,
   targetOptionsFrom,
 } from '../options.js';
 import { ProgressList } from '../progress.js';
 import { formatReport } from '../report.js';
-import { openTarget, type TargetOptions } from '../target.js';
+import type { TargetOptions } from '../target.js';
 
 interface WorkflowFlags {
   labId: string;
@@ -20,20 +17,6 @@ interface WorkflowFlags {
   stateMachineArn?: string;
   timeScale?: number;
   [option: string]: unknown;
-}
-
-export function checkLabId(labId: string): string {
-  const parsed = labIdSchema.safeParse(labId);
-  if (!parsed.success) throw new FlagError('--lab-id', parsed.error.issues[0]?.message ?? 'invalid');
-  return parsed.data;
-}
-
-/** The provision input from the flags that were given (the rest take the workflow's defaults). */
-function provisionInput(flags: WorkflowFlags) {
-  const fields = ['labId', 'policyMode', 'instanceType', 'logGroupName', 'logRetentionDays', 'owner'];
-  return labInputFromFlags(
-    Object.fromEntries(fields.filter((f) => flags[f] !== undefined).map((f) => [f, flags[f]])),
-  );
 }
 
 /**
@@ -48,6 +31,8 @@ export async function runWorkflow(
   flags: WorkflowFlags,
   target: TargetOptions,
 ): Promise<number> {
+  // The runner, the emulator, the tasks and the SDK: loaded only once the flags are known good.
+  const { openTarget } = await import('../target.js');
   const session = await openTarget(target);
   try {
     if (!flags.json) console.error(`${name} ${labId} on the ${session.describe}`);
@@ -78,6 +63,7 @@ export function registerWorkflowCommands(program: Command, exit: (code: number) 
     addProvisionOptions(addLabIdOption(program.command('provision'))),
   ).description('provision and verify a lab, printing its report');
   provision.action(async (flags: WorkflowFlags) => {
+    const { provisionInput } = await import('../lab-flags.js');
     const input = provisionInput(flags);
     exit(
       await runWorkflow(
@@ -94,6 +80,7 @@ export function registerWorkflowCommands(program: Command, exit: (code: number) 
     'remove everything the lab created (shared settings are released, not deleted)',
   );
   teardown.action(async (flags: WorkflowFlags) => {
+    const { checkLabId } = await import('../lab-flags.js');
     const labId = checkLabId(flags.labId);
     exit(
       await runWorkflow('teardown-lab', { labId }, labId, flags, targetOptionsFrom('teardown-lab', flags)),
@@ -104,6 +91,7 @@ export function registerWorkflowCommands(program: Command, exit: (code: number) 
     'tear a lab down and provision it again as a new generation',
   );
   reset.action(async (flags: WorkflowFlags) => {
+    const { provisionInput } = await import('../lab-flags.js');
     const input = provisionInput(flags);
     exit(await runWorkflow('reset-lab', input, input.labId, flags, targetOptionsFrom('reset-lab', flags)));
   });

@@ -11,6 +11,7 @@ import { z } from 'zod';
 import { awsClient } from './clients.js';
 import { readEnv } from './env.js';
 import { LabError, NotReadyYet, isErrorNamed } from './errors.js';
+import type { LabStatus } from './lab-status.js';
 
 /**
  * The lab registry: one DynamoDB table holding every lab (status, per-step progress, resource
@@ -36,8 +37,7 @@ export const registryEnvSchema = z.object({
     .optional(),
 });
 
-export const LAB_STATUSES = ['provisioning', 'ready', 'failed', 'tearing-down', 'deleted'] as const;
-export type LabStatus = (typeof LAB_STATUSES)[number];
+export { LAB_STATUSES, type LabStatus } from './lab-status.js';
 
 /** `waiting`: a poll task answered "not yet"; `retrying`: it threw a retryable error. */
 export type StepStatus = 'running' | 'waiting' | 'retrying' | 'succeeded' | 'failed';
