@@ -6,6 +6,7 @@ import {
   type InstanceInformation,
   type SSMClient,
 } from '@aws-sdk/client-ssm';
+import { LAB_HOSTS, labNames } from './names.js';
 import { TAG_LAB_ID } from './tags.js';
 
 /**
@@ -56,12 +57,21 @@ export async function findLabManagedNodes(ssm: SSMClient, labId: string): Promis
 }
 
 /**
- * The lab's hybrid activations. DescribeActivations cannot filter by tag, so every activation of
- * the Region is listed and the lab's are picked by their `session-lab:lab-id` tag.
+ * The lab's hybrid activations. DescribeActivations cannot filter by tag, but it can by
+ * DefaultInstanceName, and a lab's activations are named after its on-prem hosts
+ * (create-activations): the Region's other activations are never listed. Listing them all made a
+ * class's teardowns page through every lab's activations while the others deleted theirs, and a
+ * listing that pages while items are deleted can skip some (the 50-lab bench left 16 behind).
+ * The tag still decides what is the lab's.
  */
 export async function findLabActivations(ssm: SSMClient, labId: string): Promise<Activation[]> {
+  const names = labNames(labId);
+  const hostNames = LAB_HOSTS.filter((host) => host.kind === 'onprem').map((host) => names.host(host.role));
   const found: Activation[] = [];
-  const pages = paginateDescribeActivations({ client: ssm, pageSize: 50 }, {});
+  const pages = paginateDescribeActivations(
+    { client: ssm, pageSize: 50 },
+    { Filters: [{ FilterKey: 'DefaultInstanceName', FilterValues: hostNames }] },
+  );
   for await (const page of pages) {
     for (const activation of page.ActivationList ?? []) {
       if (activation.Tags?.some((tag) => tag.Key === TAG_LAB_ID && tag.Value === labId)) {

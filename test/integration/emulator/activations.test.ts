@@ -5,6 +5,8 @@ import {
   DescribeActivationsCommand,
   type DescribeActivationsFilterKeys,
 } from '@aws-sdk/client-ssm';
+import { deleteActivations } from '../../../functions/delete-activations/task.js';
+import { findLabActivations } from '../../../functions/shared/discovery.js';
 import { waitFor } from '../../../local/emulator/net.js';
 import { useEmulator } from '../../helpers/emulator.js';
 import { fleetClients, serviceRole, trustPolicy } from '../../helpers/fleet.js';
@@ -177,5 +179,29 @@ describe('emulator: hybrid activations', () => {
     await expect(ssm.send(new DeleteActivationCommand({ ActivationId }))).rejects.toMatchObject({
       name: 'InvalidActivation',
     });
+  });
+
+  it("lets a class's teardowns delete their activations side by side and leaves none", async () => {
+    // Thirty labs' two activations each (more than a page of DescribeActivations): every lab
+    // deletes its own at once, as a class's teardowns do, and each lists only its own. (A listing of
+    // every activation paged while others delete theirs can skip some; this interleaving is too
+    // quick to show it, so the test guards the outcome, not that cause.)
+    const { ssm } = clients();
+    const labs = Array.from({ length: 30 }, (_, i) => `class-${i}`);
+    for (const labId of labs) {
+      for (const host of ['ProdOnPrem', 'DevOnPrem']) {
+        await ssm.send(
+          new CreateActivationCommand({
+            IamRole: 'SSMServiceRole',
+            DefaultInstanceName: `${host}-${labId}`,
+            Tags: [{ Key: 'session-lab:lab-id', Value: labId }],
+          }),
+        );
+      }
+    }
+    const deleted = await Promise.all(labs.map((labId) => deleteActivations({ labId }, { ssm })));
+    expect(deleted.map((d) => d.deletedActivations.length)).toEqual(labs.map(() => 2));
+    const left = await Promise.all(labs.map((labId) => findLabActivations(ssm, labId)));
+    expect(left.flat()).toEqual([]);
   });
 });

@@ -3,6 +3,7 @@ import {
   DeleteParameterCommand,
   DescribeActivationsCommand,
   GetParametersByPathCommand,
+  type DescribeActivationsFilter,
   SSMClient,
 } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -11,8 +12,9 @@ import { awsError, inputsOf, testClients } from '../../helpers/aws-mock.js';
 
 const ssm = mockClient(SSMClient);
 
-const activation = (id: string, labId?: string) => ({
+const activation = (id: string, labId?: string, name = `DevOnPrem-${labId ?? 'other'}`) => ({
   ActivationId: id,
+  DefaultInstanceName: name,
   Tags: labId
     ? [
         { Key: 'session-lab:lab-id', Value: labId },
@@ -21,14 +23,21 @@ const activation = (id: string, labId?: string) => ({
     : [],
 });
 
-/** Activations (paged by two, untaggable filter-wise) and parameters, removed by the delete calls. */
+/**
+ * Activations (paged by two, filtered by DefaultInstanceName as the API can, never by tag) and
+ * parameters, removed by the delete calls.
+ */
 function fakeSsm(activations: ReturnType<typeof activation>[], parameters: string[]) {
   const state = { activations: [...activations], parameters: [...parameters] };
-  ssm.on(DescribeActivationsCommand).callsFake(({ NextToken }) => {
+  ssm.on(DescribeActivationsCommand).callsFake(({ NextToken, Filters = [] }) => {
+    const names = Filters.find(
+      (f: DescribeActivationsFilter) => f.FilterKey === 'DefaultInstanceName',
+    )?.FilterValues;
+    const listed = state.activations.filter((a) => !names || names.includes(a.DefaultInstanceName));
     const start = Number(NextToken ?? 0);
     return {
-      ActivationList: state.activations.slice(start, start + 2),
-      NextToken: start + 2 < state.activations.length ? String(start + 2) : undefined,
+      ActivationList: listed.slice(start, start + 2),
+      NextToken: start + 2 < listed.length ? String(start + 2) : undefined,
     };
   });
   ssm.on(DeleteActivationCommand).callsFake(({ ActivationId }) => {
@@ -62,7 +71,14 @@ beforeEach(() => ssm.reset());
 describe('deleteActivations', () => {
   it('deletes the activations tagged with the lab, across pages, and the code parameters', async () => {
     const state = fakeSsm(
-      [activation(ID(1), 'other'), activation(ID(2), 'demo'), activation(ID(3)), activation(ID(4), 'demo')],
+      [
+        activation(ID(1), 'other'),
+        activation(ID(2), 'demo'),
+        activation(ID(3)),
+        activation(ID(4), 'demo', 'ProdOnPrem-demo'),
+        activation(ID(5), 'other', 'DevOnPrem-demo'),
+        activation(ID(6), 'demo', 'DevOnPrem-demo'),
+      ],
       [
         '/session-lab/demo/activation/Dev/code',
         '/session-lab/demo/activation/Prod/code',
@@ -71,10 +87,16 @@ describe('deleteActivations', () => {
       ],
     );
     await expect(deleteActivations({ labId: 'demo' }, testClients())).resolves.toEqual({
-      deletedActivations: [ID(2), ID(4)],
+      deletedActivations: [ID(2), ID(4), ID(6)],
       deletedParameters: ['/session-lab/demo/activation/Dev/code', '/session-lab/demo/activation/Prod/code'],
     });
-    expect(state.activations.map((a) => a.ActivationId)).toEqual([ID(1), ID(3)]);
+    expect(state.activations.map((a) => a.ActivationId)).toEqual([ID(1), ID(3), ID(5)]);
+    // Only the lab's host names are listed: never every activation of the Region.
+    for (const { Filters } of inputsOf(ssm, DescribeActivationsCommand)) {
+      expect(Filters).toEqual([
+        { FilterKey: 'DefaultInstanceName', FilterValues: ['ProdOnPrem-demo', 'DevOnPrem-demo'] },
+      ]);
+    }
     expect(state.parameters).toEqual([
       '/session-lab/demo/key-pair/private-key',
       '/session-lab/demo-2/activation/Dev/code',
