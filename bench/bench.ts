@@ -133,10 +133,17 @@ async function runLab(
   };
 }
 
-async function leftovers(labIds: string[]): Promise<number> {
-  let total = 0;
-  for (const labId of labIds) total += inventoryCount(await labInventory(labClients(), labId));
-  return total;
+/** What teardown left of the labs: the count, and what it was (kind: ids), so a leftover can be traced. */
+async function leftovers(labIds: string[]): Promise<{ count: number; found: Record<string, string[]> }> {
+  let count = 0;
+  const found: Record<string, string[]> = {};
+  for (const labId of labIds) {
+    const inventory = await labInventory(labClients(), labId);
+    count += inventoryCount(inventory);
+    for (const [kind, ids] of Object.entries(inventory) as [string, string[]][])
+      if (ids.length) found[kind] = [...(found[kind] ?? []), ...ids.map((id) => `${labId}: ${id}`)];
+  }
+  return { count, found };
 }
 
 const results: Record<string, unknown> = {
@@ -207,7 +214,8 @@ watchdog.unref();
     status: down.status,
     ...(down.error ? { error: down.error } : {}),
     seconds: round((down.endedAt - down.startedAt) / 1000),
-    leftovers: left,
+    leftovers: left.count,
+    ...(left.count ? { leftoversFound: left.found } : {}),
     stateTransitions: stateTransitions(down.events),
   };
   await emulator.stop();
@@ -278,7 +286,8 @@ for (const labs of sizes) {
     transitionsPerLab: round(runs.reduce((n, r) => n + stateTransitions(r.events), 0) / labs, 1),
     teardownSeconds: round(teardownSeconds),
     teardownFailed: downs.filter((d) => d.status !== 'SUCCEEDED').length,
-    leftovers: leftover,
+    leftovers: leftover.count,
+    ...(leftover.count ? { leftoversFound: leftover.found } : {}),
     realSeconds: round(realSeconds() - real0),
     ...(ready < labs
       ? { errors: [...new Set(runs.flatMap((r) => (r.error ? [r.error] : [])))].slice(0, 5) }
