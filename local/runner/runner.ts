@@ -182,14 +182,14 @@ function taskStates(definition: unknown, found = new Map<string, Record<string, 
   return found;
 }
 
+/** Definitions (as JSON) that passed validation in this process. */
+const validatedDefinitions = new Set<string>();
+
 /**
  * Runs one of the shipped workflows in-process with aws-local-stepfunctions: each Lambda task
  * calls its handler module directly, `startExecution.sync` tasks run the child workflow the same
  * way, pauses are scaled, and every event is recorded.
  */
-/** Definitions (as JSON) that passed validation in this process. */
-const validatedDefinitions = new Set<string>();
-
 export async function runLocally(name: StateMachineName, options: LocalRunOptions): Promise<LocalRunResult> {
   const region = options.region ?? process.env.AWS_REGION ?? 'us-east-1';
   return runDefinition(name, loadDefinition(name, region), options);
