@@ -182,6 +182,9 @@ function taskStates(definition: unknown, found = new Map<string, Record<string, 
   return found;
 }
 
+/** The library's real-time Task timeout on the virtual clock: never reached (below 2^31 ms). */
+const VIRTUAL_RUN_TASK_TIMEOUT_SECONDS = 2_000_000;
+
 /** Definitions (as JSON) that passed validation in this process. */
 const validatedDefinitions = new Set<string>();
 
@@ -242,6 +245,12 @@ export async function runDefinition(
   };
   for (const [stateName, state] of tasks) {
     if (virtual && Array.isArray(state.Retry)) retryOverrides[stateName] = 0;
+    // The library times a Task (TimeoutSeconds, 60 s by default) with a real timer, which the
+    // virtual clock cannot see: a heavily loaded run (200 labs on two cores) timed Tasks out in real
+    // seconds while each had run for a minute of model time. On the virtual clock the function's own
+    // Lambda timeout (middy, on that clock; below every Task's TimeoutSeconds, infra/stack.test.ts)
+    // is what ends a hung invocation, as it does first on AWS.
+    if (virtual) state.TimeoutSeconds = VIRTUAL_RUN_TASK_TIMEOUT_SECONDS;
     handlers[stateName] = async (params: unknown) => {
       const { FunctionName, Payload, StateMachineArn, Name, Input, seconds } = (params ?? {}) as Record<
         string,

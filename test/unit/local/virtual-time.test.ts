@@ -1,3 +1,4 @@
+import { setTimeout as realDelay } from 'node:timers/promises';
 import { NotReadyYet } from '../../../functions/shared/errors.js';
 import { localFunctionArn } from '../../../local/runner/definitions.js';
 import { retryDelayMs, runDefinition, type HandlerResolver } from '../../../local/runner/runner.js';
@@ -286,6 +287,32 @@ describe('runDefinition on a virtual clock', () => {
       expect(result.status).toBe('SUCCEEDED');
       // start-thing is no deployed function: the runner's default 60 s timeout.
       expect(remaining).toEqual([60_000, 30_000]);
+    } finally {
+      clock.uninstall();
+    }
+  });
+
+  it("does not time a Task out in real seconds: the Lambda's timeout on the clock ends a hung one", async () => {
+    // TimeoutSeconds 1 and an invocation that computes for 1.2 real seconds, no model time: the
+    // library's own (real-time) Task timer ended it with States.Timeout; 200 labs on two cores did
+    // the same to every lab.
+    const clock = new VirtualTime({ computeFree: true }).install();
+    try {
+      const resolveHandler: HandlerResolver = async () => async () => {
+        await realDelay(1_200);
+        return {};
+      };
+      const { Next: _next, Retry: _retry, ...task } = definition.States['Start thing'];
+      const single = {
+        StartAt: 'Start thing',
+        States: { 'Start thing': { ...task, TimeoutSeconds: 1, End: true } },
+      };
+      const result = await runDefinition('provision-lab', single, {
+        input: {},
+        virtualTime: clock,
+        resolveHandler,
+      });
+      expect(result.status).toBe('SUCCEEDED');
     } finally {
       clock.uninstall();
     }
