@@ -108,7 +108,9 @@ const preferences = (inputs: Record<string, unknown>) =>
 
 describe('Session Manager sessions, logging and CloudTrail', () => {
   // 0.01: a 40 s boot is 0.4 s, a 120 s tier change 1.2 s, CloudTrail's 120 s delivery 1.2 s.
-  const emulator = useEmulator({ time: { scale: 0.01 } });
+  // The tier switch takes 500 model seconds (5 s real): the check made while it is pending must
+  // land inside it on a loaded machine (at the profile's 120, 1.2 s real, a CI run missed it).
+  const emulator = useEmulator({ time: { scale: 0.01, tierChangeSeconds: 500 } });
   const config = () => emulatorClientConfig(emulator());
   const admin = {
     ssm: () => new SSMClient(config()),
@@ -395,7 +397,7 @@ describe('Session Manager sessions, logging and CloudTrail', () => {
       async () =>
         (await admin.ssm().send(new GetServiceSettingCommand({ SettingId: TIER_ARN }))).ServiceSetting
           ?.Status === 'Customized',
-      { timeoutMs: 10_000, intervalMs: 50, what: 'the advanced tier' },
+      { timeoutMs: 30_000, intervalMs: 50, what: 'the advanced tier' },
     );
     const dev = await userSsm.send(new StartSessionCommand({ Target: nodes.devHybrid }));
     expect(dev.SessionId).toMatch(new RegExp(`^${USER}-`));
