@@ -15,7 +15,8 @@ export default {
   testTimeout: 60_000,
   // The integration files spend much of their time waiting (scaled model delays, SDK back-off, moto
   // and the emulator's child processes), so more files than cores run at once: on 2 cores the
-  // whole suite took 535 s with Jest's default of one worker and 328-376 s with four (four runs).
+  // whole suite took 535 s with Jest's default of one worker and 328-376 s with four (four runs),
+  // before the moto pool below and the cheaper host commands.
   maxWorkers: 4,
   // One moto per worker, reset by each integration file instead of started by it (moto-pool.ts).
   globalSetup: '<rootDir>/test/helpers/moto-pool-setup.mjs',
