@@ -61,8 +61,8 @@ export async function findLabManagedNodes(ssm: SSMClient, labId: string): Promis
  * DefaultInstanceName, and a lab's activations are named after its on-prem hosts
  * (create-activations): the Region's other activations are never listed. Listing them all made a
  * class's teardowns page through every lab's activations while the others deleted theirs, and a
- * listing that pages while items are deleted can skip some (the 50-lab bench left 16 behind).
- * The tag still decides what is the lab's.
+ * listing that pages while items are deleted can skip some: the likely cause (not proven) of the 16
+ * resources a 50-lab bench run left after teardown. The tag still decides what is the lab's.
  */
 export async function findLabActivations(ssm: SSMClient, labId: string): Promise<Activation[]> {
   const names = labNames(labId);

@@ -20,7 +20,8 @@ export class ControlError extends Error {
 /**
  * POST /__emulator/<name> with a JSON body; resolves the JSON answer, rejects with ControlError.
  * node:http rather than fetch: fetch loads undici and compiles its WebAssembly HTTP parser, which
- * costs a host command (a process of its own, hundreds per test run) about a third more CPU.
+ * made a host command (a process of its own, hundreds per test run) cost 0.20 s of CPU instead of
+ * 0.14 s (20 runs of each on this machine).
  */
 export async function control(name, body) {
   if (!emulatorUrl || !hostInstanceId) {
