@@ -27,6 +27,8 @@ export interface AcquireSharedResourcesOutput {
   mustCreate: Record<Singleton, boolean>;
   /** How many labs hold each singleton now, this one included. */
   holders: Record<Singleton, number>;
+  /** When each singleton's current holding began: how long its first holder has had to create it. */
+  heldSince: Record<Singleton, string>;
 }
 
 /** The account's tier and preferences document before anything is changed: what a revert restores. */
@@ -70,11 +72,13 @@ export async function acquireSharedResources(
   const registry = deps.registry;
   if (!registry) {
     logger.warn('no registry configured: shared resources are ensured by every lab, without a lock');
+    const now = new Date().toISOString();
     return {
       labId: lab.labId,
       registry: 'disabled',
       mustCreate: { advancedTier: true, preferences: true, logGroup: true, sharedRoles: true },
       holders: { advancedTier: 1, preferences: 1, logGroup: 1, sharedRoles: 1 },
+      heldSince: { advancedTier: now, preferences: now, logGroup: now, sharedRoles: now },
     };
   }
   const before = await snapshots(deps.clients);
@@ -100,9 +104,11 @@ export async function acquireSharedResources(
   const acquired = settled.map((result) => (result as PromiseFulfilledResult<SharedAcquisition>).value);
   const mustCreate = {} as Record<Singleton, boolean>;
   const holders = {} as Record<Singleton, number>;
+  const heldSince = {} as Record<Singleton, string>;
   singletons.forEach((name, i) => {
     mustCreate[name] = acquired[i]!.firstHolder;
     holders[name] = acquired[i]!.holderCount;
+    heldSince[name] = acquired[i]!.heldSince;
   });
-  return { labId: lab.labId, registry: 'enabled', mustCreate, holders };
+  return { labId: lab.labId, registry: 'enabled', mustCreate, holders, heldSince };
 }

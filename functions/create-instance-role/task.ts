@@ -7,14 +7,25 @@ import {
 import { z } from 'zod';
 import type { LabClients } from '../shared/clients.js';
 import { IamNotPropagatedYet, LabStateMismatch, isErrorNamed } from '../shared/errors.js';
-import { ensureRole, verifyRole, type PolicyDocument, type RoleSpec } from '../shared/iam-roles.js';
+import {
+  ensureRole,
+  parsePolicyDocument,
+  samePolicy,
+  verifyRole,
+  type PolicyDocument,
+  type RoleSpec,
+} from '../shared/iam-roles.js';
 import { MANAGED_POLICIES, SHARED_NAMES } from '../shared/names.js';
+import { sharedUseSchema, useOrConverge } from '../shared/shared-resources.js';
 import { sharedTags } from '../shared/tags.js';
 import { labReferenceSchema } from '../shared/lab-config.js';
 
-/** Nothing of the lab is needed: the lab id and run only let its progress be recorded. */
-export const inputSchema = labReferenceSchema;
-export type CreateInstanceRoleInput = z.output<typeof inputSchema>;
+/**
+ * Nothing of the lab is needed (its id and run only let its progress be recorded), but whether it
+ * is the shared roles' first holder: only that lab converges them, the others check and use them.
+ */
+export const inputSchema = labReferenceSchema.extend(sharedUseSchema.shape);
+export type CreateInstanceRoleInput = z.input<typeof inputSchema>;
 
 export interface CreateInstanceRoleOutput {
   instanceRoleName: string;
@@ -65,14 +76,46 @@ function heldRole(profile: InstanceProfile): string | undefined {
   return names[0];
 }
 
+function output(profile: InstanceProfile): CreateInstanceRoleOutput {
+  return {
+    instanceRoleName: SHARED_NAMES.instanceRole,
+    instanceProfileName: SHARED_NAMES.instanceProfile,
+    instanceProfileArn: profile.Arn!,
+  };
+}
+
+/**
+ * The profile as a converging lab leaves it, in one read: it holds SSMLabRole trusted by EC2 (the
+ * profile gets its role only after the role is converged, so a profile holding it is complete).
+ */
+async function readyProfile(clients: Pick<LabClients, 'iam'>): Promise<CreateInstanceRoleOutput | undefined> {
+  const profile = await getInstanceProfile(clients, SHARED_NAMES.instanceProfile);
+  const role = profile?.Roles?.find((r) => r.RoleName === SHARED_NAMES.instanceRole);
+  const trust = role?.AssumeRolePolicyDocument;
+  if (!profile || !trust || !samePolicy(parsePolicyDocument(trust), EC2_TRUST_POLICY)) return undefined;
+  return output(profile);
+}
+
 /**
  * Seed task 1 (steps 2-6), shared by every lab: the instance profile SSMLabProfile holding the role
- * SSMLabRole (trusted by ec2.amazonaws.com, AmazonSSMManagedInstanceCore), read back and checked.
+ * SSMLabRole (trusted by ec2.amazonaws.com, AmazonSSMManagedInstanceCore). The shared roles' first
+ * holder converges them and reads them back; the other labs check the profile is complete
+ * (`useOrConverge`).
  */
 export async function createInstanceRole(
-  _input: CreateInstanceRoleInput,
+  input: CreateInstanceRoleInput,
   clients: Pick<LabClients, 'iam'>,
 ): Promise<CreateInstanceRoleOutput> {
+  return useOrConverge(
+    input,
+    SHARED_NAMES.instanceProfile,
+    () => readyProfile(clients),
+    () => convergeInstanceRole(clients),
+  );
+}
+
+/** Creates or converges the role and the profile, then reads them back and checks them. */
+async function convergeInstanceRole(clients: Pick<LabClients, 'iam'>): Promise<CreateInstanceRoleOutput> {
   const { iam } = clients;
   const profileName = SHARED_NAMES.instanceProfile;
   const ensured = await ensureRole(iam, INSTANCE_ROLE);
@@ -118,9 +161,5 @@ export async function createInstanceRole(
   }
 
   await verifyRole(iam, INSTANCE_ROLE, ensured);
-  return {
-    instanceRoleName: SHARED_NAMES.instanceRole,
-    instanceProfileName: profileName,
-    instanceProfileArn: profile.Arn!,
-  };
+  return output(profile);
 }

@@ -1,14 +1,26 @@
+import type { Role } from '@aws-sdk/client-iam';
 import { z } from 'zod';
 import { callerAccount, clientRegion } from '../shared/account.js';
 import type { LabClients } from '../shared/clients.js';
-import { ensureRole, verifyRole, type PolicyDocument, type RoleSpec } from '../shared/iam-roles.js';
+import {
+  ensureRole,
+  readRole,
+  samePolicy,
+  verifyRole,
+  type PolicyDocument,
+  type RoleSpec,
+} from '../shared/iam-roles.js';
 import { MANAGED_POLICIES, SHARED_NAMES } from '../shared/names.js';
+import { sharedUseSchema, useOrConverge } from '../shared/shared-resources.js';
 import { sharedTags } from '../shared/tags.js';
 import { labReferenceSchema } from '../shared/lab-config.js';
 
-/** Nothing of the lab is needed: the lab id and run only let its progress be recorded. */
-export const inputSchema = labReferenceSchema;
-export type CreateServiceRoleInput = z.output<typeof inputSchema>;
+/**
+ * Nothing of the lab is needed (its id and run only let its progress be recorded), but whether it
+ * is the shared roles' first holder: only that lab converges them, the others check and use them.
+ */
+export const inputSchema = labReferenceSchema.extend(sharedUseSchema.shape);
+export type CreateServiceRoleInput = z.input<typeof inputSchema>;
 
 export interface CreateServiceRoleOutput {
   serviceRoleName: string;
@@ -62,22 +74,45 @@ export function serviceTrustPolicy(
 /**
  * Seed task 1 (steps 7-12), shared by every lab: SSMServiceRole, the role hybrid nodes registered
  * with an activation assume, trusted by ssm.amazonaws.com from this account only, with
- * AmazonSSMManagedInstanceCore and CloudWatchAgentServerPolicy. An existing role with another trust
- * policy is converged; then attachments and trust are read back as the seed's steps 11-12 do.
+ * AmazonSSMManagedInstanceCore and CloudWatchAgentServerPolicy. The shared roles' first holder
+ * converges it (an existing role with another trust policy too), then reads attachments and trust
+ * back as the seed's steps 11-12 do; the other labs check it is complete (`useOrConverge`).
  */
 export async function createServiceRole(
-  _input: CreateServiceRoleInput,
+  input: CreateServiceRoleInput,
   clients: Pick<LabClients, 'iam' | 'sts'>,
 ): Promise<CreateServiceRoleOutput> {
+  const spec = await serviceRoleSpec(clients);
+  return useOrConverge(
+    input,
+    SHARED_NAMES.serviceRole,
+    async () => {
+      const found = await readRole(clients.iam, spec.roleName);
+      const complete =
+        found &&
+        samePolicy(found.trustPolicy, spec.trustPolicy(found.trustPolicy)) &&
+        spec.managedPolicies.every((arn) => found.attached.includes(arn));
+      return complete ? output(found.role) : undefined;
+    },
+    async () => {
+      const ensured = await ensureRole(clients.iam, spec);
+      return output(await verifyRole(clients.iam, spec, ensured));
+    },
+  );
+}
+
+function output(role: Role): CreateServiceRoleOutput {
+  return { serviceRoleName: SHARED_NAMES.serviceRole, serviceRoleArn: role.Arn! };
+}
+
+/** The role as this account and Region need it (its trust names both). */
+async function serviceRoleSpec(clients: Pick<LabClients, 'sts'>): Promise<RoleSpec> {
   const [account, region] = await Promise.all([callerAccount(clients.sts), clientRegion(clients.sts)]);
-  const spec: RoleSpec = {
+  return {
     roleName: SHARED_NAMES.serviceRole,
     description: 'session-lab: assumed by the lab hybrid (mi-) nodes registered with an SSM activation',
     tags: sharedTags(),
     managedPolicies: [MANAGED_POLICIES.ssmCore, MANAGED_POLICIES.cloudWatchAgent],
     trustPolicy: (current) => serviceTrustPolicy(current, account, region),
   };
-  const ensured = await ensureRole(clients.iam, spec);
-  const role = await verifyRole(clients.iam, spec, ensured);
-  return { serviceRoleName: SHARED_NAMES.serviceRole, serviceRoleArn: role.Arn! };
 }

@@ -94,6 +94,17 @@ async function attachedPolicies(iam: IAMClient, roleName: string): Promise<strin
   return arns.sort();
 }
 
+/** A role as it is now, trust policy parsed and managed policies listed; undefined when missing. */
+export async function readRole(
+  iam: IAMClient,
+  roleName: string,
+): Promise<{ role: Role; trustPolicy: unknown; attached: string[] } | undefined> {
+  const role = await getRole(iam, roleName);
+  if (!role) return undefined;
+  const trustPolicy = role.AssumeRolePolicyDocument ? parsePolicyDocument(role.AssumeRolePolicyDocument) : {};
+  return { role, trustPolicy, attached: await attachedPolicies(iam, roleName) };
+}
+
 /**
  * An IAM write that may race another lab's execution converging the same shared role, or run just
  * after the role was created: both conditions pass with time, so they become the retryable errors

@@ -113,6 +113,8 @@ export interface SharedRecord {
   phase: SharedPhase;
   /** The lab that took the count from 0 to 1: it creates or sets the singleton. */
   firstHolder?: string;
+  /** When the count went from 0 to 1 (ISO): how long the first holder has had to create it. */
+  heldSince?: string;
   /** The lab that took the count to 0: it reverts the singleton when the deployment says so. */
   lastReleasedBy?: string;
   /** The account's state before session-lab first changed it, restored by a revert. */
@@ -129,6 +131,8 @@ export interface SharedAcquisition {
   /** This lab is the first holder: it must create / set the singleton. */
   firstHolder: boolean;
   holderCount: number;
+  /** When the current holding began (ISO): the other holders wait so long for the first one. */
+  heldSince: string;
 }
 
 export interface SharedRelease {
@@ -175,6 +179,16 @@ function toShared(item: Stored | undefined): SharedRecord | undefined {
   const { [REGISTRY_KEY]: _pk, kind: _kind, holders, ...rest } = item;
   const list = holders instanceof Set ? [...(holders as Set<string>)] : [];
   return { ...(rest as unknown as Omit<SharedRecord, 'holders'>), holders: list.sort() };
+}
+
+/** What acquiring a singleton answers; a record from before `heldSince` existed counts from its last change. */
+function acquisition(key: string, record: SharedRecord, firstHolder: boolean): SharedAcquisition {
+  return {
+    key,
+    firstHolder,
+    holderCount: record.holderCount,
+    heldSince: record.heldSince ?? record.updatedAt,
+  };
 }
 
 /** Builds an update expression from named clauses, keeping attribute names and values apart. */
@@ -487,6 +501,7 @@ export class LabRegistry {
           `${expr.name('holderCount')} = ${expr.value(1)}`,
           `${expr.name('phase')} = ${expr.value('held')}`,
           `${expr.name('firstHolder')} = ${expr.value(labId)}`,
+          `${expr.name('heldSince')} = ${expr.value(now)}`,
           `${expr.name('updatedAt')} = ${expr.value(now)}`,
           `${expr.name('version')} = if_not_exists(${expr.name('version')}, ${expr.value(0)}) + ${expr.value(1)}`,
         ];
@@ -508,7 +523,7 @@ export class LabRegistry {
           condition,
           expr,
         );
-        if (first) return { key, firstHolder: true, holderCount: first.holderCount };
+        if (first) return acquisition(key, first, true);
       }
       {
         const expr = new Expression();
@@ -528,13 +543,11 @@ export class LabRegistry {
           conditions.join(' AND '),
           expr,
         );
-        if (joined) return { key, firstHolder: false, holderCount: joined.holderCount };
+        if (joined) return acquisition(key, joined, false);
       }
       const current = await this.getShared(key);
       if (!current) continue;
-      if (current.holders.includes(labId)) {
-        return { key, firstHolder: current.firstHolder === labId, holderCount: current.holderCount };
-      }
+      if (current.holders.includes(labId)) return acquisition(key, current, current.firstHolder === labId);
       if (current.phase === 'reverting') {
         throw new NotReadyYet(
           `${key} is being reverted after ${current.lastReleasedBy ?? 'its last holder'} released it; retry shortly`,

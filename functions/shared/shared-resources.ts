@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { NotReadyYet } from './errors.js';
 import type { LabConfig } from './lab-config.js';
 
 /**
@@ -45,4 +46,53 @@ export interface DocumentSnapshot {
   exists: boolean;
   content?: string;
   format?: string;
+}
+
+/**
+ * How long a holder that is not a singleton's first holder waits for the first one to create it
+ * before creating it itself: the first holder's creation takes seconds, and waiting is what keeps
+ * a class provisioned at once from sending every creation call once per lab against the
+ * account-wide rate limits. Past the grace the first holder is presumed failed (its execution may
+ * be gone), and the waiting labs converge the singleton themselves (idempotently) instead.
+ */
+export const FIRST_HOLDER_GRACE_SECONDS = 60;
+
+/**
+ * What a task converging a singleton is told of the lab's holding: `converge` (the first holder,
+ * or no registry) converges it fully; otherwise the task only checks it is there, waits for the
+ * first holder while it may still be creating it, and converges it itself after the grace.
+ */
+export const sharedUseSchema = z.object({
+  converge: z.boolean().default(true),
+  heldSince: z.iso.datetime({ message: 'must be an ISO 8601 time' }).optional(),
+});
+
+/** Without `converge` (a caller that is not told of holdings, such as a plain CLI run) it converges. */
+export type SharedUse = z.input<typeof sharedUseSchema>;
+
+/** Whether the first holder of a singleton held since `heldSince` may still be creating it. */
+export function firstHolderMayStillBeCreating(heldSince: string | undefined, nowMs = Date.now()): boolean {
+  if (!heldSince) return false;
+  return nowMs - Date.parse(heldSince) < FIRST_HOLDER_GRACE_SECONDS * 1000;
+}
+
+/**
+ * Uses a singleton another lab creates, or converges it: a holder told to converge does so; any
+ * other takes it as it is when `ready` finds it complete (a read or two instead of the whole
+ * convergence), answers NotReadyYet (retried by the workflow) while the first holder may still be
+ * creating it, and converges it itself after the grace.
+ */
+export async function useOrConverge<T>(
+  use: SharedUse,
+  what: string,
+  ready: () => Promise<T | undefined>,
+  converge: () => Promise<T>,
+): Promise<T> {
+  if (use.converge !== false) return converge();
+  const found = await ready();
+  if (found !== undefined) return found;
+  if (firstHolderMayStillBeCreating(use.heldSince)) {
+    throw new NotReadyYet(`${what} is not ready yet: the lab that first took it is creating it`);
+  }
+  return converge();
 }

@@ -115,6 +115,10 @@ describe('account-wide singletons', () => {
     );
     for (const singleton of ['advancedTier', 'preferences', 'logGroup', 'sharedRoles'] as const) {
       expect(results.filter((r) => r.mustCreate[singleton])).toHaveLength(1);
+      // Every holder learns when the holding began: the others wait that long for the first.
+      const since = new Set(results.map((r) => r.heldSince[singleton]));
+      expect(since.size).toBe(1);
+      expect(Date.parse([...since][0]!)).not.toBeNaN();
     }
     const tier = await registry.getShared('advanced-tier');
     expect(tier).toMatchObject({

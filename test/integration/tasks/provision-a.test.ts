@@ -44,6 +44,10 @@ describe('provision tasks A against the emulator', () => {
     const instanceRole = await retrying(() => createInstanceRole({}, clients));
     const serviceRole = await retrying(() => createServiceRole({}, clients));
     outputs.push(instanceRole, serviceRole);
+    // A lab that is not the roles' first holder takes them as the first left them (a read each).
+    const holder = { converge: false, heldSince: new Date().toISOString() };
+    await expect(createInstanceRole(holder, clients)).resolves.toEqual(instanceRole);
+    await expect(createServiceRole(holder, clients)).resolves.toEqual(serviceRole);
     const { Role } = await clients.iam.send(new GetRoleCommand({ RoleName: 'SSMServiceRole' }));
     const trust = parsePolicyDocument(Role!.AssumeRolePolicyDocument!) as {
       Statement: { Condition: unknown }[];

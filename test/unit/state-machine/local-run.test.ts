@@ -90,12 +90,20 @@ const report = (payload: Record<string, unknown>, ok = true) => ({
   ok,
 });
 
+const HELD_SINCE = '2026-12-04T10:00:00.000Z';
+
 /** What acquire-shared-resources answers: this lab is the first holder of every singleton (or of none). */
 const acquired = (first = true) => ({
   labId: 'demo',
   registry: 'enabled',
   mustCreate: { advancedTier: first, preferences: first, logGroup: first, sharedRoles: first },
   holders: { advancedTier: 1, preferences: 1, logGroup: 1, sharedRoles: 1 },
+  heldSince: {
+    advancedTier: HELD_SINCE,
+    preferences: HELD_SINCE,
+    logGroup: HELD_SINCE,
+    sharedRoles: HELD_SINCE,
+  },
 });
 const recorded = (payload: Record<string, unknown>) => ({
   labId: payload.labId ?? (payload.input as { labId?: string } | undefined)?.labId,
@@ -175,7 +183,10 @@ describe('provision-lab, run locally', () => {
     ]);
     expect(run.calls.get('Acquire shared resources')).toEqual([{ lab: LAB }]);
     // Tasks on account-wide resources get the lab id and run, so their progress is recorded.
-    expect(run.calls.get('Create instance role')).toEqual([{ labId: 'demo', runId: 'exec-42' }]);
+    // The shared roles' tasks also learn whether this lab converges them (their first holder).
+    const sharedRoles = { labId: 'demo', runId: 'exec-42', converge: true, heldSince: HELD_SINCE };
+    expect(run.calls.get('Create instance role')).toEqual([sharedRoles]);
+    expect(run.calls.get('Create service role')).toEqual([sharedRoles]);
     expect(run.calls.get('Enable advanced tier')).toEqual([{ labId: 'demo', runId: 'exec-42' }]);
     expect(run.calls.get('Create activations')).toEqual([{ lab: LAB, serviceRoleName: 'SSMServiceRole' }]);
     expect(run.calls.get('Launch instances')).toEqual([
@@ -213,7 +224,7 @@ describe('provision-lab, run locally', () => {
     expect(run.calls.has('Record provision failure')).toBe(false);
   });
 
-  it('leaves the advanced tier to its first holder: another lab only waits for it', async () => {
+  it('leaves the advanced tier and the shared roles to their first holder: another lab only waits for them', async () => {
     const run = await runLocal(
       provision,
       { labId: 'demo' },
@@ -223,6 +234,9 @@ describe('provision-lab, run locally', () => {
     expect(run.status).toBe('SUCCEEDED');
     expect(run.calls.has('Enable advanced tier')).toBe(false);
     expect(run.calls.get('Wait for advanced tier')).toHaveLength(3);
+    const sharedRoles = { labId: 'demo', runId: 'run-1', converge: false, heldSince: HELD_SINCE };
+    expect(run.calls.get('Create instance role')).toEqual([sharedRoles]);
+    expect(run.calls.get('Create service role')).toEqual([sharedRoles]);
   });
 
   it('retries a lost registry race when taking the shared references, and fails at once on a settings conflict', async () => {

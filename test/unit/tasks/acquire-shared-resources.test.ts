@@ -40,12 +40,19 @@ describe('acquireSharedResources', () => {
       registry: 'disabled',
       mustCreate: { advancedTier: true, preferences: true, logGroup: true, sharedRoles: true },
       holders: { advancedTier: 1, preferences: 1, logGroup: 1, sharedRoles: 1 },
+      heldSince: {
+        advancedTier: expect.any(String),
+        preferences: expect.any(String),
+        logGroup: expect.any(String),
+        sharedRoles: expect.any(String),
+      },
     });
     expect(ssm.calls()).toHaveLength(0);
   });
 
   it("makes the first lab create every singleton and records the account's state before it", async () => {
-    doc.on(UpdateCommand).resolves({ Attributes: { holderCount: 1 } });
+    const since = '2026-12-04T10:00:00.000Z';
+    doc.on(UpdateCommand).resolves({ Attributes: { holderCount: 1, heldSince: since } });
     const result = await acquireSharedResources(
       { lab },
       { registry: testRegistry(), clients: testClients() },
@@ -53,6 +60,8 @@ describe('acquireSharedResources', () => {
     expect(result).toMatchObject({
       registry: 'enabled',
       mustCreate: { advancedTier: true, preferences: true, logGroup: true, sharedRoles: true },
+      // When each holding began: how long other labs wait for this one to create the singleton.
+      heldSince: { advancedTier: since, preferences: since, logGroup: since, sharedRoles: since },
     });
     const writes = inputsOf(doc, UpdateCommand);
     expect(writes.map(keyOf).sort()).toEqual([

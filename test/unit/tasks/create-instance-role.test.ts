@@ -129,4 +129,41 @@ describe('createInstanceRole', () => {
     iam.mock.on(GetRoleCommand).rejects(throttled.iam());
     await expect(run()).rejects.toMatchObject({ name: 'Throttling' });
   });
+
+  describe("for a lab that is not the shared roles' first holder", () => {
+    const justNow = () => new Date(Date.now() - 5_000).toISOString();
+    const longAgo = () => new Date(Date.now() - 120_000).toISOString();
+    const asHolder = (heldSince: string) =>
+      createInstanceRole({ converge: false, heldSince }, { iam: iam.client });
+    const reads = () => iam.mock.calls().map((c) => (c.args[0] as object).constructor.name);
+
+    it('uses the complete profile the first holder left with one read and no write', async () => {
+      await run();
+      iam.mock.resetHistory();
+      await expect(asHolder(justNow())).resolves.toMatchObject({ instanceProfileName: 'SSMLabProfile' });
+      expect(reads()).toEqual(['GetInstanceProfileCommand']);
+    });
+
+    it('waits (NotReadyYet) while the first holder may still be creating it, writing nothing', async () => {
+      iam.profiles.set('SSMLabProfile', []); // created, the role not added yet
+      await expect(asHolder(justNow())).rejects.toMatchObject({ name: 'NotReadyYet' });
+      expect(iam.writes()).toEqual([]);
+    });
+
+    it('converges it itself once the first holder has had its grace (it may have failed)', async () => {
+      await expect(asHolder(longAgo())).resolves.toMatchObject({ instanceProfileName: 'SSMLabProfile' });
+      expect(iam.profiles.get('SSMLabProfile')).toEqual(['SSMLabRole']);
+      expect(iam.mock.commandCalls(CreateRoleCommand)).toHaveLength(1);
+    });
+
+    it('does not take a profile holding a role with another trust policy as complete', async () => {
+      iam.roles.set('SSMLabRole', {
+        trust: '{"Version":"2012-10-17","Statement":[]}',
+        attached: new Set(),
+        tags: [],
+      });
+      iam.profiles.set('SSMLabProfile', ['SSMLabRole']);
+      await expect(asHolder(justNow())).rejects.toMatchObject({ name: 'NotReadyYet' });
+    });
+  });
 });

@@ -125,4 +125,32 @@ describe('createServiceRole', () => {
     iam.mock.on(GetRoleCommand).rejects(throttled.iam());
     await expect(run()).rejects.toMatchObject({ name: 'Throttling' });
   });
+
+  describe("for a lab that is not the shared roles' first holder", () => {
+    const justNow = () => new Date(Date.now() - 5_000).toISOString();
+    const longAgo = () => new Date(Date.now() - 120_000).toISOString();
+    const asHolder = (heldSince: string) =>
+      createServiceRole({ converge: false, heldSince }, { iam: iam.client, sts });
+
+    it('uses the complete role the first holder left: two reads, no write', async () => {
+      await run();
+      iam.mock.resetHistory();
+      await expect(asHolder(justNow())).resolves.toMatchObject({ serviceRoleName: 'SSMServiceRole' });
+      expect(iam.mock.calls().map((c) => (c.args[0] as object).constructor.name)).toEqual([
+        'GetRoleCommand',
+        'ListAttachedRolePoliciesCommand',
+      ]);
+    });
+
+    it('waits while the role lacks a policy the first holder is still attaching, then converges after the grace', async () => {
+      await run();
+      iam.roles.get('SSMServiceRole')!.attached.delete(MANAGED_POLICIES.cloudWatchAgent);
+      iam.mock.resetHistory();
+      await expect(asHolder(justNow())).rejects.toMatchObject({ name: 'NotReadyYet' });
+      expect(iam.writes()).toEqual([]);
+
+      await asHolder(longAgo());
+      expect(iam.roles.get('SSMServiceRole')!.attached.has(MANAGED_POLICIES.cloudWatchAgent)).toBe(true);
+    });
+  });
 });
