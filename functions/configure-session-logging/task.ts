@@ -20,10 +20,19 @@ import type { LabClients } from '../shared/clients.js';
 import { ignoreErrors, isErrorNamed, LabStateMismatch, NotReadyYet } from '../shared/errors.js';
 import { labConfigSchema, type LabConfig } from '../shared/lab-config.js';
 import { SHARED_NAMES } from '../shared/names.js';
+import { sharedUseSchema, useOrConverge } from '../shared/shared-resources.js';
 import { sharedTags, toTagRecord } from '../shared/tags.js';
 import { sessionPreferences, type PreferencesDocument, type SessionPreferences } from './preferences.js';
 
-export const inputSchema = z.object({ lab: labConfigSchema });
+/**
+ * The log group and the preferences document are each a singleton with its own first holder:
+ * only that lab converges it, the others check it and use it (`useOrConverge`).
+ */
+export const inputSchema = z.object({
+  lab: labConfigSchema,
+  logGroup: sharedUseSchema.optional(),
+  preferences: sharedUseSchema.optional(),
+});
 export type Input = z.output<typeof inputSchema>;
 
 export interface Output {
@@ -42,13 +51,32 @@ const DOCUMENT = SHARED_NAMES.preferencesDocument;
  * Both are shared by every lab in the Region (facts sheet 0.3): teardown leaves them in place.
  */
 export async function configureSessionLogging(
-  { lab }: Input,
+  { lab, logGroup = {}, preferences = {} }: Input,
   { logs, ssm }: Pick<LabClients, 'logs' | 'ssm'>,
 ): Promise<Output> {
-  await ensureLogGroup(logs, lab);
   const desired = sessionPreferences(lab);
-  await ensurePreferences(ssm, desired);
-  const documentVersion = await verifyPreferences(ssm, desired);
+  const [, documentVersion] = await Promise.all([
+    useOrConverge(
+      logGroup,
+      `log group ${lab.logGroupName}`,
+      async () => (logGroupAsWanted(await findLogGroup(logs, lab.logGroupName), lab) ? true : undefined),
+      () => ensureLogGroup(logs, lab).then(() => true),
+    ),
+    useOrConverge(
+      preferences,
+      DOCUMENT,
+      async () => {
+        const stored = await readDefaultDocument(ssm);
+        return stored?.type === 'Session' && isDeepStrictEqual(stored.content, desired)
+          ? stored.version
+          : undefined;
+      },
+      async () => {
+        await ensurePreferences(ssm, desired);
+        return verifyPreferences(ssm, desired);
+      },
+    ),
+  ]);
   return {
     logGroupName: lab.logGroupName,
     documentName: DOCUMENT,
@@ -89,6 +117,12 @@ async function ensureLogGroup(logs: CloudWatchLogsClient, lab: LabConfig): Promi
   if (existing && lab.logKmsKeyArn && existing.kmsKeyId !== lab.logKmsKeyArn) {
     await logs.send(new AssociateKmsKeyCommand({ logGroupName, kmsKeyId: lab.logKmsKeyArn }));
   }
+}
+
+/** A group another lab created is usable as it is when retention and key are the lab's. */
+function logGroupAsWanted(group: LogGroup | undefined, lab: LabConfig): boolean {
+  if (!group || group.retentionInDays !== lab.logRetentionDays) return false;
+  return !lab.logKmsKeyArn || group.kmsKeyId === lab.logKmsKeyArn;
 }
 
 /** The log group named exactly `name`; DescribeLogGroups only filters by prefix. */

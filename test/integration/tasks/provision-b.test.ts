@@ -59,6 +59,11 @@ describe('provisioning tasks against the emulator', () => {
     const first = await configureSessionLogging({ lab }, clients);
     const second = await configureSessionLogging({ lab }, clients);
     expect(second).toEqual(first);
+    // A lab that is not the first holder of either takes them as they are.
+    const holder = { converge: false, heldSince: new Date().toISOString() };
+    await expect(
+      configureSessionLogging({ lab, logGroup: holder, preferences: holder }, clients),
+    ).resolves.toEqual(first);
     const { logGroups } = await clients.logs.send(
       new DescribeLogGroupsCommand({ logGroupNamePrefix: 'SSM-Logs-it' }),
     );

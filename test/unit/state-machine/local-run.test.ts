@@ -187,6 +187,10 @@ describe('provision-lab, run locally', () => {
     const sharedRoles = { labId: 'demo', runId: 'exec-42', converge: true, heldSince: HELD_SINCE };
     expect(run.calls.get('Create instance role')).toEqual([sharedRoles]);
     expect(run.calls.get('Create service role')).toEqual([sharedRoles]);
+    const holding = { converge: true, heldSince: HELD_SINCE };
+    expect(run.calls.get('Configure session logging')).toEqual([
+      { lab: LAB, logGroup: holding, preferences: holding },
+    ]);
     expect(run.calls.get('Enable advanced tier')).toEqual([{ labId: 'demo', runId: 'exec-42' }]);
     expect(run.calls.get('Create activations')).toEqual([{ lab: LAB, serviceRoleName: 'SSMServiceRole' }]);
     expect(run.calls.get('Launch instances')).toEqual([

@@ -199,6 +199,7 @@ describe('configureSessionLogging', () => {
   it('throws NotReadyYet when the group exists but vanished before it could be described', async () => {
     logs.on(CreateLogGroupCommand).rejects(awsError('ResourceAlreadyExistsException'));
     logs.on(DescribeLogGroupsCommand).resolves({ logGroups: [] });
+    fakeDocumentStore();
     await expect(configureSessionLogging({ lab: testLab() }, testClients())).rejects.toMatchObject({
       name: 'NotReadyYet',
     });
@@ -298,6 +299,47 @@ describe('configureSessionLogging', () => {
     logs.on(CreateLogGroupCommand).rejects(awsError('ThrottlingException'));
     await expect(configureSessionLogging({ lab: testLab() }, testClients())).rejects.toMatchObject({
       name: 'ThrottlingException',
+    });
+  });
+
+  describe('for a lab that is not the first holder of the log group and the preferences', () => {
+    const justNow = () => new Date(Date.now() - 5_000).toISOString();
+    const longAgo = () => new Date(Date.now() - 120_000).toISOString();
+    const asHolder = (heldSince: string) =>
+      configureSessionLogging(
+        {
+          lab: testLab(),
+          logGroup: { converge: false, heldSince },
+          preferences: { converge: false, heldSince },
+        },
+        testClients(),
+      );
+
+    it('uses what the first holder left with one read each and no write', async () => {
+      fakeLogGroups();
+      fakeDocumentStore();
+      const first = await configureSessionLogging({ lab: testLab() }, testClients());
+      logs.resetHistory();
+      ssm.resetHistory();
+      await expect(asHolder(justNow())).resolves.toEqual(first);
+      expect(logs.calls().map((c) => c.args[0].constructor.name)).toEqual(['DescribeLogGroupsCommand']);
+      expect(ssm.calls().map((c) => c.args[0].constructor.name)).toEqual(['GetDocumentCommand']);
+    });
+
+    it('waits (NotReadyYet) while the first holder may still be creating them, writing nothing', async () => {
+      fakeLogGroups();
+      fakeDocumentStore();
+      await expect(asHolder(justNow())).rejects.toMatchObject({ name: 'NotReadyYet' });
+      expect(logs.commandCalls(CreateLogGroupCommand)).toHaveLength(0);
+      expect(ssm.commandCalls(CreateDocumentCommand)).toHaveLength(0);
+    });
+
+    it('converges them itself after the grace (the first holder may have failed)', async () => {
+      const groups = fakeLogGroups();
+      const store = fakeDocumentStore();
+      await asHolder(longAgo());
+      expect(groups).toEqual([expect.objectContaining({ logGroupName: 'SSM-Logs', retentionInDays: 30 })]);
+      expect(store.versions).toHaveLength(1);
     });
   });
 });
