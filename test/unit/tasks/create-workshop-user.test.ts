@@ -1,18 +1,27 @@
+import { jest } from '@jest/globals';
 import {
   AttachUserPolicyCommand,
   CreateLoginProfileCommand,
   CreatePolicyVersionCommand,
+  CreateUserCommand,
   DeletePolicyVersionCommand,
   DetachUserPolicyCommand,
+  GetAccountPasswordPolicyCommand,
+  GetUserCommand,
   IAMClient,
   ListAttachedUserPoliciesCommand,
   UpdateLoginProfileCommand,
 } from '@aws-sdk/client-iam';
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import {
+  CreateSecretCommand,
+  PutSecretValueCommand,
+  SecretsManagerClient,
+} from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
 import { workshopUserPolicy } from '../../../functions/create-workshop-user/policy.js';
 import { createWorkshopUser } from '../../../functions/create-workshop-user/task.js';
 import { MANAGED_POLICIES } from '../../../functions/shared/names.js';
+import { labTags } from '../../../functions/shared/tags.js';
 import { ACCOUNT, awsError, testClients, testLab } from '../../helpers/aws-mock.js';
 import { FakeIamUsers } from '../../helpers/fake-iam-users.js';
 import { FakeSecrets } from '../../helpers/fake-secrets.js';
@@ -150,18 +159,6 @@ describe('createWorkshopUser', () => {
     expect(secrets.values.size).toBe(0);
   });
 
-  it('throws IamNotPropagatedYet when CreateLoginProfile cannot see the new user yet', async () => {
-    iamMock.on(CreateLoginProfileCommand).rejectsOnce(awsError('NoSuchEntityException'));
-    await expect(run()).rejects.toMatchObject({ name: 'IamNotPropagatedYet' });
-    // The retry converges.
-    await expect(run()).resolves.toMatchObject({ attachedPolicies: REQUIRED });
-  });
-
-  it('throws IamNotPropagatedYet when AttachUserPolicy cannot see the user or policy yet', async () => {
-    iamMock.on(AttachUserPolicyCommand).rejectsOnce(awsError('NoSuchEntityException'));
-    await expect(run()).rejects.toMatchObject({ name: 'IamNotPropagatedYet' });
-  });
-
   it('throws NotReadyYet while the login profile is temporarily unmodifiable', async () => {
     await run();
     iamMock.on(UpdateLoginProfileCommand).rejects(awsError('EntityTemporarilyUnmodifiableException'));
@@ -190,5 +187,125 @@ describe('createWorkshopUser', () => {
   it('propagates throttling', async () => {
     iamMock.on(ListAttachedUserPoliciesCommand).rejects(awsError('Throttling', 'Rate exceeded'));
     await expect(run()).rejects.toMatchObject({ name: 'Throttling' });
+  });
+});
+
+describe('createWorkshopUser while IAM propagates the new user', () => {
+  beforeEach(() => jest.useFakeTimers());
+  afterEach(() => jest.useRealTimers());
+
+  /** One invocation on the fake clock: its waits are jumped. Resolves to its outcome and the model ms it took. */
+  async function runOnFakeClock() {
+    const startedAt = Date.now();
+    const outcome = run().then(
+      (output) => ({ output, error: undefined }),
+      (error: unknown) => ({ output: undefined, error }),
+    );
+    await jest.runAllTimersAsync();
+    return { ...(await outcome), waitedMs: Date.now() - startedAt };
+  }
+
+  const notVisible = (userName: string) =>
+    awsError('NoSuchEntityException', `The user with name ${userName} cannot be found.`);
+
+  /** CreateLoginProfile refused `times` times as IAM does for a user it has not propagated, then served. */
+  function loginProfileInvisibleFor(times: number) {
+    let refused = 0;
+    iamMock.on(CreateLoginProfileCommand).callsFake(({ UserName, Password, PasswordResetRequired }) => {
+      if (refused++ < times) throw notVisible(UserName!);
+      iam.user(UserName!).loginProfile = { password: Password!, resetRequired: PasswordResetRequired! };
+      return {};
+    });
+  }
+
+  const iamCalls = () => iamMock.calls().map((call) => (call.args[0] as object).constructor.name);
+
+  it('re-sends CreateLoginProfile in the same invocation; nothing else is repeated', async () => {
+    loginProfileInvisibleFor(2);
+
+    const { output, error, waitedMs } = await runOnFakeClock();
+
+    expect(error).toBeUndefined();
+    expect(output).toMatchObject({ userName: USER, attachedPolicies: REQUIRED });
+    expect(iam.users.get(USER)!.loginProfile).toEqual({
+      password: secrets.values.get(SECRET),
+      resetRequired: true,
+    });
+    // The work that does not need the user visible runs before the first CreateLoginProfile.
+    expect(iamCalls()).toEqual([
+      'CreateUserCommand',
+      'CreatePolicyCommand',
+      'GetAccountPasswordPolicyCommand',
+      'CreateLoginProfileCommand',
+      'CreateLoginProfileCommand',
+      'CreateLoginProfileCommand',
+      ...REQUIRED.map(() => 'AttachUserPolicyCommand'),
+      'ListAttachedUserPoliciesCommand',
+    ]);
+    expect(iamMock.commandCalls(CreateUserCommand)).toHaveLength(1);
+    expect(iamMock.commandCalls(GetUserCommand)).toHaveLength(0);
+    expect(iamMock.commandCalls(GetAccountPasswordPolicyCommand)).toHaveLength(1);
+    expect(
+      secretsMock.commandCalls(CreateSecretCommand).length +
+        secretsMock.commandCalls(PutSecretValueCommand).length,
+    ).toBe(1);
+    // 1 s, then 1-2 s: the back-off starts small.
+    expect(waitedMs).toBeGreaterThanOrEqual(2_000);
+    expect(waitedMs).toBeLessThanOrEqual(3_000);
+  });
+
+  it('re-sends an AttachUserPolicy IAM refuses for the new user', async () => {
+    let refused = false;
+    iamMock.on(AttachUserPolicyCommand).callsFake(({ UserName, PolicyArn }) => {
+      if (!refused) {
+        refused = true;
+        throw notVisible(UserName!);
+      }
+      iam.user(UserName!).attached.add(PolicyArn!);
+      return {};
+    });
+
+    const { output, error } = await runOnFakeClock();
+
+    expect(error).toBeUndefined();
+    expect(output).toMatchObject({ attachedPolicies: REQUIRED });
+    expect(iamMock.commandCalls(AttachUserPolicyCommand)).toHaveLength(REQUIRED.length + 1);
+    expect(iamMock.commandCalls(CreateUserCommand)).toHaveLength(1);
+  });
+
+  it('throws IamNotPropagatedYet once the budget is spent, after storing the password, attaching nothing', async () => {
+    iamMock.on(CreateLoginProfileCommand).rejects(notVisible(USER));
+
+    const { error, waitedMs } = await runOnFakeClock();
+
+    expect(error).toMatchObject({ name: 'IamNotPropagatedYet', message: expect.stringContaining(USER) });
+    expect(waitedMs).toBeGreaterThan(20_000);
+    expect(waitedMs).toBeLessThanOrEqual(30_000);
+    // 1, 1-2, 1-4 s apart, then 5 s: a handful of attempts, not a tight loop.
+    expect(iamMock.commandCalls(CreateLoginProfileCommand).length).toBeGreaterThanOrEqual(5);
+    expect(iamMock.commandCalls(CreateLoginProfileCommand).length).toBeLessThanOrEqual(10);
+    expect(secrets.values.get(SECRET)).toBeDefined();
+    expect(iamMock.commandCalls(AttachUserPolicyCommand)).toHaveLength(0);
+  });
+
+  it('does not wait for a user it adopted: IamNotPropagatedYet at once', async () => {
+    iam.addUser(USER, labTags('demo'));
+    iamMock.on(CreateLoginProfileCommand).rejects(notVisible(USER));
+
+    const { error, waitedMs } = await runOnFakeClock();
+
+    expect(error).toMatchObject({ name: 'IamNotPropagatedYet' });
+    expect(iamMock.commandCalls(CreateLoginProfileCommand)).toHaveLength(1);
+    expect(waitedMs).toBe(0);
+  });
+
+  it('fails at once on an error other than NoSuchEntity', async () => {
+    iamMock.on(CreateLoginProfileCommand).rejects(awsError('PasswordPolicyViolationException'));
+
+    const { error, waitedMs } = await runOnFakeClock();
+
+    expect(error).toMatchObject({ name: 'PasswordPolicyViolationException' });
+    expect(iamMock.commandCalls(CreateLoginProfileCommand)).toHaveLength(1);
+    expect(waitedMs).toBe(0);
   });
 });

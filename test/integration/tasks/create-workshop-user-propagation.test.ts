@@ -1,0 +1,49 @@
+import { GetLoginProfileCommand } from '@aws-sdk/client-iam';
+import { createWorkshopUser } from '../../../functions/create-workshop-user/task.js';
+import { labClients } from '../../../functions/shared/clients.js';
+import { labConfigSchema } from '../../../functions/shared/lab-config.js';
+import { useEmulator } from '../../helpers/emulator.js';
+
+/**
+ * create-workshop-user against the emulator while IAM propagates the new user (facts sheet 1.4):
+ * one invocation finishes it, re-sending only the calls IAM refused. The task's back-off runs in
+ * real seconds (1 s, then 1-2 s), so the window is kept short: 150 model seconds at scale 0.01 is
+ * 1.5 s, long enough that the first CreateLoginProfile still meets it on a loaded machine.
+ */
+describe('create-workshop-user while IAM propagates the new user', () => {
+  const emulator = useEmulator({ time: { scale: 0.01 }, faults: { iamPropagationSeconds: 150 } });
+
+  it('finishes in one invocation, repeating only CreateLoginProfile', async () => {
+    emulator().faults.resetStats();
+    const lab = labConfigSchema.parse({ labId: 'propagation', runId: 'propagation-run-1' });
+
+    const out = await createWorkshopUser({ lab }, labClients());
+
+    const { LoginProfile } = await labClients().iam.send(
+      new GetLoginProfileCommand({ UserName: out.userName }),
+    );
+    expect(LoginProfile?.UserName).toBe(out.userName);
+    expect(out.attachedPolicies).toHaveLength(4);
+    const { byOperation, injected } = emulator().faults.snapshot();
+    const requests = (op: string) => byOperation[op]?.requests ?? 0;
+    expect(injected.iamPropagation).toBeGreaterThan(0);
+    expect({
+      createUser: requests('iam:CreateUser'),
+      getUser: requests('iam:GetUser'),
+      passwordPolicy: requests('iam:GetAccountPasswordPolicy'),
+      createPolicy: requests('iam:CreatePolicy'),
+      secretWrites: requests('secretsmanager:CreateSecret') + requests('secretsmanager:PutSecretValue'),
+      // Each refused CreateLoginProfile is re-sent once; the attachments come after the user is visible.
+      createLoginProfile: requests('iam:CreateLoginProfile'),
+      attachUserPolicy: requests('iam:AttachUserPolicy'),
+    }).toEqual({
+      createUser: 1,
+      getUser: 0,
+      passwordPolicy: 1,
+      createPolicy: 1,
+      secretWrites: 1,
+      createLoginProfile: injected.iamPropagation + 1,
+      attachUserPolicy: 4,
+    });
+  });
+});
