@@ -2,6 +2,7 @@ import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { Context } from 'aws-lambda';
 import type { z } from 'zod';
+import { withDeadline } from './clients.js';
 import { NotReadyYet, retryableThrottling } from './errors.js';
 import { parseInput } from './input.js';
 import { logger } from './logger.js';
@@ -19,6 +20,8 @@ export type LabHandler<O> = (event: unknown, context: Context) => Promise<O>;
  * `untilReady: true` makes a poll task's "not yet" (`{ ready: false, ... }`, recorded as waiting)
  * a NotReadyYet naming what it is waiting for: the workflow's Retry on that task is the poll, one
  * billed transition per check instead of a Choice, a back-off Pass and a Wait.
+ * The SDK's retries stop short of the invocation's deadline (`withDeadline`), so throttling ends as
+ * NotReadyYet rather than as a Lambda timeout, which the workflow does not retry.
  */
 export function labHandler<S extends z.ZodType, O>(
   schema: S,
@@ -27,7 +30,7 @@ export function labHandler<S extends z.ZodType, O>(
 ): LabHandler<O> {
   const wrapped = middy<unknown, O, Error, Context>().use(injectLambdaContext(logger, { resetKeys: true }));
   if (options.progress !== false) wrapped.use(registryProgress());
-  const handler = wrapped.handler(async (event) => {
+  const middyfied = wrapped.handler(async (event) => {
     const labId = (event as { labId?: unknown } | null)?.labId;
     if (typeof labId === 'string') logger.appendKeys({ labId });
     const input = parseInput(schema, event);
@@ -37,6 +40,11 @@ export function labHandler<S extends z.ZodType, O>(
       throw retryableThrottling(err);
     }
   });
+  // Lambda and the local runner always give the remaining time; a bare test context may not.
+  const handler: LabHandler<O> = (event, context) =>
+    typeof context?.getRemainingTimeInMillis === 'function'
+      ? withDeadline(Date.now() + context.getRemainingTimeInMillis(), () => middyfied(event, context))
+      : middyfied(event, context);
   if (!options.untilReady) return handler;
   return async (event, context) => {
     const output = await handler(event, context);

@@ -13,11 +13,13 @@ import {
   labClients,
   resetClients,
   withClientCache,
+  withDeadline,
   OUTCOME_UNKNOWN,
   sentAtMostOnce,
   type ClientCache,
 } from '../../../functions/shared/clients.js';
 import { ConfigurationError } from '../../../functions/shared/errors.js';
+import { RetryWaits } from '../../helpers/retry-waits.js';
 
 describe('clientConfig', () => {
   it('takes the region from the environment and asks for adaptive retries', () => {
@@ -216,5 +218,79 @@ describe('awsClient', () => {
       delete process.env.AWS_ENDPOINT_URL;
       await new Promise((resolve) => server.close(resolve));
     }
+  });
+});
+
+describe('awsClient retries under withDeadline (a Lambda invocation’s deadline)', () => {
+  const saved = { ...process.env };
+  // An SSM endpoint failing the next `failures.count` requests (with its status and type), then answering.
+  const failures = { count: 0, status: 400, type: 'ThrottlingException' };
+  let requests = 0;
+  const server = createServer((req, res) => {
+    requests += 1;
+    const failed = failures.count > 0;
+    if (failed) failures.count -= 1;
+    res.writeHead(failed ? failures.status : 200, { 'content-type': 'application/x-amz-json-1.1' });
+    res.end(JSON.stringify(failed ? { __type: failures.type, message: failures.type } : {}));
+  });
+  const fail = (count: number, status = 400, type = 'ThrottlingException') =>
+    Object.assign(failures, { count, status, type });
+  const getParameter = () => awsClient(SSMClient).send(new GetParameterCommand({ Name: '/p' }));
+  const waits = new RetryWaits();
+  // The margin is 5 s for a function of up to 50 s: this deadline leaves `ms` before the cutoff.
+  const cutoffIn = (ms: number) => Date.now() + 5_000 + ms;
+
+  beforeAll(async () => {
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    Object.assign(process.env, {
+      AWS_REGION: 'us-east-1',
+      AWS_ENDPOINT_URL: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      AWS_ACCESS_KEY_ID: 'test',
+      AWS_SECRET_ACCESS_KEY: 'test',
+    });
+  });
+  beforeEach(() => {
+    // A fresh client each time: a throttled one's adaptive limiter makes its next call wait ~2 s.
+    resetClients();
+    requests = 0;
+    fail(0);
+  });
+  afterAll(async () => {
+    process.env = saved;
+    resetClients();
+    await waits.settled();
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  it('throws the throttling error at once when the cutoff has passed', async () => {
+    fail(Infinity);
+    await waits.track(awsClient(SSMClient));
+    const refused = await withDeadline(cutoffIn(-1_000), getParameter).catch((err: unknown) => err);
+    expect(refused).toMatchObject({ name: 'ThrottlingException', $metadata: { attempts: 1 } });
+    expect(requests).toBe(1);
+  });
+
+  it('cuts a back-off that would end past the cutoff short at the cutoff, before maxAttempts', async () => {
+    fail(Infinity);
+    await waits.track(awsClient(SSMClient));
+    const started = Date.now();
+    // The back-off is random up to 1 s, then 2 s, ...; plus up to 2 s for the adaptive limiter.
+    const refused = await withDeadline(cutoffIn(100), getParameter).catch((err: unknown) => err);
+    expect(refused).toMatchObject({ name: 'ThrottlingException', $metadata: { attempts: requests } });
+    expect(requests).toBeLessThan(8);
+    expect(Date.now() - started).toBeLessThan(600);
+  });
+
+  it('retries as before with a far deadline, and outside any deadline after a refusal', async () => {
+    // Server errors back off for 50-200 ms rather than throttling's seconds; the guard is the same.
+    fail(3, 503, 'InternalServerError');
+    expect((await withDeadline(Date.now() + 900_000, getParameter)).$metadata.attempts).toBe(4);
+    fail(3, 503, 'InternalServerError');
+    await expect(withDeadline(cutoffIn(-1_000), getParameter)).rejects.toMatchObject({
+      $metadata: { attempts: 1 },
+    });
+    // The same client, its strategy cached: the refusal's cutoff stayed in its scope.
+    fail(3, 503, 'InternalServerError');
+    expect((await getParameter()).$metadata.attempts).toBe(4);
   });
 });

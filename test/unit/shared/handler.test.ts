@@ -1,9 +1,14 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { jest } from '@jest/globals';
+import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { z } from 'zod';
 import type { Context } from 'aws-lambda';
+import { awsClient, resetClients } from '../../../functions/shared/clients.js';
 import { labHandler } from '../../../functions/shared/handler.js';
 import { readEnv } from '../../../functions/shared/env.js';
 import { labIdSchema } from '../../../functions/shared/names.js';
+import { RetryWaits } from '../../helpers/retry-waits.js';
 
 const context = {
   functionName: 'session-lab-test',
@@ -76,6 +81,48 @@ describe('labHandler', () => {
     await expect(handler({ labId: 'demo' }, context)).rejects.toMatchObject({
       name: 'AccessDeniedException',
     });
+  });
+});
+
+describe('labHandler under throttling near the Lambda deadline', () => {
+  const saved = { ...process.env };
+  // An SSM endpoint that always throttles.
+  const server = createServer((req, res) => {
+    res.writeHead(400, { 'content-type': 'application/x-amz-json-1.1' });
+    res.end(JSON.stringify({ __type: 'ThrottlingException', message: 'Rate exceeded' }));
+  });
+  const waits = new RetryWaits();
+
+  beforeAll(async () => {
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    Object.assign(process.env, {
+      AWS_REGION: 'us-east-1',
+      AWS_ENDPOINT_URL: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      AWS_ACCESS_KEY_ID: 'test',
+      AWS_SECRET_ACCESS_KEY: 'test',
+    });
+    resetClients();
+  });
+  afterAll(async () => {
+    process.env = saved;
+    resetClients();
+    await waits.settled();
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  it('stops the SDK retrying before the deadline, so the task fails with NotReadyYet, not a timeout', async () => {
+    // 5.2 s left: the retry cutoff (5 s margin) is 200 ms away, the SDK's throttling back-offs
+    // (seconds each, 8 attempts) would run into middy's timeout, as the Lambda's would.
+    const end = Date.now() + 5_200;
+    await waits.track(awsClient(SSMClient));
+    const lambda = { ...context, getRemainingTimeInMillis: () => end - Date.now() } as Context;
+    const handler = labHandler(z.object({ labId: labIdSchema }), () =>
+      awsClient(SSMClient).send(new GetParameterCommand({ Name: '/p' })),
+    );
+    const err = await handler({ labId: 'demo' }, lambda).catch((e: unknown) => e);
+    expect(err).toMatchObject({ name: 'NotReadyYet', cause: { name: 'ThrottlingException' } });
+    expect((err as { cause: { $metadata: { attempts: number } } }).cause.$metadata.attempts).toBeLessThan(8);
+    expect(Date.now()).toBeLessThan(end - 4_000);
   });
 });
 
