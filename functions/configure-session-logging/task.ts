@@ -51,19 +51,19 @@ const DOCUMENT = SHARED_NAMES.preferencesDocument;
  * Both are shared by every lab in the Region (facts sheet 0.3): teardown leaves them in place.
  */
 export async function configureSessionLogging(
-  { lab, logGroup = {}, preferences = {} }: Input,
+  { lab, logGroup, preferences }: Input,
   { logs, ssm }: Pick<LabClients, 'logs' | 'ssm'>,
 ): Promise<Output> {
   const desired = sessionPreferences(lab);
   const [, documentVersion] = await Promise.all([
     useOrConverge(
-      logGroup,
+      logGroup ?? {},
       `log group ${lab.logGroupName}`,
       async () => (logGroupAsWanted(await findLogGroup(logs, lab.logGroupName), lab) ? true : undefined),
       () => ensureLogGroup(logs, lab).then(() => true),
     ),
     useOrConverge(
-      preferences,
+      preferences ?? {},
       DOCUMENT,
       async () => {
         const stored = await readDefaultDocument(ssm);
