@@ -16,15 +16,10 @@ import {
   type RoleSpec,
 } from '../shared/iam-roles.js';
 import { MANAGED_POLICIES, SHARED_NAMES } from '../shared/names.js';
-import { sharedUseSchema, useOrConverge } from '../shared/shared-resources.js';
+import { singletonTaskInputSchema, useOrConverge } from '../shared/shared-resources.js';
 import { sharedTags } from '../shared/tags.js';
-import { labReferenceSchema } from '../shared/lab-config.js';
 
-/**
- * Nothing of the lab is needed (its id and run only let its progress be recorded), but whether it
- * is the shared roles' first holder: only that lab converges them, the others check and use them.
- */
-export const inputSchema = labReferenceSchema.extend(sharedUseSchema.shape);
+export const inputSchema = singletonTaskInputSchema;
 export type CreateInstanceRoleInput = z.input<typeof inputSchema>;
 
 export interface CreateInstanceRoleOutput {

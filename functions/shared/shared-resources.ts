@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { NotReadyYet } from './errors.js';
-import type { LabConfig } from './lab-config.js';
+import { labReferenceSchema, type LabConfig } from './lab-config.js';
 
 /**
  * The account- and Region-wide singletons every lab shares (facts sheet 0.3 and 10), as the
@@ -66,6 +66,12 @@ export const sharedUseSchema = z.object({
   converge: z.boolean().default(true),
   heldSince: z.iso.datetime({ message: 'must be an ISO 8601 time' }).optional(),
 });
+
+/**
+ * The input of a task on a singleton that needs nothing of the lab (the shared roles): the lab id
+ * and run only let its progress be recorded; the holding says whether it converges.
+ */
+export const singletonTaskInputSchema = labReferenceSchema.extend(sharedUseSchema.shape);
 
 /** Without `converge` (a caller that is not told of holdings, such as a plain CLI run) it converges. */
 export type SharedUse = z.input<typeof sharedUseSchema>;

@@ -19,6 +19,7 @@ import {
   type ClientCache,
 } from '../../../functions/shared/clients.js';
 import { ConfigurationError } from '../../../functions/shared/errors.js';
+import { useLocalEndpoint } from '../../helpers/local-endpoint.js';
 import { RetryWaits } from '../../helpers/retry-waits.js';
 
 describe('clientConfig', () => {
@@ -222,44 +223,28 @@ describe('awsClient', () => {
 });
 
 describe('awsClient retries under withDeadline (a Lambda invocation’s deadline)', () => {
-  const saved = { ...process.env };
   // An SSM endpoint failing the next `failures.count` requests (with its status and type), then answering.
   const failures = { count: 0, status: 400, type: 'ThrottlingException' };
   let requests = 0;
-  const server = createServer((req, res) => {
+  const fail = (count: number, status = 400, type = 'ThrottlingException') =>
+    Object.assign(failures, { count, status, type });
+  const getParameter = () => awsClient(SSMClient).send(new GetParameterCommand({ Name: '/p' }));
+  const waits = new RetryWaits();
+  useLocalEndpoint((req, res) => {
     requests += 1;
     const failed = failures.count > 0;
     if (failed) failures.count -= 1;
     res.writeHead(failed ? failures.status : 200, { 'content-type': 'application/x-amz-json-1.1' });
     res.end(JSON.stringify(failed ? { __type: failures.type, message: failures.type } : {}));
-  });
-  const fail = (count: number, status = 400, type = 'ThrottlingException') =>
-    Object.assign(failures, { count, status, type });
-  const getParameter = () => awsClient(SSMClient).send(new GetParameterCommand({ Name: '/p' }));
-  const waits = new RetryWaits();
+  }, waits);
   // The margin is 5 s for a function of up to 50 s: this deadline leaves `ms` before the cutoff.
   const cutoffIn = (ms: number) => Date.now() + 5_000 + ms;
 
-  beforeAll(async () => {
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    Object.assign(process.env, {
-      AWS_REGION: 'us-east-1',
-      AWS_ENDPOINT_URL: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-      AWS_ACCESS_KEY_ID: 'test',
-      AWS_SECRET_ACCESS_KEY: 'test',
-    });
-  });
   beforeEach(() => {
     // A fresh client each time: a throttled one's adaptive limiter makes its next call wait ~2 s.
     resetClients();
     requests = 0;
     fail(0);
-  });
-  afterAll(async () => {
-    process.env = saved;
-    resetClients();
-    await waits.settled();
-    await new Promise((resolve) => server.close(resolve));
   });
 
   it('throws the throttling error at once when the cutoff has passed', async () => {

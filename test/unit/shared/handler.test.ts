@@ -1,13 +1,12 @@
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { jest } from '@jest/globals';
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { z } from 'zod';
 import type { Context } from 'aws-lambda';
-import { awsClient, resetClients } from '../../../functions/shared/clients.js';
+import { awsClient } from '../../../functions/shared/clients.js';
 import { labHandler } from '../../../functions/shared/handler.js';
 import { readEnv } from '../../../functions/shared/env.js';
 import { labIdSchema } from '../../../functions/shared/names.js';
+import { useLocalEndpoint } from '../../helpers/local-endpoint.js';
 import { RetryWaits } from '../../helpers/retry-waits.js';
 
 const context = {
@@ -85,31 +84,12 @@ describe('labHandler', () => {
 });
 
 describe('labHandler under throttling near the Lambda deadline', () => {
-  const saved = { ...process.env };
+  const waits = new RetryWaits();
   // An SSM endpoint that always throttles.
-  const server = createServer((req, res) => {
+  useLocalEndpoint((req, res) => {
     res.writeHead(400, { 'content-type': 'application/x-amz-json-1.1' });
     res.end(JSON.stringify({ __type: 'ThrottlingException', message: 'Rate exceeded' }));
-  });
-  const waits = new RetryWaits();
-
-  beforeAll(async () => {
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    Object.assign(process.env, {
-      AWS_REGION: 'us-east-1',
-      AWS_ENDPOINT_URL: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-      AWS_ACCESS_KEY_ID: 'test',
-      AWS_SECRET_ACCESS_KEY: 'test',
-    });
-    resetClients();
-  });
-  afterAll(async () => {
-    process.env = saved;
-    resetClients();
-    await waits.settled();
-    await new Promise((resolve) => server.close(resolve));
-  });
-
+  }, waits);
   it('stops the SDK retrying before the deadline, so the task fails with NotReadyYet, not a timeout', async () => {
     // 5.2 s left: the retry cutoff (5 s margin) is 200 ms away, the SDK's throttling back-offs
     // (seconds each, 8 attempts) would run into middy's timeout, as the Lambda's would.
