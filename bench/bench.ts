@@ -20,14 +20,23 @@ import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import { GetServiceSettingCommand } from '@aws-sdk/client-ssm';
 import { DescribeLogGroupsCommand } from '@aws-sdk/client-cloudwatch-logs';
 import { ListSecretsCommand } from '@aws-sdk/client-secrets-manager';
-import { labClients, resetClients } from '../functions/shared/clients.js';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { awsClient, labClients, resetClients } from '../functions/shared/clients.js';
 import { inventoryCount, labInventory } from '../functions/shared/lab-inventory.js';
 import { startEmulator, type Emulator } from '../local/emulator/index.js';
 import { activeHostScripts } from '../local/emulator/services/host-exec.js';
 import { AWS_PROFILE } from '../local/emulator/time.js';
 import { importHandler, runLocally, type ExecutionEvent } from '../local/runner/runner.js';
 import { VirtualTime } from '../local/runner/virtual-time.js';
-import { criticalPath, orchestrationCost, percentile, stateTransitions, sweepBound } from './model.js';
+import { LOCAL_REGISTRY_TABLE, ensureRegistryTable } from '../local/serve/registry-table.js';
+import {
+  criticalPath,
+  orchestrationCost,
+  percentile,
+  registryRequests,
+  stateTransitions,
+  sweepBound,
+} from './model.js';
 
 const REGION = 'us-east-1';
 // The tasks' structured logs would drown the table; errors still print.
@@ -68,7 +77,11 @@ interface LabRun {
   lambdaSeconds: number;
 }
 
-/** A fresh account: a new emulator (new moto), the SDK pointed at it, the local machinery warm. */
+/**
+ * A fresh account: a new emulator (new moto), the SDK pointed at it, the lab registry in it as
+ * deployed (REGISTRY_TABLE: the shared singletons' first holders create them, steps record their
+ * progress and publish it on the default bus), the local machinery warm.
+ */
 async function freshAccount(): Promise<Emulator> {
   const emulator = await startEmulator({ time: { ...AWS_PROFILE, scale: 1 } });
   // Calls' latencies are modelled waits on the virtual clock, not real work.
@@ -78,8 +91,10 @@ async function freshAccount(): Promise<Emulator> {
     AWS_REGION: REGION,
     AWS_ACCESS_KEY_ID: 'bench',
     AWS_SECRET_ACCESS_KEY: 'bench',
+    REGISTRY_TABLE: LOCAL_REGISTRY_TABLE,
   });
   resetClients();
+  await ensureRegistryTable(awsClient(DynamoDBClient), LOCAL_REGISTRY_TABLE);
   // Warm-up, not measured: import every task module and make one read per service, so module
   // loading and moto's first-call set-up (Lambda cold starts do not look like them) are not
   // counted as a lab's time. The reads change nothing in the account.
@@ -188,6 +203,7 @@ watchdog.unref();
     transitions,
     lambdaInvocations: lab.lambdaInvocations,
     lambdaSeconds: lab.lambdaSeconds,
+    registry: registryRequests(calls),
   });
   const provisionReal = realSeconds() - real0;
   const down = await runLab('teardown-lab', 'bench-one', 'g1');
@@ -204,7 +220,11 @@ watchdog.unref();
     awsCalls: Object.fromEntries(Object.entries(calls).sort(([a], [b]) => a.localeCompare(b))),
     awsCallsTotal: Object.values(calls).reduce((a, b) => a + b, 0),
     costUsd: round(cost.totalUsd, 6),
-    costBreakdownUsd: { stepFunctions: round(cost.stepFunctionsUsd, 6), lambda: round(cost.lambdaUsd, 6) },
+    costBreakdownUsd: {
+      stepFunctions: round(cost.stepFunctionsUsd, 6),
+      lambda: round(cost.lambdaUsd, 6),
+      registry: round(cost.registryUsd, 6),
+    },
     realSeconds: round(provisionReal),
     timeline: lab.events
       .filter((e) => e.type === 'StateEntered' && e.stateType === 'Task')
@@ -316,7 +336,7 @@ console.log(
   [
     `  simulated ${single.simulatedSeconds} s, critical path ${single.criticalPathSeconds} s, ratio ${single.ratio}`,
     `  state transitions ${single.stateTransitions}, Lambda invocations ${single.lambdaInvocations}, AWS calls ${single.awsCallsTotal}`,
-    `  orchestration cost $${single.costUsd} per lab (Step Functions $${(single.costBreakdownUsd as Record<string, number>).stepFunctions}, Lambda $${(single.costBreakdownUsd as Record<string, number>).lambda})`,
+    `  orchestration cost $${single.costUsd} per lab (Step Functions $${(single.costBreakdownUsd as Record<string, number>).stepFunctions}, Lambda $${(single.costBreakdownUsd as Record<string, number>).lambda}, registry $${(single.costBreakdownUsd as Record<string, number>).registry})`,
     `  teardown ${td.seconds} s, leftovers ${td.leftovers}`,
     `  status ${single.status}${single.error ? ` (${single.error})` : ''}; ${single.realSeconds} real s`,
   ].join('\n'),

@@ -11,6 +11,15 @@ export const USD_PER_STATE_TRANSITION = 0.025 / 1000;
 /** Lambda x86 in us-east-1: per GB-second of billed duration and per request (AWS pricing page). */
 export const USD_PER_LAMBDA_GB_SECOND = 0.0000166667;
 export const USD_PER_LAMBDA_REQUEST = 0.2 / 1_000_000;
+/**
+ * The lab registry (DynamoDB on demand) and its progress events (EventBridge custom events), in
+ * us-east-1, from the AWS pricing pages as remembered (not in the facts sheet): $0.625 per million
+ * write request units, $0.125 per million read request units, $1.00 per million events. Each
+ * request is counted as one unit; an item over 1 KB (a lab item holding its report) takes more.
+ */
+export const USD_PER_REGISTRY_WRITE = 0.625 / 1_000_000;
+export const USD_PER_REGISTRY_READ = 0.125 / 1_000_000;
+export const USD_PER_EVENT = 1 / 1_000_000;
 /** infra/constructs/lab-functions.ts gives every task 256 MB. */
 export const LAMBDA_MEMORY_GB = 0.25;
 /** Hosts per lab: four lab hosts and the bootstrap host (seed 3.5). */
@@ -112,19 +121,49 @@ export interface CostInputs {
   lambdaInvocations: number;
   /** Summed Lambda run time (seconds), each invocation as it ran, latency of its calls included. */
   lambdaSeconds: number;
+  /** The registry's DynamoDB requests and the progress events the run sent. */
+  registry?: { writes: number; reads: number; events: number };
 }
 
-/** Orchestration cost in USD: Step Functions transitions, and Lambda requests and GB-seconds. */
+/**
+ * Orchestration cost in USD: Step Functions transitions, Lambda requests and GB-seconds, and the
+ * lab registry's requests and progress events.
+ */
 export function orchestrationCost(inputs: CostInputs): {
   stepFunctionsUsd: number;
   lambdaUsd: number;
+  registryUsd: number;
   totalUsd: number;
 } {
   const stepFunctionsUsd = inputs.transitions * USD_PER_STATE_TRANSITION;
   const lambdaUsd =
     inputs.lambdaInvocations * USD_PER_LAMBDA_REQUEST +
     inputs.lambdaSeconds * LAMBDA_MEMORY_GB * USD_PER_LAMBDA_GB_SECOND;
-  return { stepFunctionsUsd, lambdaUsd, totalUsd: stepFunctionsUsd + lambdaUsd };
+  const { writes = 0, reads = 0, events = 0 } = inputs.registry ?? {};
+  const registryUsd =
+    writes * USD_PER_REGISTRY_WRITE + reads * USD_PER_REGISTRY_READ + events * USD_PER_EVENT;
+  return { stepFunctionsUsd, lambdaUsd, registryUsd, totalUsd: stepFunctionsUsd + lambdaUsd + registryUsd };
+}
+
+const DYNAMODB_WRITES = /^(PutItem|UpdateItem|DeleteItem|BatchWriteItem|TransactWriteItems)$/;
+
+/** The registry requests and events among a run's AWS calls (`service:Operation` -> count). */
+export function registryRequests(calls: Record<string, number>): {
+  writes: number;
+  reads: number;
+  events: number;
+} {
+  let writes = 0;
+  let reads = 0;
+  let events = 0;
+  for (const [key, n] of Object.entries(calls)) {
+    const [service, operation = ''] = key.split(':');
+    if (service === 'dynamodb') {
+      if (DYNAMODB_WRITES.test(operation)) writes += n;
+      else reads += n;
+    } else if (key === 'events:PutEvents') events += n;
+  }
+  return { writes, reads, events };
 }
 
 /** Nearest-rank percentile (p in 0..100) of the values; NaN for none. */

@@ -3,6 +3,7 @@ import {
   criticalPath,
   orchestrationCost,
   percentile,
+  registryRequests,
   stateTransitions,
   sweepBound,
 } from '../../../bench/model.js';
@@ -44,6 +45,21 @@ describe('bench model', () => {
     expect(cost.stepFunctionsUsd).toBeCloseTo(0.002);
     expect(cost.lambdaUsd).toBeCloseTo(40 * 0.0000002 + 20 * 0.25 * 0.0000166667);
     expect(cost.totalUsd).toBeCloseTo(cost.stepFunctionsUsd + cost.lambdaUsd);
+    expect(cost.registryUsd).toBe(0);
+  });
+
+  it('cost: the registry requests and progress events of a run, counted from its AWS calls', () => {
+    const registry = registryRequests({
+      'dynamodb:UpdateItem': 60,
+      'dynamodb:GetItem': 10,
+      'dynamodb:Query': 2,
+      'events:PutEvents': 40,
+      'ssm:GetServiceSetting': 22,
+    });
+    expect(registry).toEqual({ writes: 60, reads: 12, events: 40 });
+    const cost = orchestrationCost({ transitions: 0, lambdaInvocations: 0, lambdaSeconds: 0, registry });
+    expect(cost.registryUsd).toBeCloseTo(60 * 0.625e-6 + 12 * 0.125e-6 + 40 * 1e-6, 12);
+    expect(cost.totalUsd).toBe(cost.registryUsd);
   });
 
   it('nearest-rank percentiles', () => {
