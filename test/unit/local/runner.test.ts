@@ -46,6 +46,9 @@ function resolver(behaviour: Record<string, (event: unknown) => Promise<unknown>
   return async (folder) => async (event) => behaviour[folder]!(event);
 }
 
+/** When the fake registry's holdings began. */
+const SINCE = '2026-12-04T10:00:00.000Z';
+
 describe('local runner', () => {
   it('runs Lambda tasks in-process, retries their named errors and loops on Wait until ready', async () => {
     let startCalls = 0;
@@ -174,6 +177,7 @@ describe('provision-class, run locally', () => {
       },
       'acquire-shared-resources': answer({
         mustCreate: { advancedTier: false, preferences: false, logGroup: false, sharedRoles: false },
+        heldSince: { advancedTier: SINCE, preferences: SINCE, logGroup: SINCE, sharedRoles: SINCE },
       }),
       'wait-for-advanced-tier': answer({ ready: true, value: 'advanced', status: 'Customized' }),
       'create-instance-role': answer({ instanceProfileName: 'SSMLabProfile' }),

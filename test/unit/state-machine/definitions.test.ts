@@ -285,7 +285,7 @@ describe('provision-lab', () => {
     });
     expect(definition.States['Acquire shared resources']).toMatchObject({
       Parameters: { FunctionName: '${AcquireSharedResourcesFunctionArn}', Payload: { 'lab.$': '$.lab' } },
-      ResultSelector: { 'mustCreate.$': '$.Payload.mustCreate' },
+      ResultSelector: { 'mustCreate.$': '$.Payload.mustCreate', 'heldSince.$': '$.Payload.heldSince' },
       ResultPath: '$.shared',
       Next: 'Build the lab',
     });
