@@ -15,7 +15,6 @@ import {
   paginateListAttachedUserPolicies,
   type IAMClient,
 } from '@aws-sdk/client-iam';
-import { WaiterState, createWaiter, type WaiterResult } from '@smithy/core/client';
 import { z } from 'zod';
 import type { LabClients } from '../shared/clients.js';
 import {
@@ -25,8 +24,10 @@ import {
   ignoreErrors,
   isErrorNamed,
 } from '../shared/errors.js';
+import { parsePolicyDocument } from '../shared/iam-roles.js';
 import { labConfigSchema } from '../shared/lab-config.js';
 import { MANAGED_POLICIES, labNames } from '../shared/names.js';
+import { pollUntil } from '../shared/polling.js';
 import { generatePassword, putSecret } from '../shared/secrets.js';
 import { TAG_LAB_ID, labTags } from '../shared/tags.js';
 import { workshopUserPolicy, type PolicyDocument } from './policy.js';
@@ -146,9 +147,7 @@ async function minPasswordLength(iam: IAMClient): Promise<number> {
 async function setLoginProfile(iam: IAMClient, user: LabUser, password: string): Promise<void> {
   const profile = { UserName: user.name, Password: password, PasswordResetRequired: true };
   try {
-    await sendWhenVisible(iam, user, 'CreateLoginProfile', () =>
-      iam.send(new CreateLoginProfileCommand(profile)),
-    );
+    await sendWhenVisible(user, 'CreateLoginProfile', () => iam.send(new CreateLoginProfileCommand(profile)));
   } catch (err) {
     if (!isErrorNamed(err, 'EntityAlreadyExistsException')) throw err;
     try {
@@ -168,50 +167,32 @@ async function setLoginProfile(iam: IAMClient, user: LabUser, password: string):
  * once for an adopted user, it is IamNotPropagatedYet for the workflow's Retry. An adopted user
  * can still be propagating (an earlier run failed right after CreateUser, or the SDK resent a
  * CreateUser whose answer was lost), but nothing tells how young it is, and for an older one the
- * NoSuchEntity is not propagation: so no wait is anchored on it.
- * The loop is the SDK's own waiter (createWaiter, formerly @smithy/util-waiter, now part of
- * @smithy/core) rather than a hand-written one: exponential back-off with jitter to a deadline,
- * sleeping on the global setTimeout and Date, which Jest's fake timers and the benchmark's virtual
- * clock replace. An error other than NoSuchEntity ends it at once.
+ * NoSuchEntity is not propagation: so no wait is anchored on it. Another error ends it at once.
  */
 async function sendWhenVisible(
-  iam: IAMClient,
   user: LabUser,
   operation: string,
   write: () => Promise<unknown>,
 ): Promise<void> {
-  const attempt = async (): Promise<WaiterResult> => {
-    try {
-      await write();
-      return { state: WaiterState.SUCCESS };
-    } catch (err) {
-      if (isErrorNamed(err, 'NoSuchEntityException')) return { state: WaiterState.RETRY };
-      throw err;
-    }
-  };
-  const budgetSeconds = user.waitUntil === undefined ? 0 : (user.waitUntil - Date.now()) / 1000;
-  // The waiter refuses a budget not above its first delay: with no time left to wait, one attempt.
-  const { state } =
-    budgetSeconds > PROPAGATION_MIN_DELAY_SECONDS
-      ? await createWaiter(
-          {
-            client: iam,
-            maxWaitTime: budgetSeconds,
-            minDelay: PROPAGATION_MIN_DELAY_SECONDS,
-            maxDelay: PROPAGATION_MAX_DELAY_SECONDS,
-          },
-          undefined,
-          attempt,
-        )
-      : await attempt();
-  if (state !== WaiterState.SUCCESS) {
+  const sent = await pollUntil(
+    async () => {
+      try {
+        await write();
+        return true;
+      } catch (err) {
+        if (isErrorNamed(err, 'NoSuchEntityException')) return undefined;
+        throw err;
+      }
+    },
+    {
+      maxWaitSeconds: user.waitUntil === undefined ? 0 : (user.waitUntil - Date.now()) / 1000,
+      minDelaySeconds: PROPAGATION_MIN_DELAY_SECONDS,
+      maxDelaySeconds: PROPAGATION_MAX_DELAY_SECONDS,
+    },
+  );
+  if (!sent) {
     throw new IamNotPropagatedYet(`${operation} answered NoSuchEntity for ${user.name}: not visible yet`);
   }
-}
-
-/** IAM returns a policy version's document URL-encoded (RFC 3986). */
-function parsePolicyDocument(raw: string): unknown {
-  return JSON.parse(raw.trimStart().startsWith('{') ? raw : decodeURIComponent(raw));
 }
 
 /**
@@ -276,7 +257,7 @@ async function attachRequired(iam: IAMClient, user: LabUser, required: string[])
   const before = user.waitUntil === undefined ? await attachedPolicyArns(iam, user.name) : [];
   for (const arn of required) {
     if (before.includes(arn)) continue;
-    await sendWhenVisible(iam, user, `AttachUserPolicy ${arn}`, () =>
+    await sendWhenVisible(user, `AttachUserPolicy ${arn}`, () =>
       iam.send(new AttachUserPolicyCommand({ UserName: user.name, PolicyArn: arn })),
     );
   }

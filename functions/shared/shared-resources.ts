@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { NotReadyYet } from './errors.js';
+import { logger } from './logger.js';
+import { pollUntil } from './polling.js';
 import { labReferenceSchema, type LabConfig } from './lab-config.js';
 
 /**
@@ -53,9 +54,13 @@ export interface DocumentSnapshot {
  * before creating it itself: the first holder's creation takes seconds, and waiting is what keeps
  * a class provisioned at once from sending every creation call once per lab against the
  * account-wide rate limits. Past the grace the first holder is presumed failed (its execution may
- * be gone), and the waiting labs converge the singleton themselves (idempotently) instead.
+ * be gone), and the waiting labs converge the singleton themselves (idempotently) instead. Below
+ * every such task's Lambda timeout (120 s), with room left for the convergence.
  */
 export const FIRST_HOLDER_GRACE_SECONDS = 60;
+
+/** How often a waiting holder checks: at once, then from 1 s apart up to 5 s apart (jittered). */
+const FIRST_HOLDER_POLL = { minDelaySeconds: 1, maxDelaySeconds: 5 };
 
 /**
  * What a task converging a singleton is told of the lab's holding: `converge` (the first holder,
@@ -76,17 +81,18 @@ export const singletonTaskInputSchema = labReferenceSchema.extend(sharedUseSchem
 /** Without `converge` (a caller that is not told of holdings, such as a plain CLI run) it converges. */
 export type SharedUse = z.input<typeof sharedUseSchema>;
 
-/** Whether the first holder of a singleton held since `heldSince` may still be creating it. */
-export function firstHolderMayStillBeCreating(heldSince: string | undefined, nowMs = Date.now()): boolean {
-  if (!heldSince) return false;
-  return nowMs - Date.parse(heldSince) < FIRST_HOLDER_GRACE_SECONDS * 1000;
+/** Seconds left of the first holder's grace for a singleton held since `heldSince` (0 when unknown). */
+export function firstHolderGraceLeft(heldSince: string | undefined, nowMs = Date.now()): number {
+  if (!heldSince) return 0;
+  return Math.max(0, FIRST_HOLDER_GRACE_SECONDS - (nowMs - Date.parse(heldSince)) / 1000);
 }
 
 /**
  * Uses a singleton another lab creates, or converges it: a holder told to converge does so; any
- * other takes it as it is when `ready` finds it complete (a read or two instead of the whole
- * convergence), answers NotReadyYet (retried by the workflow) while the first holder may still be
- * creating it, and converges it itself after the grace.
+ * other takes it as it is once `ready` finds it complete (a read or two instead of the whole
+ * convergence), checking again with back-off while the first holder may still be creating it, and
+ * converges it itself after the grace. The wait is in the function, not a workflow Retry: it then
+ * lasts the grace whatever the Retry schedule (or a test's scaled one) allows.
  */
 export async function useOrConverge<T>(
   use: SharedUse,
@@ -95,10 +101,14 @@ export async function useOrConverge<T>(
   converge: () => Promise<T>,
 ): Promise<T> {
   if (use.converge !== false) return converge();
-  const found = await ready();
+  const found = await pollUntil(ready, {
+    maxWaitSeconds: firstHolderGraceLeft(use.heldSince),
+    ...FIRST_HOLDER_POLL,
+  });
   if (found !== undefined) return found;
-  if (firstHolderMayStillBeCreating(use.heldSince)) {
-    throw new NotReadyYet(`${what} is not ready yet: the lab that first took it is creating it`);
-  }
+  logger.warn('the first holder has not completed a shared resource within its grace: converging it', {
+    resource: what,
+    heldSince: use.heldSince,
+  });
   return converge();
 }

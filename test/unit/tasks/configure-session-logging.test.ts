@@ -1,3 +1,4 @@
+import { jest } from '@jest/globals';
 import {
   AssociateKmsKeyCommand,
   CloudWatchLogsClient,
@@ -326,12 +327,22 @@ describe('configureSessionLogging', () => {
       expect(ssm.calls().map((c) => c.args[0].constructor.name)).toEqual(['GetDocumentCommand']);
     });
 
-    it('waits (NotReadyYet) while the first holder may still be creating them, writing nothing', async () => {
-      fakeLogGroups();
+    it('checks again while the first holder may still be creating them, writing nothing until the grace ends', async () => {
+      const groups = fakeLogGroups();
       fakeDocumentStore();
-      await expect(asHolder(justNow())).rejects.toMatchObject({ name: 'NotReadyYet' });
-      expect(logs.commandCalls(CreateLogGroupCommand)).toHaveLength(0);
-      expect(ssm.commandCalls(CreateDocumentCommand)).toHaveLength(0);
+      jest.useFakeTimers({ now: Date.now() });
+      try {
+        const used = asHolder(justNow());
+        await jest.advanceTimersByTimeAsync(30_000);
+        expect(logs.commandCalls(CreateLogGroupCommand)).toHaveLength(0);
+        expect(ssm.commandCalls(CreateDocumentCommand)).toHaveLength(0);
+        expect(logs.commandCalls(DescribeLogGroupsCommand).length).toBeGreaterThan(3);
+        await jest.advanceTimersByTimeAsync(30_000);
+        await used;
+      } finally {
+        jest.useRealTimers();
+      }
+      expect(groups.map((g) => g.logGroupName)).toEqual(['SSM-Logs']);
     });
 
     it('converges them itself after the grace (the first holder may have failed)', async () => {

@@ -1,3 +1,4 @@
+import { jest } from '@jest/globals';
 import {
   AddRoleToInstanceProfileCommand,
   AttachRolePolicyCommand,
@@ -144,10 +145,22 @@ describe('createInstanceRole', () => {
       expect(reads()).toEqual(['GetInstanceProfileCommand']);
     });
 
-    it('waits (NotReadyYet) while the first holder may still be creating it, writing nothing', async () => {
+    it('checks again while the first holder completes it, writing nothing', async () => {
+      await run();
       iam.profiles.set('SSMLabProfile', []); // created, the role not added yet
-      await expect(asHolder(justNow())).rejects.toMatchObject({ name: 'NotReadyYet' });
+      iam.mock.resetHistory();
+      jest.useFakeTimers({ now: Date.now() });
+      try {
+        const used = asHolder(justNow());
+        await jest.advanceTimersByTimeAsync(0);
+        iam.profiles.set('SSMLabProfile', ['SSMLabRole']); // the first holder adds it
+        await jest.advanceTimersByTimeAsync(5_000);
+        await expect(used).resolves.toMatchObject({ instanceProfileName: 'SSMLabProfile' });
+      } finally {
+        jest.useRealTimers();
+      }
       expect(iam.writes()).toEqual([]);
+      expect(iam.mock.commandCalls(GetInstanceProfileCommand)).toHaveLength(2);
     });
 
     it('converges it itself once the first holder has had its grace (it may have failed)', async () => {
@@ -156,14 +169,15 @@ describe('createInstanceRole', () => {
       expect(iam.mock.commandCalls(CreateRoleCommand)).toHaveLength(1);
     });
 
-    it('does not take a profile holding a role with another trust policy as complete', async () => {
+    it('does not take a profile holding a role with another trust policy as complete: converges it', async () => {
       iam.roles.set('SSMLabRole', {
         trust: '{"Version":"2012-10-17","Statement":[]}',
         attached: new Set(),
         tags: [],
       });
       iam.profiles.set('SSMLabProfile', ['SSMLabRole']);
-      await expect(asHolder(justNow())).rejects.toMatchObject({ name: 'NotReadyYet' });
+      await asHolder(longAgo());
+      expect(JSON.parse(iam.roles.get('SSMLabRole')!.trust)).toEqual(EC2_TRUST);
     });
   });
 });
