@@ -91,6 +91,8 @@ interface Tracking {
   runIds?: string[];
   step: string;
   startedAt: string;
+  /** The `running` record, sent alongside the task's own work and awaited before the end record. */
+  started?: Promise<void>;
 }
 
 const tracking = new WeakMap<object, Tracking>();
@@ -153,11 +155,18 @@ export function registryProgress(
         startedAt: new Date().toISOString(),
       };
       tracking.set(request, tracked);
-      await publish(tracked, { name: tracked.step, status: 'running', startedAt: tracked.startedAt });
+      // Not awaited here: the task starts at once (two calls saved on every step's latency, every
+      // poll's included); `after` / `onError` wait for it, so the end never lands before the start.
+      tracked.started = publish(tracked, {
+        name: tracked.step,
+        status: 'running',
+        startedAt: tracked.startedAt,
+      });
     },
     after: async (request) => {
       const tracked = tracking.get(request);
       if (!tracked) return;
+      await tracked.started;
       const response = request.response as { ready?: unknown } | undefined;
       const status: StepStatus = response?.ready === false ? 'waiting' : 'succeeded';
       await publish(
@@ -169,6 +178,7 @@ export function registryProgress(
     onError: async (request) => {
       const tracked = tracking.get(request);
       if (!tracked || !request.error) return;
+      await tracked.started;
       const name = request.error.name;
       const retrying = (RETRYABLE_ERRORS as readonly string[]).includes(name);
       await publish(tracked, {

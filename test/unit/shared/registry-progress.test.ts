@@ -56,6 +56,24 @@ const eventDetails = () =>
   }));
 
 describe('registry progress in labHandler', () => {
+  it('starts the task without waiting for the start record, and writes the end only after it', async () => {
+    let releaseStart!: () => void;
+    const order: string[] = [];
+    doc.on(UpdateCommand).callsFakeOnce(async () => {
+      await new Promise<void>((resolve) => (releaseStart = resolve));
+      order.push('start recorded');
+      return { Attributes: labItem(labRecord({ generation: 4 })) };
+    });
+    const handler = labHandler(schema, async () => {
+      order.push('task ran');
+      releaseStart(); // the start record lands only now, while the task is running
+      return { keyName: 'MyKeyPair-demo', privateKeyParameter: '/p' };
+    });
+    await handler({ lab }, context);
+    expect(order).toEqual(['task ran', 'start recorded']);
+    expect(stepsWritten().map((step) => step?.status)).toEqual(['running', 'succeeded']);
+  });
+
   it('records the start and the end of a step and publishes each change', async () => {
     const handler = labHandler(schema, async () => ({
       keyName: 'MyKeyPair-demo',
