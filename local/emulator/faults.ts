@@ -334,8 +334,9 @@ export class FaultInjector implements FaultHooks {
       this.inScope(expiry, labOfTags(input.Tags))
     ) {
       this.stats.injected.activationExpiry += 1;
-      // At least 50 ms ahead, so CreateActivation's own "must be in the future" check passes.
-      const expiresMs = Date.now() + Math.max(ctx.clock.realMs(expiry!.afterSeconds), 50);
+      // At least 250 ms ahead, so CreateActivation's own "must be in the future" check, made a
+      // moment later, passes (50 ms was overrun on a machine loaded by a benchmark and the suite).
+      const expiresMs = Date.now() + Math.max(ctx.clock.realMs(expiry!.afterSeconds), 250);
       return { ...call, input: { ...input, ExpirationDate: expiresMs / 1000 } };
     }
     const hang = this.config.commandTimeout;

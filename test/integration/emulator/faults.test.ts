@@ -213,7 +213,8 @@ describe('emulator: fault injection', () => {
     it('an activation of the lab expires before it is used; registration is refused', async () => {
       emulator().faults.configure({ activationExpiry: { labIds: ['stale'], afterSeconds: 1 } });
       const [stale, fresh] = await Promise.all([createActivation('stale'), createActivation('fresh')]);
-      await new Promise((resolve) => setTimeout(resolve, 60));
+      // The injected expiry is at least 250 ms ahead (faults.ts).
+      await new Promise((resolve) => setTimeout(resolve, 300));
       const { ActivationList = [] } = await clients().ssm.send(new DescribeActivationsCommand({}));
       const expired = (id?: string) => ActivationList.find((a) => a.ActivationId === id)?.Expired;
       expect([expired(stale.ActivationId), expired(fresh.ActivationId)]).toEqual([true, false]);

@@ -129,7 +129,6 @@ describe('createServiceRole', () => {
 
   describe("for a lab that is not the shared roles' first holder", () => {
     const justNow = () => new Date(Date.now() - 5_000).toISOString();
-    const longAgo = () => new Date(Date.now() - 120_000).toISOString();
     const asHolder = (heldSince: string) =>
       createServiceRole({ converge: false, heldSince }, { iam: iam.client, sts });
 
