@@ -59,7 +59,13 @@ export async function configureSessionLogging(
     useOrConverge(
       logGroup ?? {},
       `log group ${lab.logGroupName}`,
-      async () => (logGroupAsWanted(await findLogGroup(logs, lab.logGroupName), lab) ? true : undefined),
+      async () => {
+        const group = await findLogGroup(logs, lab.logGroupName);
+        if (!group) return undefined; // the first holder is creating it
+        // There, with another retention or key than this lab's: nothing to wait for, it is set now.
+        if (!logGroupAsWanted(group, lab)) await ensureLogGroup(logs, lab);
+        return true;
+      },
       () => ensureLogGroup(logs, lab).then(() => true),
     ),
     useOrConverge(

@@ -345,6 +345,18 @@ describe('configureSessionLogging', () => {
       expect(groups.map((g) => g.logGroupName)).toEqual(['SSM-Logs']);
     });
 
+    it('sets a group that exists with another retention at once, without waiting', async () => {
+      const groups = fakeLogGroups([{ logGroupName: 'SSM-Logs', retentionInDays: 7 }]);
+      fakeDocumentStore();
+      await configureSessionLogging({ lab: testLab() }, testClients()); // the first holder's document
+      groups[0]!.retentionInDays = 7; // then someone else's retention
+      logs.resetHistory();
+      await asHolder(justNow());
+      expect(groups[0]!.retentionInDays).toBe(30);
+      // One look, then the convergence's own: no checking again for the first holder.
+      expect(logs.commandCalls(DescribeLogGroupsCommand)).toHaveLength(2);
+    });
+
     it('converges them itself after the grace (the first holder may have failed)', async () => {
       const groups = fakeLogGroups();
       const store = fakeDocumentStore();
