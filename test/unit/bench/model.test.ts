@@ -3,6 +3,7 @@ import {
   criticalPath,
   orchestrationCost,
   percentile,
+  phases,
   registryRequests,
   stateTransitions,
   sweepBound,
@@ -10,14 +11,15 @@ import {
 import { AWS_PROFILE } from '../../../local/emulator/time.js';
 
 describe('bench model', () => {
-  it('critical path: the longer of the tier switch and the hosts chain, then one verification round', () => {
+  it('critical path: the longer of the tier switch and the hosts chain with its verification round', () => {
     const path = criticalPath(AWS_PROFILE);
-    // UpdateServiceSetting (0.1 s) + 180 s.
-    expect(path.tierSeconds).toBeCloseTo(180.1);
+    // UpdateServiceSetting (0.1 s) + 180 s + the GetServiceSetting that sees it (0.06 s).
+    expect(path.tierSeconds).toBeCloseTo(180.16);
     // 3 IAM writes (0.9) + 10 s propagation, then RunInstances 1 + boot 40 + SendCommand 0.2 + Online 15 + revoke 0.3.
     expect(path.beforeLaunchSeconds).toBeCloseTo(10.9);
     expect(path.afterLaunchSeconds).toBeCloseTo(56.5);
-    expect(path.seconds).toBeCloseTo(180.1 + 0.12);
+    // Verified beside the tier wait: the tier alone is the path.
+    expect(path.seconds).toBeCloseTo(180.16);
     const shortTier = criticalPath({ ...AWS_PROFILE, tierChangeSeconds: 10 });
     expect(shortTier.seconds).toBeCloseTo(10.9 + 56.5 + 0.12);
   });
@@ -68,5 +70,43 @@ describe('bench model', () => {
     expect(percentile(values, 95)).toBe(10);
     expect(percentile([42], 95)).toBe(42);
     expect(percentile([], 50)).toBeNaN();
+  });
+});
+
+describe('bench phases', () => {
+  it('when the labs left each Task state (its last exit), and its retries, ordered by the median end', () => {
+    const lab = (launchEnd: number, verifyEnd: number, launchRetries: number) => ({
+      events: [
+        { type: 'StateEntered', timestamp: 1000, state: 'Launch instances', stateType: 'Task' },
+        ...Array.from({ length: launchRetries }, () => ({
+          type: 'StateRetried',
+          timestamp: 1500,
+          state: 'Launch instances',
+          stateType: 'Task',
+        })),
+        {
+          type: 'StateExited',
+          timestamp: 1000 + launchEnd * 1000,
+          state: 'Launch instances',
+          stateType: 'Task',
+        },
+        { type: 'StateExited', timestamp: 1000 + verifyEnd * 1000, state: 'Verify lab', stateType: 'Task' },
+        {
+          type: 'StateExited',
+          timestamp: 1000 + verifyEnd * 1000,
+          state: 'Lab verified?',
+          stateType: 'Choice',
+        },
+      ],
+    });
+    const summary = phases([lab(20, 90, 0), lab(40, 80, 2), lab(30, 120, 1)], 1000);
+    expect(Object.keys(summary)).toEqual(['Launch instances', 'Verify lab']);
+    expect(summary['Launch instances']).toEqual({
+      labs: 3,
+      endP50Seconds: 30,
+      endMaxSeconds: 40,
+      retries: 3,
+    });
+    expect(summary['Verify lab']).toEqual({ labs: 3, endP50Seconds: 90, endMaxSeconds: 120, retries: 0 });
   });
 });

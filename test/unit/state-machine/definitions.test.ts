@@ -315,11 +315,18 @@ describe('provision-lab', () => {
     });
   });
 
-  it('starts the advanced tier at once (its first holder only), beside the hosts, logging and user branches', () => {
+  it('starts the advanced tier at once (its first holder only), beside the hosts, logging and user branches and their verification', () => {
     const build = definition.States['Build the lab']!;
     const starts = (build.Branches as Definition[]).map((branch) => branch.StartAt);
-    expect(starts).toEqual([
-      'Advanced tier ours to enable?',
+    expect(starts).toEqual(['Advanced tier ours to enable?', 'Build the lab resources']);
+    // The lab is verified while the tier may still be switching, not after it: a class started
+    // together spreads its verification reads over the tier's minutes. The output is the report.
+    const resources = (build.Branches as Definition[])[1]!.States;
+    expect(resources['Build the lab resources']!.Next).toBe('Verify lab');
+    expect(resources['Verify lab']).toMatchObject({ OutputPath: '$.Payload', End: true });
+    expect(build).toMatchObject({ OutputPath: '$[1]', Next: 'Lab verified?' });
+    const lab = resources['Build the lab resources']!;
+    expect((lab.Branches as Definition[]).map((branch) => branch.StartAt)).toEqual([
       'Create roles, activations, key pair and network',
       'Configure session logging',
       'Create workshop user',
@@ -335,7 +342,7 @@ describe('provision-lab', () => {
       Default: 'Wait for advanced tier',
     });
     expect(tier['Enable advanced tier']!.Next).toBe('Wait for advanced tier');
-    const setup = (build.Branches as Definition[])[1]!.States[
+    const setup = (lab.Branches as Definition[])[0]!.States[
       'Create roles, activations, key pair and network'
     ]!;
     expect((setup.Branches as Definition[]).map((branch) => branch.StartAt)).toEqual([
