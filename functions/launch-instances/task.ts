@@ -192,22 +192,31 @@ export async function launchInstances(
   const amiId = ami.Parameter?.Value;
   if (!amiId?.startsWith('ami-')) throw new LabStepFailed(`${SHARED_NAMES.amiParameter} holds no AMI id`);
 
-  const instances: LabInstance[] = [];
-  for (const host of LAB_HOSTS) {
-    const found = (existing.get(names.host(host.role)) ?? []).filter(isActive);
-    const instance =
-      found.length > 0 ? await keepOne(clients, host.role, found) : await launch(clients, input, host, amiId);
-    if (!instance.PrivateIpAddress) {
-      // Assigned at launch in a VPC; missing only while EC2 has not caught up. The retry finds it by tag.
-      throw new NotReadyYet(`${host.role} (${instance.InstanceId}) has no private address yet`);
-    }
-    instances.push({
-      role: host.role,
-      kind: host.kind,
-      environment: host.environment,
-      instanceId: instance.InstanceId!,
-      privateIpAddress: instance.PrivateIpAddress,
-    });
-  }
-  return { amiId, instances };
+  // The hosts side by side: one launch's latency instead of five, and a host whose launch fails
+  // (throttled, profile not visible yet) does not hold back the others, which the retry then finds
+  // up. Every launch is settled before the step answers, so none runs on behind its back.
+  const settled = await Promise.allSettled(
+    LAB_HOSTS.map(async (host): Promise<LabInstance> => {
+      const found = (existing.get(names.host(host.role)) ?? []).filter(isActive);
+      const instance =
+        found.length > 0
+          ? await keepOne(clients, host.role, found)
+          : await launch(clients, input, host, amiId);
+      if (!instance.PrivateIpAddress) {
+        // Assigned at launch in a VPC; missing only while EC2 has not caught up. The retry finds it by tag.
+        throw new NotReadyYet(`${host.role} (${instance.InstanceId}) has no private address yet`);
+      }
+      return {
+        role: host.role,
+        kind: host.kind,
+        environment: host.environment,
+        instanceId: instance.InstanceId!,
+        privateIpAddress: instance.PrivateIpAddress,
+      };
+    }),
+  );
+  // The first host's error in LAB_HOSTS order, whatever order they failed in.
+  const failed = settled.find((result) => result.status === 'rejected');
+  if (failed) throw failed.reason;
+  return { amiId, instances: settled.map((result) => (result as PromiseFulfilledResult<LabInstance>).value) };
 }

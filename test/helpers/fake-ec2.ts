@@ -13,6 +13,7 @@ import {
   EC2Client,
   RevokeSecurityGroupIngressCommand,
   RunInstancesCommand,
+  type RunInstancesCommandInput,
   TerminateInstancesCommand,
   type Filter,
   type Instance,
@@ -54,7 +55,7 @@ export interface FakeKeyPair {
 
 export interface FakeInstance extends Instance {
   /** Every request parameter, as RunInstances received it. */
-  request: Record<string, unknown>;
+  request: RunInstancesCommandInput;
   volumeTags: Tag[];
 }
 
@@ -264,41 +265,7 @@ export class FakeEc2 {
       }
       return {};
     });
-    m.on(RunInstancesCommand).callsFake((input) => {
-      if (this.honourClientToken && input.ClientToken && this.tokens.has(input.ClientToken)) {
-        const original = this.instances.get(this.tokens.get(input.ClientToken)!)!;
-        if (original.request.ImageId !== input.ImageId) {
-          throw awsError(
-            'IdempotentParameterMismatch',
-            'The client token you have provided is associated with a resource that is already deleted or has different parameters.',
-          );
-        }
-        return { Instances: [structuredClone(this.view(original))] };
-      }
-      const id = `i-${hex(8)}`;
-      const instance: FakeInstance = {
-        InstanceId: id,
-        ImageId: input.ImageId,
-        InstanceType: input.InstanceType,
-        State: { Name: 'pending', Code: 0 },
-        PrivateIpAddress: `172.31.1.${this.ip++}`,
-        SubnetId: input.SubnetId,
-        KeyName: input.KeyName,
-        IamInstanceProfile: input.IamInstanceProfile?.Name
-          ? { Arn: `arn:aws:iam::123456789012:instance-profile/${input.IamInstanceProfile.Name}`, Id: 'AIPA' }
-          : undefined,
-        SecurityGroups: (input.SecurityGroupIds ?? []).map((gid: string) => ({ GroupId: gid })),
-        MetadataOptions: input.MetadataOptions,
-        LaunchTime: new Date((this.clock += 1000)),
-        ClientToken: input.ClientToken,
-        Tags: specTags(input.TagSpecifications, 'instance'),
-        volumeTags: specTags(input.TagSpecifications, 'volume'),
-        request: structuredClone(input),
-      };
-      this.instances.set(id, instance);
-      if (input.ClientToken) this.tokens.set(input.ClientToken, id);
-      return { Instances: [structuredClone(this.view(instance))] };
-    });
+    m.on(RunInstancesCommand).callsFake((input) => this.runInstances(input));
     m.on(DescribeInstancesCommand).callsFake((input) => {
       if (input.InstanceIds?.some((id: string) => !this.instances.has(id))) {
         throw awsError(
@@ -366,5 +333,42 @@ export class FakeEc2 {
   private view(instance: FakeInstance): Instance {
     const { request: _request, volumeTags: _volumeTags, ...rest } = instance;
     return rest;
+  }
+
+  /** RunInstances as the fake answers it (a test that stubs RunInstances for some inputs can defer to it). */
+  runInstances(input: RunInstancesCommandInput) {
+    if (this.honourClientToken && input.ClientToken && this.tokens.has(input.ClientToken)) {
+      const original = this.instances.get(this.tokens.get(input.ClientToken)!)!;
+      if (original.request.ImageId !== input.ImageId) {
+        throw awsError(
+          'IdempotentParameterMismatch',
+          'The client token you have provided is associated with a resource that is already deleted or has different parameters.',
+        );
+      }
+      return { Instances: [structuredClone(this.view(original))] };
+    }
+    const id = `i-${hex(8)}`;
+    const instance: FakeInstance = {
+      InstanceId: id,
+      ImageId: input.ImageId,
+      InstanceType: input.InstanceType,
+      State: { Name: 'pending', Code: 0 },
+      PrivateIpAddress: `172.31.1.${this.ip++}`,
+      SubnetId: input.SubnetId,
+      KeyName: input.KeyName,
+      IamInstanceProfile: input.IamInstanceProfile?.Name
+        ? { Arn: `arn:aws:iam::123456789012:instance-profile/${input.IamInstanceProfile.Name}`, Id: 'AIPA' }
+        : undefined,
+      SecurityGroups: (input.SecurityGroupIds ?? []).map((gid: string) => ({ GroupId: gid })),
+      MetadataOptions: input.MetadataOptions,
+      LaunchTime: new Date((this.clock += 1000)),
+      ClientToken: input.ClientToken,
+      Tags: specTags(input.TagSpecifications, 'instance'),
+      volumeTags: specTags(input.TagSpecifications, 'volume'),
+      request: structuredClone(input),
+    };
+    this.instances.set(id, instance);
+    if (input.ClientToken) this.tokens.set(input.ClientToken, id);
+    return { Instances: [structuredClone(this.view(instance))] };
   }
 }

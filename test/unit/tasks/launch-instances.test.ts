@@ -52,7 +52,7 @@ describe('launchInstances', () => {
     for (const instance of out.instances) {
       const launched = ec2.instances.get(instance.instanceId)!;
       expect(instance.privateIpAddress).toBe(launched.PrivateIpAddress);
-      const request = launched.request as Record<string, unknown>;
+      const request = launched.request;
       expect(request).toMatchObject({
         ImageId: AMI,
         InstanceType: 't3.micro',
@@ -242,6 +242,39 @@ describe('launchInstances', () => {
       .on(RunInstancesCommand)
       .rejects(awsError('NoSuchEntity', 'Instance profile SSMLabProfile not found'));
     await expect(run()).rejects.toMatchObject({ name: 'IamNotPropagatedYet' });
+  });
+
+  it('launches the hosts side by side: while EC2 cannot see the profile, the on-premises hosts still launch, and the retry launches the rest', async () => {
+    let profileVisible = false;
+    ec2.mock
+      .on(RunInstancesCommand, { IamInstanceProfile: { Name: 'SSMLabProfile' } })
+      .callsFake((request) => {
+        if (!profileVisible) throw awsError('NoSuchEntity', 'Instance profile SSMLabProfile not found');
+        return ec2.runInstances(request);
+      });
+    await expect(run()).rejects.toMatchObject({ name: 'IamNotPropagatedYet' });
+    expect(requests()).toHaveLength(5);
+    expect([...ec2.instances.values()].map((i) => toTagRecord(i.Tags).Name).sort()).toEqual([
+      'DevOnPrem-demo',
+      'ProdOnPrem-demo',
+    ]);
+
+    profileVisible = true;
+    const out = await run();
+    expect(out.instances.map((i) => i.role)).toEqual([
+      'ProdEC2Instance',
+      'DevEC2Instance',
+      'ProdOnPrem',
+      'DevOnPrem',
+      'Bootstrap',
+    ]);
+    // The retry sends only the three hosts that need the profile.
+    expect(
+      requests()
+        .slice(5)
+        .map((r) => r.ClientToken!.split('-')[0]),
+    ).toEqual(['ProdEC2Instance', 'DevEC2Instance', 'Bootstrap']);
+    expect(ec2.instances.size).toBe(5);
   });
 
   it('any other InvalidParameterValue is not retried as propagation', async () => {
