@@ -33,6 +33,7 @@ import {
   criticalPath,
   orchestrationCost,
   percentile,
+  phases,
   registryRequests,
   stateTransitions,
   sweepBound,
@@ -309,6 +310,7 @@ for (const labs of sizes) {
     leftovers: leftover.count,
     ...(leftover.count ? { leftoversFound: leftover.found } : {}),
     realSeconds: round(realSeconds() - real0),
+    phases: phases(runs, t0),
     ...(ready < labs
       ? { errors: [...new Set(runs.flatMap((r) => (r.error ? [r.error] : [])))].slice(0, 5) }
       : {}),
