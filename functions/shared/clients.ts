@@ -119,7 +119,7 @@ const cutoffs = new AsyncLocalStorage<number>();
 /**
  * Runs `fn` (and everything it awaits) as a Lambda invocation that ends at `deadlineMs`
  * (`Date.now()` time): an SDK retry that would start less than a margin before it is refused, and
- * the call throws its last error (throttling becomes NotReadyYet in `labHandler`, which the
+ * the call throws its last error (throttling becomes Throttled in `labHandler`, which the
  * workflow retries) instead of the SDK sleeping into the Lambda timeout, which nothing retries
  * (5 of 200 benchmark labs failed so). The margin, max(5 s, a tenth of the time left at the start,
  * which is the function's timeout: 30-300 s), leaves time for the calls still to come, each a first

@@ -42,8 +42,17 @@ export class LabStateMismatch extends LabError {}
 /** A step cannot succeed by retrying: a failed registration script, an expired activation, a terminated host. */
 export class LabStepFailed extends LabError {}
 
-/** Error names the state machines retry with backoff and jitter. */
-export const RETRYABLE_ERRORS = [NotReadyYet.name, IamNotPropagatedYet.name] as const;
+/**
+ * Throttling the SDK's adaptive retries could not absorb: many labs in one account contend for the
+ * same account-wide buckets (the benchmark's sweep meets it). The workflows retry it on its own
+ * retrier, sooner and more often than NotReadyYet (back-off capped at 15 s, not 60 s): a bucket
+ * refills at its rate whoever is waiting, and a lab asleep in a long back-off while it refills is
+ * time lost at the end of a class.
+ */
+export class Throttled extends LabError {}
+
+/** Error names the state machines retry with backoff and jitter (Throttled on a retrier of its own). */
+export const RETRYABLE_ERRORS = [NotReadyYet.name, IamNotPropagatedYet.name, Throttled.name] as const;
 
 /** The throttling errors of the services the tasks call (facts sheet 0.1, 7.6): EC2, IAM, the JSON APIs. */
 export const THROTTLING_ERRORS = [
@@ -55,14 +64,10 @@ export const THROTTLING_ERRORS = [
   'RequestThrottledException',
 ] as const;
 
-/**
- * A throttling error the SDK's adaptive retries could not absorb (many labs in one account contend
- * for the same buckets: the benchmark's sweep met it) becomes NotReadyYet, which the state machine
- * retries after a longer back-off instead of failing the lab. Any other error is returned as is.
- */
+/** A throttling error the SDK's retries did not absorb becomes Throttled; any other error is returned as is. */
 export function retryableThrottling(err: unknown): unknown {
   if (!isErrorNamed(err, ...THROTTLING_ERRORS)) return err;
-  return new NotReadyYet(
+  return new Throttled(
     `throttled beyond the SDK's retries: ${(err as Error).name}: ${(err as Error).message}`,
     {
       cause: err,

@@ -14,14 +14,14 @@ export type LabHandler<O> = (event: unknown, context: Context) => Promise<O>;
  * The thin wrapper every task's handler.ts uses: Lambda context in the logs, the lab id as a
  * log key, input validated against the task's schema (InvalidLabInput names the field), then the
  * plain task function. Errors propagate unchanged so Step Functions sees their `name`, except
- * throttling the SDK's retries did not absorb, which becomes NotReadyYet (retried by the workflow).
+ * throttling the SDK's retries did not absorb, which becomes Throttled (retried by the workflow).
  * With a registry configured (REGISTRY_TABLE), the step's start, end and failure are recorded on the
  * lab's item and published as progress events; `progress: false` opts a bookkeeping task out.
  * `untilReady: true` makes a poll task's "not yet" (`{ ready: false, ... }`, recorded as waiting)
  * a NotReadyYet naming what it is waiting for: the workflow's Retry on that task is the poll, one
  * billed transition per check instead of a Choice, a back-off Pass and a Wait.
  * The SDK's retries stop short of the invocation's deadline (`withDeadline`), so throttling ends as
- * NotReadyYet rather than as a Lambda timeout, which the workflow does not retry.
+ * Throttled rather than as a Lambda timeout, which the workflow does not retry.
  */
 export function labHandler<S extends z.ZodType, O>(
   schema: S,

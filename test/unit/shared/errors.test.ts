@@ -14,7 +14,7 @@ describe('typed errors', () => {
     expect(new NotReadyYet('x').name).toBe('NotReadyYet');
     expect(new IamNotPropagatedYet('x').name).toBe('IamNotPropagatedYet');
     expect(new LabStepFailed('x').name).toBe('LabStepFailed');
-    expect(RETRYABLE_ERRORS).toEqual(['NotReadyYet', 'IamNotPropagatedYet']);
+    expect(RETRYABLE_ERRORS).toEqual(['NotReadyYet', 'IamNotPropagatedYet', 'Throttled']);
   });
 
   it('InvalidLabInput names the field in its message', () => {

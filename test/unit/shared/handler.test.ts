@@ -48,14 +48,14 @@ describe('labHandler', () => {
   });
 
   it.each([['RequestLimitExceeded'], ['Throttling'], ['ThrottlingException']])(
-    'turns %s the SDK could not absorb into NotReadyYet for the workflow to retry',
+    'turns %s the SDK could not absorb into Throttled for the workflow to retry',
     async (name) => {
       const throttled = Object.assign(new Error('Rate exceeded'), { name });
       const handler = labHandler(schema, async () => {
         throw throttled;
       });
       const err = await handler({ labId: 'demo' }, context).catch((e: unknown) => e);
-      expect(err).toMatchObject({ name: 'NotReadyYet', cause: throttled });
+      expect(err).toMatchObject({ name: 'Throttled', cause: throttled });
       expect((err as Error).message).toMatch(new RegExp(name));
     },
   );
@@ -90,7 +90,7 @@ describe('labHandler under throttling near the Lambda deadline', () => {
     res.writeHead(400, { 'content-type': 'application/x-amz-json-1.1' });
     res.end(JSON.stringify({ __type: 'ThrottlingException', message: 'Rate exceeded' }));
   }, waits);
-  it('stops the SDK retrying before the deadline, so the task fails with NotReadyYet, not a timeout', async () => {
+  it('stops the SDK retrying before the deadline, so the task fails with Throttled, not a timeout', async () => {
     // 5.2 s left: the retry cutoff (5 s margin) is 200 ms away, the SDK's throttling back-offs
     // (seconds each, 8 attempts) would run into middy's timeout, as the Lambda's would.
     const end = Date.now() + 5_200;
@@ -100,7 +100,7 @@ describe('labHandler under throttling near the Lambda deadline', () => {
       awsClient(SSMClient).send(new GetParameterCommand({ Name: '/p' })),
     );
     const err = await handler({ labId: 'demo' }, lambda).catch((e: unknown) => e);
-    expect(err).toMatchObject({ name: 'NotReadyYet', cause: { name: 'ThrottlingException' } });
+    expect(err).toMatchObject({ name: 'Throttled', cause: { name: 'ThrottlingException' } });
     expect((err as { cause: { $metadata: { attempts: number } } }).cause.$metadata.attempts).toBeLessThan(8);
     expect(Date.now()).toBeLessThan(end - 4_000);
   });

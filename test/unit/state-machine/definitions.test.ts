@@ -71,7 +71,7 @@ describe.each(STATE_MACHINES)('state-machine/%s.asl.json', (name) => {
       const retry = (state.Retry ?? []) as Retrier[];
       const isLambda = state.Resource === 'arn:aws:states:::lambda:invoke';
       const wanted = isLambda
-        ? [LAMBDA_TRANSIENT, [...RETRYABLE_ERRORS]]
+        ? [LAMBDA_TRANSIENT, RETRYABLE_ERRORS.filter((e) => e !== 'Throttled'), ['Throttled']]
         : [['StepFunctions.ExecutionLimitExceeded']];
       // A poll task's NotReadyYet has its own retrier, the poll (see the test of polls below).
       const poll = retry.find((r) => r.ErrorEquals.includes('NotReadyYet') && r.JitterStrategy === 'NONE');
@@ -85,6 +85,13 @@ describe.each(STATE_MACHINES)('state-machine/%s.asl.json', (name) => {
           MaxAttempts: expect.any(Number),
         });
         expect(retrier!.BackoffRate).toBeGreaterThan(1);
+      }
+      if (isLambda) {
+        // Throttling is retried sooner than "not ready yet": the buckets refill whoever waits.
+        const throttled = retry.find((r) => r.ErrorEquals.includes('Throttled'))!;
+        const notReady = retry.find((r) => r.ErrorEquals.includes('IamNotPropagatedYet'))!;
+        expect([stateName, throttled.MaxDelaySeconds]).toEqual([stateName, 15]);
+        expect(throttled.MaxDelaySeconds!).toBeLessThan(notReady.MaxDelaySeconds!);
       }
       // A task's own permanent errors (InvalidLabInput, LabStepFailed, ...) are never retried.
       expect(retry.flatMap((r) => r.ErrorEquals)).not.toContain('States.ALL');

@@ -349,6 +349,23 @@ describe('provision-lab, run locally', () => {
     expect(run.retried.filter((name) => name === 'Create instance role')).toHaveLength(2);
   });
 
+  it('retries a task throttled beyond the SDK’s retries, even past NotReadyYet’s ten attempts, then carries on', async () => {
+    const run = await runLocal(
+      provision,
+      { labId: 'demo' },
+      provisionTasks({
+        'Launch instances': (payload, call) => {
+          if (call < 13)
+            throw taskError('Throttled', 'throttled beyond the SDK’s retries: RequestLimitExceeded');
+          return provisionTasks()['Launch instances']!(payload, call);
+        },
+      }),
+    );
+
+    expect(run.status).toBe('SUCCEEDED');
+    expect(run.retried.filter((name) => name === 'Launch instances')).toHaveLength(12);
+  });
+
   it('fails at once on a bad input, naming the field, before any other step', async () => {
     const run = await runLocal(
       provision,
