@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { App as CdkApp, Stack, Validations, type App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { placeholdersOf } from '../../infra/asl.js';
@@ -71,6 +71,21 @@ let templatePath: string;
 
 const logicalId = (construct: { node: { defaultChild?: unknown } }) =>
   stack.getLogicalId(construct.node.defaultChild as never);
+
+// aws-cdk-lib's built-in CloudFormation validation (a WASM rule engine run on every synth) only
+// warns here: without the @aws-cdk/core:validateAgainstDefaultRules flag it downgrades its errors
+// to warnings and never fails the synth. This file lints the template with cfn-lint instead, where
+// errors fail, so the built-in pass is switched off as its documentation allows (CDK_VALIDATION):
+// its engine's start-up cost about 7 s of CPU for findings nothing here reads. cdk-nag, a plugin
+// createApp registers, still runs on every synth.
+const savedValidation = process.env.CDK_VALIDATION;
+beforeAll(() => {
+  process.env.CDK_VALIDATION = 'false';
+});
+afterAll(() => {
+  if (savedValidation === undefined) delete process.env.CDK_VALIDATION;
+  else process.env.CDK_VALIDATION = savedValidation;
+});
 
 beforeAll(() => {
   const outdir = mkdtempSync(join(tmpdir(), 'session-lab-cdk-out-'));

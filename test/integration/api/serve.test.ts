@@ -29,7 +29,12 @@ import { TEST_REGION, useEmulator } from '../../helpers/emulator.js';
  */
 
 const TIME_SCALE = 0.05;
-useEmulator({ time: { scale: TIME_SCALE } });
+// Shorter boots, agent start and tier switch than AWS's (as step-failures.test.ts): every lab still
+// waits for its instances, its agents and the tier (the tier's first holder switches it, the others
+// wait for it), with fewer polls; the scale, so every Retry budget, is unchanged.
+useEmulator({
+  time: { scale: TIME_SCALE, ec2BootSeconds: 10, agentOnlineSeconds: 5, tierChangeSeconds: 30 },
+});
 jest.setTimeout(600_000);
 
 let serving: Serving;

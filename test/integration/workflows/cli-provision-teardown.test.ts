@@ -6,7 +6,11 @@ import { TEST_REGION, useEmulator } from '../../helpers/emulator.js';
 const LAB = 'cli-e2e';
 
 describe('session-lab provision then teardown (the real workflows, run locally)', () => {
-  const emulator = useEmulator({ time: { scale: 0.05 } });
+  // Shorter boots, agent start and tier switch than AWS's (as step-failures.test.ts): the same
+  // waits and polls, fewer of them. The scale (so every Retry budget) stays what the CLI runs with.
+  const emulator = useEmulator({
+    time: { scale: 0.05, ec2BootSeconds: 10, agentOnlineSeconds: 5, tierChangeSeconds: 30 },
+  });
   const env = () => ({
     AWS_ENDPOINT_URL: emulator().url,
     AWS_REGION: TEST_REGION,

@@ -35,7 +35,9 @@ const EMPTY: LabInventory = {
  */
 describe('provision and teardown under transient and permanent faults', () => {
   const emulator = useEmulator({
-    time: { scale: SCALE },
+    // Shorter boots, agent start and tier switch than AWS's (as step-failures.test.ts): the same
+    // waits, fewer polls of them. The fault windows below are set apart, in model seconds.
+    time: { scale: SCALE, ec2BootSeconds: 10, agentOnlineSeconds: 5, tierChangeSeconds: 30 },
     faults: {
       seed: 11,
       throttle: 0.1,
