@@ -31,20 +31,22 @@ export interface AcquireSharedResourcesOutput {
   heldSince: Record<Singleton, string>;
 }
 
-/** The account's tier and preferences document before anything is changed: what a revert restores. */
-async function snapshots(clients: Pick<LabClients, 'ssm' | 'sts'>) {
-  const [tier, document] = await Promise.all([
-    readActivationTier(clients),
-    ignoreErrors(
-      () => clients.ssm.send(new GetDocumentCommand({ Name: SHARED_NAMES.preferencesDocument })),
-      'InvalidDocument',
-    ),
-  ]);
-  const tierSnapshot: TierSnapshot = { value: tier.value };
-  const documentSnapshot: DocumentSnapshot = document
+/**
+ * The account's tier and preferences document before anything is changed: what a revert restores.
+ * Read only by a lab that finds the singleton free (its first holder), never by the labs joining.
+ */
+const tierSnapshot = async (clients: Pick<LabClients, 'ssm' | 'sts'>): Promise<TierSnapshot> => ({
+  value: (await readActivationTier(clients)).value,
+});
+
+async function documentSnapshot(clients: Pick<LabClients, 'ssm'>): Promise<DocumentSnapshot> {
+  const document = await ignoreErrors(
+    () => clients.ssm.send(new GetDocumentCommand({ Name: SHARED_NAMES.preferencesDocument })),
+    'InvalidDocument',
+  );
+  return document
     ? { exists: true, content: document.Content, format: document.DocumentFormat }
     : { exists: false };
-  return { tier: tierSnapshot, document: documentSnapshot };
 }
 
 /**
@@ -52,7 +54,7 @@ async function snapshots(clients: Pick<LabClients, 'ssm' | 'sts'>) {
  * Of any number of concurrent provisions exactly one is the first holder of each singleton and is
  * told to create / set it; the rest find it held. The first holder also records the account's
  * state before session-lab (tier value, preferences document), which the last release restores
- * when the deployment reverts. Idempotent: a retried acquisition gives the same answer. A lab whose
+ * when the deployment reverts; the labs joining a holding read nothing of the account. Idempotent: a retried acquisition gives the same answer. A lab whose
  * preferences differ from the ones the current holders share is refused (SharedSettingConflict,
  * naming the field): the document is account-wide and would change under the other students.
  * A refused lab gives back the references it took, so it holds none.
@@ -81,10 +83,12 @@ export async function acquireSharedResources(
       heldSince: { advancedTier: now, preferences: now, logGroup: now, sharedRoles: now },
     };
   }
-  const before = await snapshots(deps.clients);
   const options: Record<Singleton, Parameters<LabRegistry['acquireShared']>[2]> = {
-    advancedTier: { snapshot: { ...before.tier } },
-    preferences: { snapshot: { ...before.document }, config: preferencesConfig(lab) },
+    advancedTier: { snapshot: async () => ({ ...(await tierSnapshot(deps.clients)) }) },
+    preferences: {
+      snapshot: async () => ({ ...(await documentSnapshot(deps.clients)) }),
+      config: preferencesConfig(lab),
+    },
     logGroup: {},
     sharedRoles: {},
   };

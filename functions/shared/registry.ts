@@ -143,6 +143,12 @@ export interface SharedRelease {
   lastHolder: boolean;
 }
 
+/**
+ * The account's state before session-lab first changes a singleton, kept for a revert: a value, or
+ * a read of it, made only when this lab may become the first holder (every other lab joins).
+ */
+export type SharedSnapshot = Record<string, unknown> | (() => Promise<Record<string, unknown>>);
+
 /** An optimistic write lost to a concurrent one more often than the retries allow. */
 export class RegistryConflict extends LabError {}
 
@@ -487,44 +493,14 @@ export class LabRegistry {
   async acquireShared(
     key: string,
     labId: string,
-    options: { snapshot?: Record<string, unknown>; config?: Record<string, unknown> } = {},
+    options: { snapshot?: SharedSnapshot; config?: Record<string, unknown> } = {},
   ): Promise<SharedAcquisition> {
     const configHash = options.config ? stableJson(options.config) : undefined;
+    let snapshot: Record<string, unknown> | undefined;
     for (let attempt = 1; attempt <= OPTIMISTIC_ATTEMPTS; attempt++) {
       const now = nowIso(this.clock());
-      {
-        const expr = new Expression();
-        const set = [
-          `${expr.name('kind')} = ${expr.value('shared')}`,
-          `${expr.name('key')} = ${expr.value(key)}`,
-          `${expr.name('holders')} = ${expr.value(new Set([labId]))}`,
-          `${expr.name('holderCount')} = ${expr.value(1)}`,
-          `${expr.name('phase')} = ${expr.value('held')}`,
-          `${expr.name('firstHolder')} = ${expr.value(labId)}`,
-          `${expr.name('heldSince')} = ${expr.value(now)}`,
-          `${expr.name('updatedAt')} = ${expr.value(now)}`,
-          `${expr.name('version')} = if_not_exists(${expr.name('version')}, ${expr.value(0)}) + ${expr.value(1)}`,
-        ];
-        const remove: string[] = [];
-        if (options.snapshot) {
-          const previous = expr.name('previous');
-          set.push(`${previous} = if_not_exists(${previous}, ${expr.value(options.snapshot)})`);
-        }
-        if (options.config) {
-          set.push(`${expr.name('config')} = ${expr.value(options.config)}`);
-          set.push(`${expr.name('configHash')} = ${expr.value(configHash)}`);
-        } else remove.push(expr.name('config'), expr.name('configHash'));
-        const condition =
-          `attribute_not_exists(${expr.name(REGISTRY_KEY)}) OR (${expr.name('holderCount')} = ${expr.value(0)}` +
-          ` AND ${expr.name('phase')} <> ${expr.value('reverting')})`;
-        const first = await this.conditionalUpdate(
-          key,
-          `SET ${set.join(', ')}${remove.length ? ` REMOVE ${remove.join(', ')}` : ''}`,
-          condition,
-          expr,
-        );
-        if (first) return acquisition(key, first, true);
-      }
+      // Joining comes first: of a class started together all labs but one find the singleton held,
+      // and they then never read the account's state for a snapshot (account-wide rate limits).
       {
         const expr = new Expression();
         const holders = expr.name('holders');
@@ -544,6 +520,42 @@ export class LabRegistry {
           expr,
         );
         if (joined) return acquisition(key, joined, false);
+      }
+      if (options.snapshot && !snapshot) {
+        snapshot = typeof options.snapshot === 'function' ? await options.snapshot() : options.snapshot;
+      }
+      {
+        const expr = new Expression();
+        const set = [
+          `${expr.name('kind')} = ${expr.value('shared')}`,
+          `${expr.name('key')} = ${expr.value(key)}`,
+          `${expr.name('holders')} = ${expr.value(new Set([labId]))}`,
+          `${expr.name('holderCount')} = ${expr.value(1)}`,
+          `${expr.name('phase')} = ${expr.value('held')}`,
+          `${expr.name('firstHolder')} = ${expr.value(labId)}`,
+          `${expr.name('heldSince')} = ${expr.value(now)}`,
+          `${expr.name('updatedAt')} = ${expr.value(now)}`,
+          `${expr.name('version')} = if_not_exists(${expr.name('version')}, ${expr.value(0)}) + ${expr.value(1)}`,
+        ];
+        const remove: string[] = [];
+        if (snapshot) {
+          const previous = expr.name('previous');
+          set.push(`${previous} = if_not_exists(${previous}, ${expr.value(snapshot)})`);
+        }
+        if (options.config) {
+          set.push(`${expr.name('config')} = ${expr.value(options.config)}`);
+          set.push(`${expr.name('configHash')} = ${expr.value(configHash)}`);
+        } else remove.push(expr.name('config'), expr.name('configHash'));
+        const condition =
+          `attribute_not_exists(${expr.name(REGISTRY_KEY)}) OR (${expr.name('holderCount')} = ${expr.value(0)}` +
+          ` AND ${expr.name('phase')} <> ${expr.value('reverting')})`;
+        const first = await this.conditionalUpdate(
+          key,
+          `SET ${set.join(', ')}${remove.length ? ` REMOVE ${remove.join(', ')}` : ''}`,
+          condition,
+          expr,
+        );
+        if (first) return acquisition(key, first, true);
       }
       const current = await this.getShared(key);
       if (!current) continue;

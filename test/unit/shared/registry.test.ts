@@ -300,13 +300,22 @@ describe('singleton reference counts', () => {
     });
   });
 
-  it('sends the first-holder write with the snapshot kept from an earlier cycle and the config hash', async () => {
-    doc.on(UpdateCommand).resolves({ Attributes: { pk: 'shared#session-preferences', holderCount: 1 } });
+  it('tries to join first; on a free singleton sends the first-holder write with the snapshot kept from an earlier cycle and the config hash', async () => {
+    doc
+      .on(UpdateCommand)
+      .rejectsOnce(conditionFailed())
+      .resolves({ Attributes: { pk: 'shared#session-preferences', holderCount: 1 } });
+    let snapshotReads = 0;
     await testRegistry().acquireShared('session-preferences', 'a1a', {
-      snapshot: { exists: false },
+      snapshot: async () => {
+        snapshotReads += 1;
+        return { exists: false };
+      },
       config: { logGroupName: 'SSM-Logs', cloudWatchStreaming: true },
     });
-    const [first] = inputsOf(doc, UpdateCommand);
+    const [join, first] = inputsOf(doc, UpdateCommand);
+    expect(join!.UpdateExpression).toMatch(/^ADD #holders/);
+    expect(snapshotReads).toBe(1);
     expect(first!.UpdateExpression).toMatch(/#previous = if_not_exists\(#previous, :v\d+\)/);
     expect(first!.ConditionExpression).toMatch(
       /^attribute_not_exists\(#pk\) OR \(#holderCount = :v\d+ AND #phase <> :v\d+\)$/,

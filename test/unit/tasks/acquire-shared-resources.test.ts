@@ -52,7 +52,11 @@ describe('acquireSharedResources', () => {
 
   it("makes the first lab create every singleton and records the account's state before it", async () => {
     const since = '2026-12-04T10:00:00.000Z';
-    doc.on(UpdateCommand).resolves({ Attributes: { holderCount: 1, heldSince: since } });
+    // Every singleton is free: joining is refused, becoming the first holder is not.
+    doc.on(UpdateCommand).callsFake(async (input: UpdateCommandInput) => {
+      if (!isFirstHolderWrite(input)) throw conditionFailed();
+      return { Attributes: { holderCount: 1, heldSince: since } };
+    });
     const result = await acquireSharedResources(
       { lab },
       { registry: testRegistry(), clients: testClients() },
@@ -63,7 +67,7 @@ describe('acquireSharedResources', () => {
       // When each holding began: how long other labs wait for this one to create the singleton.
       heldSince: { advancedTier: since, preferences: since, logGroup: since, sharedRoles: since },
     });
-    const writes = inputsOf(doc, UpdateCommand);
+    const writes = inputsOf(doc, UpdateCommand).filter(isFirstHolderWrite);
     expect(writes.map(keyOf).sort()).toEqual([
       'advanced-tier',
       'log-group:SSM-Logs',
@@ -85,9 +89,14 @@ describe('acquireSharedResources', () => {
 
   it('keeps the existing preferences document as the snapshot', async () => {
     ssm.on(GetDocumentCommand).resolves({ Content: '{"inputs":{}}', DocumentFormat: 'JSON' });
-    doc.on(UpdateCommand).resolves({ Attributes: { holderCount: 1 } });
+    doc.on(UpdateCommand).callsFake(async (input: UpdateCommandInput) => {
+      if (!isFirstHolderWrite(input)) throw conditionFailed();
+      return { Attributes: { holderCount: 1 } };
+    });
     await acquireSharedResources({ lab }, { registry: testRegistry(), clients: testClients() });
-    const prefs = inputsOf(doc, UpdateCommand).find((w) => keyOf(w) === 'session-preferences')!;
+    const prefs = inputsOf(doc, UpdateCommand)
+      .filter(isFirstHolderWrite)
+      .find((w) => keyOf(w) === 'session-preferences')!;
     expect(Object.values(prefs.ExpressionAttributeValues!)).toContainEqual({
       exists: true,
       content: '{"inputs":{}}',
@@ -106,6 +115,11 @@ describe('acquireSharedResources', () => {
       mustCreate: { advancedTier: false, preferences: false, logGroup: false, sharedRoles: false },
       holders: { advancedTier: 2, preferences: 2, logGroup: 2, sharedRoles: 2 },
     });
+    // A lab joining a holding reads nothing of the account: a class does not read the tier and the
+    // document once per lab against SSM's rate limits, and no first-holder write is even tried.
+    expect(ssm.commandCalls(GetServiceSettingCommand)).toHaveLength(0);
+    expect(ssm.commandCalls(GetDocumentCommand)).toHaveLength(0);
+    expect(inputsOf(doc, UpdateCommand).filter(isFirstHolderWrite)).toHaveLength(0);
   });
 
   it('refuses different preferences naming the field, and gives back the references it took', async () => {
@@ -134,11 +148,21 @@ describe('acquireSharedResources', () => {
     expect(releases.map(keyOf).sort()).toEqual(['advanced-tier', 'log-group:SSM-Logs', 'shared-roles']);
   });
 
-  it('propagates a throttled read before any reference is taken', async () => {
+  it('a first holder whose snapshot read is throttled takes no reference on it and gives back the others', async () => {
     ssm.on(GetServiceSettingCommand).rejects(awsError('ThrottlingException'));
+    doc.on(UpdateCommand).callsFake(async (input: UpdateCommandInput) => {
+      if (input.UpdateExpression!.includes('DELETE')) return { Attributes: { holderCount: 0 } };
+      if (!isFirstHolderWrite(input)) throw conditionFailed();
+      return { Attributes: { holderCount: 1 } };
+    });
     await expect(
       acquireSharedResources({ lab }, { registry: testRegistry(), clients: testClients() }),
     ).rejects.toMatchObject({ name: 'ThrottlingException' });
-    expect(doc.calls()).toHaveLength(0);
+    const taken = inputsOf(doc, UpdateCommand).filter(isFirstHolderWrite).map(keyOf);
+    expect(taken).not.toContain('advanced-tier');
+    const released = inputsOf(doc, UpdateCommand)
+      .filter((w) => w.UpdateExpression!.includes('DELETE'))
+      .map(keyOf);
+    expect(released.sort()).toEqual(taken.sort());
   });
 });
