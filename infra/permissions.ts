@@ -202,6 +202,11 @@ export const PERMISSIONS: Record<LabFunctionName, Grant[]> = {
       resources: [LAB_ROLE_ARNS.instanceRole],
       conditions: passedTo('ec2.amazonaws.com'),
     },
+    registry(
+      'mark the shared role ready for the holding (first holder), or read that mark (the other labs)',
+      'GetItem',
+      'PutItem',
+    ),
   ],
 
   'create-service-role': [
@@ -209,6 +214,11 @@ export const PERMISSIONS: Record<LabFunctionName, Grant[]> = {
       'AmazonSSMManagedInstanceCore',
       'CloudWatchAgentServerPolicy',
     ]),
+    registry(
+      'mark the shared role ready for the holding (first holder), or read that mark (the other labs)',
+      'GetItem',
+      'PutItem',
+    ),
   ],
 
   'create-activations': [

@@ -1,5 +1,8 @@
 import { labClients } from '../shared/clients.js';
 import { labHandler } from '../shared/handler.js';
+import { labRegistry } from '../shared/registry.js';
 import { createInstanceRole, inputSchema } from './task.js';
 
-export const handler = labHandler(inputSchema, (input) => createInstanceRole(input, labClients()));
+export const handler = labHandler(inputSchema, (input) =>
+  createInstanceRole(input, labClients(), labRegistry()),
+);

@@ -16,6 +16,8 @@ import {
   type RoleSpec,
 } from '../shared/iam-roles.js';
 import { MANAGED_POLICIES, SHARED_NAMES } from '../shared/names.js';
+import type { LabRegistry } from '../shared/registry.js';
+import { sharedRoleMarks } from '../shared/ready-marks.js';
 import { singletonTaskInputSchema, useOrConverge } from '../shared/shared-resources.js';
 import { sharedTags } from '../shared/tags.js';
 
@@ -100,12 +102,14 @@ async function readyProfile(clients: Pick<LabClients, 'iam'>): Promise<CreateIns
 export async function createInstanceRole(
   input: CreateInstanceRoleInput,
   clients: Pick<LabClients, 'iam'>,
+  registry?: LabRegistry,
 ): Promise<CreateInstanceRoleOutput> {
   return useOrConverge(
     input,
     SHARED_NAMES.instanceProfile,
     () => readyProfile(clients),
     () => convergeInstanceRole(clients),
+    sharedRoleMarks(registry, SHARED_NAMES.instanceProfile),
   );
 }
 

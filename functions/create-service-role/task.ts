@@ -11,6 +11,8 @@ import {
   type RoleSpec,
 } from '../shared/iam-roles.js';
 import { MANAGED_POLICIES, SHARED_NAMES } from '../shared/names.js';
+import type { LabRegistry } from '../shared/registry.js';
+import { sharedRoleMarks } from '../shared/ready-marks.js';
 import { singletonTaskInputSchema, useOrConverge } from '../shared/shared-resources.js';
 import { sharedTags } from '../shared/tags.js';
 
@@ -76,6 +78,7 @@ export function serviceTrustPolicy(
 export async function createServiceRole(
   input: CreateServiceRoleInput,
   clients: Pick<LabClients, 'iam' | 'sts'>,
+  registry?: LabRegistry,
 ): Promise<CreateServiceRoleOutput> {
   const spec = await serviceRoleSpec(clients);
   return useOrConverge(
@@ -93,6 +96,7 @@ export async function createServiceRole(
       const ensured = await ensureRole(clients.iam, spec);
       return output(await verifyRole(clients.iam, spec, ensured));
     },
+    sharedRoleMarks(registry, SHARED_NAMES.serviceRole),
   );
 }
 

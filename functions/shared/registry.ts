@@ -168,6 +168,7 @@ const OPTIMISTIC_ATTEMPTS = 6;
 
 const labKey = (labId: string) => ({ [REGISTRY_KEY]: `lab#${labId}` });
 const sharedKey = (key: string) => ({ [REGISTRY_KEY]: `shared#${key}` });
+const readyKey = (key: string) => ({ [REGISTRY_KEY]: `ready#${key}` });
 
 const nowIso = (now: Date) => now.toISOString();
 export const epochSeconds = (date: Date) => Math.floor(date.getTime() / 1000);
@@ -633,6 +634,47 @@ export class LabRegistry {
       }
     }
     throw new RegistryConflict(`could not release ${key} for ${labId}: too many concurrent changes`);
+  }
+
+  /**
+   * Records that the singleton (or part of one) `key` is converged for the holding that began at
+   * `heldSince`, with what its users need of it (names and ARNs, never a secret), so the other
+   * holders read this item instead of the account's rate-limited APIs. Never moves back to an
+   * earlier holding; an item of a later one stays. Kept DELETED_RECORD_DAYS after its last write.
+   */
+  async markReady(key: string, heldSince: string, value: Record<string, unknown>): Promise<void> {
+    const now = this.clock();
+    const expr = new Expression();
+    const item = {
+      ...readyKey(key),
+      kind: 'shared-ready',
+      key,
+      heldSince,
+      value: withoutSecrets(value),
+      updatedAt: nowIso(now),
+      [REGISTRY_TTL_ATTRIBUTE]: epochSeconds(now) + DELETED_RECORD_DAYS * 86_400,
+    };
+    const condition = `attribute_not_exists(${expr.name(REGISTRY_KEY)}) OR ${expr.name('heldSince')} <= ${expr.value(heldSince)}`;
+    try {
+      await this.doc.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: item,
+          ConditionExpression: condition,
+          ...expr.input(),
+        }),
+      );
+    } catch (err) {
+      if (!isErrorNamed(err, CONDITION_FAILED)) throw err;
+    }
+  }
+
+  /** What `markReady` recorded for `key` in the holding that began at `heldSince`; undefined until then. */
+  async readyValue(key: string, heldSince: string): Promise<Record<string, unknown> | undefined> {
+    const { Item } = await this.doc.send(
+      new GetCommand({ TableName: this.tableName, Key: readyKey(key), ConsistentRead: true }),
+    );
+    return Item?.heldSince === heldSince ? (Item.value as Record<string, unknown>) : undefined;
   }
 
   /** Singletons `labId` holds, or released last and has not finished reverting. */

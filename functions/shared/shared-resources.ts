@@ -88,27 +88,47 @@ export function firstHolderGraceLeft(heldSince: string | undefined, nowMs = Date
 }
 
 /**
- * Uses a singleton another lab creates, or converges it: a holder told to converge does so; any
- * other takes it as it is once `ready` finds it complete (a read or two instead of the whole
- * convergence), checking again with back-off while the first holder may still be creating it, and
- * converges it itself after the grace. The wait is in the function, not a workflow Retry: it then
- * lasts the grace whatever the Retry schedule (or a test's scaled one) allows.
+ * Where the holders of a singleton tell each other it is converged for the current holding, with
+ * what its users need of it: the lab registry's mark (shared/ready-marks.ts).
+ */
+export interface ReadyMarks<T> {
+  read(heldSince: string): Promise<T | undefined>;
+  mark(heldSince: string, value: T): Promise<void>;
+}
+
+/**
+ * Uses a singleton another lab creates, or converges it: a holder told to converge does so (and,
+ * with `marks`, records it ready for this holding); any other takes it as it is once it is
+ * complete, checking again with back-off while the first holder may still be creating it, and
+ * converges it itself after the grace. "Complete" is the first holder's mark in the registry when
+ * there is one (`marks`: a read of the registry, none of the account's rate-limited APIs: a class
+ * started together polled IAM's read limit empty this way while its first holder was creating the
+ * roles), else `ready` (a read or two of the resource itself). The wait is in the function, not a
+ * workflow Retry: it then lasts the grace whatever the Retry schedule (or a test's scaled one) allows.
  */
 export async function useOrConverge<T>(
   use: SharedUse,
   what: string,
   ready: () => Promise<T | undefined>,
   converge: () => Promise<T>,
+  marks?: ReadyMarks<T>,
 ): Promise<T> {
-  if (use.converge !== false) return converge();
-  const found = await pollUntil(ready, {
-    maxWaitSeconds: firstHolderGraceLeft(use.heldSince),
+  const heldSince = use.heldSince;
+  const convergeAndMark = async () => {
+    const value = await converge();
+    if (marks && heldSince) await marks.mark(heldSince, value);
+    return value;
+  };
+  if (use.converge !== false) return convergeAndMark();
+  const check = marks && heldSince ? () => marks.read(heldSince) : ready;
+  const found = await pollUntil(check, {
+    maxWaitSeconds: firstHolderGraceLeft(heldSince),
     ...FIRST_HOLDER_POLL,
   });
   if (found !== undefined) return found;
   logger.warn('the first holder has not completed a shared resource within its grace: converging it', {
     resource: what,
-    heldSince: use.heldSince,
+    heldSince,
   });
-  return converge();
+  return convergeAndMark();
 }

@@ -8,6 +8,7 @@ import {
 } from '@aws-sdk/client-ssm';
 import type { Context } from 'aws-lambda';
 import { acquireSharedResources } from '../../../functions/acquire-shared-resources/task.js';
+import { createInstanceRole } from '../../../functions/create-instance-role/task.js';
 import { handler as acquireHandler } from '../../../functions/acquire-shared-resources/handler.js';
 import { releaseSharedResources } from '../../../functions/release-shared-resources/task.js';
 import { awsClient, labClients } from '../../../functions/shared/clients.js';
@@ -102,6 +103,23 @@ describe('lab records', () => {
       { labId: 'handler-lab' },
       { registry, clients: labClients(), revertOnLastRelease: false },
     );
+  });
+});
+
+describe('readiness marks of the shared roles', () => {
+  it('the first holder converges and marks; a later holder of the holding takes the mark; an earlier holding never overwrites a later one', async () => {
+    const since = new Date().toISOString();
+    const first = await createInstanceRole({ converge: true, heldSince: since }, labClients(), registry);
+    await expect(registry.readyValue('shared-roles/SSMLabProfile', since)).resolves.toEqual(first);
+    await expect(
+      createInstanceRole({ converge: false, heldSince: since }, labClients(), registry),
+    ).resolves.toEqual(first);
+    // Another holding's mark is not this one's.
+    await expect(
+      registry.readyValue('shared-roles/SSMLabProfile', '2020-01-01T00:00:00.000Z'),
+    ).resolves.toBeUndefined();
+    await registry.markReady('shared-roles/SSMLabProfile', '2020-01-01T00:00:00.000Z', { stale: true });
+    await expect(registry.readyValue('shared-roles/SSMLabProfile', since)).resolves.toEqual(first);
   });
 });
 

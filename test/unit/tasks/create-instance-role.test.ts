@@ -11,6 +11,7 @@ import {
 } from '@aws-sdk/client-iam';
 import { createInstanceRole } from '../../../functions/create-instance-role/task.js';
 import { MANAGED_POLICIES } from '../../../functions/shared/names.js';
+import type { LabRegistry } from '../../../functions/shared/registry.js';
 import { TAG_MANAGED_BY } from '../../../functions/shared/tags.js';
 import { throttled } from '../../helpers/aws.js';
 import { FakeIam } from '../../helpers/fake-iam.js';
@@ -167,6 +168,33 @@ describe('createInstanceRole', () => {
       await expect(asHolder(longAgo())).resolves.toMatchObject({ instanceProfileName: 'SSMLabProfile' });
       expect(iam.profiles.get('SSMLabProfile')).toEqual(['SSMLabRole']);
       expect(iam.mock.commandCalls(CreateRoleCommand)).toHaveLength(1);
+    });
+
+    it('with the lab registry: the first holder marks the profile ready; the others take the mark and send IAM nothing', async () => {
+      const marks = new Map<string, { heldSince: string; value: Record<string, unknown> }>();
+      const registry = {
+        markReady: async (key: string, heldSince: string, value: Record<string, unknown>) => {
+          marks.set(key, { heldSince, value });
+        },
+        readyValue: async (key: string, heldSince: string) =>
+          marks.get(key)?.heldSince === heldSince ? marks.get(key)!.value : undefined,
+      } as unknown as LabRegistry;
+      const since = justNow();
+      const first = await createInstanceRole(
+        { converge: true, heldSince: since },
+        { iam: iam.client },
+        registry,
+      );
+      expect(marks.get('shared-roles/SSMLabProfile')).toEqual({ heldSince: since, value: first });
+      iam.mock.resetHistory();
+      await expect(
+        createInstanceRole({ converge: false, heldSince: since }, { iam: iam.client }, registry),
+      ).resolves.toEqual(first);
+      expect(iam.mock.calls()).toHaveLength(0);
+      // A mark of an earlier holding is not this one's: past the grace the lab converges (and marks) itself.
+      await createInstanceRole({ converge: false, heldSince: longAgo() }, { iam: iam.client }, registry);
+      expect(iam.mock.commandCalls(GetInstanceProfileCommand).length).toBeGreaterThan(0);
+      expect(marks.get('shared-roles/SSMLabProfile')!.heldSince).not.toBe(since);
     });
 
     it('does not take a profile holding a role with another trust policy as complete: converges it', async () => {
