@@ -336,8 +336,14 @@ describe('provision-lab', () => {
     expect((lab.Branches as Definition[]).map((branch) => branch.StartAt)).toEqual([
       'Create roles, activations, key pair and network',
       'Configure session logging',
-      'Create workshop user',
     ]);
+    // The workshop user starts once the shared roles exist, beside the hosts: its IAM writes do
+    // not compete with the roles' first holder across a class started together.
+    const hosts = (lab.Branches as Definition[])[0]!.States;
+    expect(hosts['Create roles, activations, key pair and network']!.Next).toBe('Hosts and workshop user');
+    expect(
+      (hosts['Hosts and workshop user']!.Branches as Definition[]).map((branch) => branch.StartAt),
+    ).toEqual(['Launch instances', 'Create workshop user']);
     const tier = (build.Branches as Definition[])[0]!.States;
     // Every lab waits for the tier; only the first holder switches it on.
     expect(tier['Advanced tier ours to enable?']).toEqual({
