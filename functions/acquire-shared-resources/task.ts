@@ -54,7 +54,8 @@ async function documentSnapshot(clients: Pick<LabClients, 'ssm'>): Promise<Docum
  * Of any number of concurrent provisions exactly one is the first holder of each singleton and is
  * told to create / set it; the rest find it held. The first holder also records the account's
  * state before session-lab (tier value, preferences document), which the last release restores
- * when the deployment reverts; the labs joining a holding read nothing of the account. Idempotent: a retried acquisition gives the same answer. A lab whose
+ * when the deployment reverts; the labs joining a holding read nothing of the account. Idempotent:
+ * a retried acquisition gives the same answer. A lab whose
  * preferences differ from the ones the current holders share is refused (SharedSettingConflict,
  * naming the field): the document is account-wide and would change under the other students.
  * A refused lab gives back the references it took, so it holds none.
