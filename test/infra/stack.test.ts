@@ -476,6 +476,9 @@ describe('the lab registry', () => {
     const table = JSON.stringify({ 'Fn::GetAtt': [logicalId(stack.registry.table), 'Arn'] });
     const wanted: Record<string, string[]> = {
       'acquire-shared-resources': ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+      // The shared roles' readiness marks (PutItem by the first holder, GetItem by the others).
+      'create-instance-role': ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+      'create-service-role': ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
       'release-shared-resources': ['dynamodb:GetItem', 'dynamodb:Scan', 'dynamodb:UpdateItem'],
       'record-lab-status': ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
       'reset-due-labs': ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Scan', 'dynamodb:UpdateItem'],
