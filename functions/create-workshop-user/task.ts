@@ -7,6 +7,7 @@ import {
   CreateUserCommand,
   DeletePolicyVersionCommand,
   GetAccountPasswordPolicyCommand,
+  GetLoginProfileCommand,
   GetPolicyCommand,
   GetPolicyVersionCommand,
   GetUserCommand,
@@ -14,6 +15,7 @@ import {
   UpdateLoginProfileCommand,
   paginateListAttachedUserPolicies,
   type IAMClient,
+  type User,
 } from '@aws-sdk/client-iam';
 import { z } from 'zod';
 import type { LabClients } from '../shared/clients.js';
@@ -116,24 +118,43 @@ function iamArnPrefix(userArn: string): string {
 }
 
 /**
- * Creates the user, or adopts it when it carries this lab's tag. A same-named user without the tag
- * is someone else's: its password is not reset.
+ * Adopts the user when it exists and carries this lab's tag, or creates it. Read first: a run
+ * retried after throttling or a crash then spends no IAM write on the user it made, and writes are
+ * IAM's scarcest rate (a class of 200 labs queued on them: bench/README.md). A same-named user
+ * without the tag is someone else's: its password is not reset.
  */
 async function ensureUser(iam: IAMClient, userName: string, labId: string): Promise<LabUser> {
+  const existing = await getUser(iam, userName);
+  if (existing) return adoptUser(existing, userName, labId);
   try {
     const { User } = await iam.send(new CreateUserCommand({ UserName: userName, Tags: labTags(labId) }));
     return { name: userName, arn: User!.Arn!, waitUntil: Date.now() + PROPAGATION_BUDGET_SECONDS * 1000 };
   } catch (err) {
     if (!isErrorNamed(err, 'EntityAlreadyExistsException')) throw err;
   }
-  const { User } = await iam.send(new GetUserCommand({ UserName: userName }));
-  const owner = User?.Tags?.find((tag) => tag.Key === TAG_LAB_ID)?.Value;
+  // IAM has the user (an earlier attempt's CreateUser whose answer was lost) but reads do not show
+  // it yet (facts sheet 1.4).
+  const created = await getUser(iam, userName);
+  if (!created) throw new IamNotPropagatedYet(`IAM user ${userName} exists but GetUser does not see it yet`);
+  return adoptUser(created, userName, labId);
+}
+
+async function getUser(iam: IAMClient, userName: string): Promise<User | undefined> {
+  const found = await ignoreErrors(
+    () => iam.send(new GetUserCommand({ UserName: userName })),
+    'NoSuchEntityException',
+  );
+  return found?.User;
+}
+
+function adoptUser(user: User, userName: string, labId: string): LabUser {
+  const owner = user.Tags?.find((tag) => tag.Key === TAG_LAB_ID)?.Value;
   if (owner !== labId) {
     throw new LabStateMismatch(
       `IAM user ${userName} exists without the tag ${TAG_LAB_ID}=${labId}: not this lab's`,
     );
   }
-  return { name: userName, arn: User!.Arn! };
+  return { name: userName, arn: user.Arn! };
 }
 
 async function minPasswordLength(iam: IAMClient): Promise<number> {
@@ -144,21 +165,40 @@ async function minPasswordLength(iam: IAMClient): Promise<number> {
   return policy?.PasswordPolicy?.MinimumPasswordLength ?? DEFAULT_MIN_PASSWORD_LENGTH;
 }
 
+/**
+ * Sets the password: CreateLoginProfile for a user without a login profile, UpdateLoginProfile for
+ * one with. A user this invocation created has none; for an adopted one GetLoginProfile (a read)
+ * tells which, so a rerun spends one IAM write here, not a refused create and then an update.
+ */
 async function setLoginProfile(iam: IAMClient, user: LabUser, password: string): Promise<void> {
   const profile = { UserName: user.name, Password: password, PasswordResetRequired: true };
-  try {
-    await sendWhenVisible(user, 'CreateLoginProfile', () => iam.send(new CreateLoginProfileCommand(profile)));
-  } catch (err) {
-    if (!isErrorNamed(err, 'EntityAlreadyExistsException')) throw err;
+  const hasProfile = user.waitUntil === undefined && (await loginProfileExists(iam, user.name));
+  if (!hasProfile) {
     try {
-      await iam.send(new UpdateLoginProfileCommand(profile));
-    } catch (updateErr) {
-      if (isErrorNamed(updateErr, 'EntityTemporarilyUnmodifiableException')) {
-        throw new NotReadyYet(`the login profile of ${user.name} cannot be modified yet`);
-      }
-      throw updateErr;
+      await sendWhenVisible(user, 'CreateLoginProfile', () =>
+        iam.send(new CreateLoginProfileCommand(profile)),
+      );
+      return;
+    } catch (err) {
+      if (!isErrorNamed(err, 'EntityAlreadyExistsException')) throw err;
     }
   }
+  try {
+    await iam.send(new UpdateLoginProfileCommand(profile));
+  } catch (err) {
+    if (isErrorNamed(err, 'EntityTemporarilyUnmodifiableException')) {
+      throw new NotReadyYet(`the login profile of ${user.name} cannot be modified yet`);
+    }
+    throw err;
+  }
+}
+
+async function loginProfileExists(iam: IAMClient, userName: string): Promise<boolean> {
+  const found = await ignoreErrors(
+    () => iam.send(new GetLoginProfileCommand({ UserName: userName })),
+    'NoSuchEntityException',
+  );
+  return found !== undefined;
 }
 
 /**
@@ -197,7 +237,8 @@ async function sendWhenVisible(
 
 /**
  * Creates the customer policy, or makes `document` its default version when the default differs
- * (a changed policy mode, or a new session-lab release). Unchanged content writes nothing.
+ * (a changed policy mode, or a new session-lab release). Unchanged content writes nothing. Read
+ * first, like the user, so a retried run writes nothing for a policy it made.
  */
 async function ensurePolicy(
   iam: IAMClient,
@@ -207,22 +248,28 @@ async function ensurePolicy(
   labId: string,
 ): Promise<void> {
   const PolicyDocument = JSON.stringify(document);
-  try {
-    await iam.send(
-      new CreatePolicyCommand({
-        PolicyName: policyName,
-        PolicyDocument,
-        Description: `Session Manager access of the session-lab workshop user of lab ${labId}`,
-        Tags: labTags(labId),
-      }),
-    );
-    return;
-  } catch (err) {
-    if (!isErrorNamed(err, 'EntityAlreadyExistsException')) throw err;
+  let defaultVersionId = await defaultVersionOf(iam, policyArn);
+  if (defaultVersionId === undefined) {
+    try {
+      await iam.send(
+        new CreatePolicyCommand({
+          PolicyName: policyName,
+          PolicyDocument,
+          Description: `Session Manager access of the session-lab workshop user of lab ${labId}`,
+          Tags: labTags(labId),
+        }),
+      );
+      return;
+    } catch (err) {
+      if (!isErrorNamed(err, 'EntityAlreadyExistsException')) throw err;
+    }
+    defaultVersionId = await defaultVersionOf(iam, policyArn);
+    if (defaultVersionId === undefined) {
+      throw new IamNotPropagatedYet(`policy ${policyName} exists but GetPolicy does not see it yet`);
+    }
   }
-  const { Policy } = await iam.send(new GetPolicyCommand({ PolicyArn: policyArn }));
   const { PolicyVersion } = await iam.send(
-    new GetPolicyVersionCommand({ PolicyArn: policyArn, VersionId: Policy!.DefaultVersionId! }),
+    new GetPolicyVersionCommand({ PolicyArn: policyArn, VersionId: defaultVersionId }),
   );
   if (isDeepStrictEqual(parsePolicyDocument(PolicyVersion?.Document ?? '{}'), document)) return;
 
@@ -230,6 +277,15 @@ async function ensurePolicy(
   await iam.send(
     new CreatePolicyVersionCommand({ PolicyArn: policyArn, PolicyDocument, SetAsDefault: true }),
   );
+}
+
+/** The policy's default version id, or undefined when there is no such policy. */
+async function defaultVersionOf(iam: IAMClient, policyArn: string): Promise<string | undefined> {
+  const found = await ignoreErrors(
+    () => iam.send(new GetPolicyCommand({ PolicyArn: policyArn })),
+    'NoSuchEntityException',
+  );
+  return found?.Policy?.DefaultVersionId;
 }
 
 /** At the five-version limit, deletes the oldest non-default version (the default cannot be deleted). */

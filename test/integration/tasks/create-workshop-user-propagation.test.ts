@@ -30,7 +30,9 @@ describe('create-workshop-user while IAM propagates the new user', () => {
     expect(injected.iamPropagation).toBeGreaterThan(0);
     expect({
       createUser: requests('iam:CreateUser'),
+      // One read each before creating (a rerun adopts instead of writing), none after.
       getUser: requests('iam:GetUser'),
+      getPolicy: requests('iam:GetPolicy'),
       passwordPolicy: requests('iam:GetAccountPasswordPolicy'),
       createPolicy: requests('iam:CreatePolicy'),
       secretWrites: requests('secretsmanager:CreateSecret') + requests('secretsmanager:PutSecretValue'),
@@ -39,7 +41,8 @@ describe('create-workshop-user while IAM propagates the new user', () => {
       attachUserPolicy: requests('iam:AttachUserPolicy'),
     }).toEqual({
       createUser: 1,
-      getUser: 0,
+      getUser: 1,
+      getPolicy: 1,
       passwordPolicy: 1,
       createPolicy: 1,
       secretWrites: 1,

@@ -2,11 +2,13 @@ import { jest } from '@jest/globals';
 import {
   AttachUserPolicyCommand,
   CreateLoginProfileCommand,
+  CreatePolicyCommand,
   CreatePolicyVersionCommand,
   CreateUserCommand,
   DeletePolicyVersionCommand,
   DetachUserPolicyCommand,
   GetAccountPasswordPolicyCommand,
+  GetPolicyCommand,
   GetUserCommand,
   IAMClient,
   ListAttachedUserPoliciesCommand,
@@ -107,6 +109,45 @@ describe('createWorkshopUser', () => {
     // The secret always holds the password in effect.
     expect(secrets.values.get(SECRET)).not.toBe(firstPassword);
     expect(iam.users.get(USER)!.loginProfile!.password).toBe(secrets.values.get(SECRET));
+  });
+
+  it('a rerun reads what it made: its only IAM write is the rotated password', async () => {
+    await run();
+    iamMock.resetHistory();
+    await run();
+
+    const writes = iamMock
+      .calls()
+      .map((call) => (call.args[0] as object).constructor.name)
+      .filter((name) => !/^(Get|List)/.test(name));
+    expect(writes).toEqual(['UpdateLoginProfileCommand']);
+  });
+
+  it('throws IamNotPropagatedYet when CreateUser finds the user GetUser does not show yet', async () => {
+    iamMock
+      .on(GetUserCommand)
+      .rejects(awsError('NoSuchEntityException', `The user ${USER} cannot be found.`));
+    iamMock
+      .on(CreateUserCommand)
+      .rejects(awsError('EntityAlreadyExistsException', `User ${USER} already exists.`));
+
+    await expect(run()).rejects.toMatchObject({
+      name: 'IamNotPropagatedYet',
+      message: expect.stringContaining(USER),
+    });
+    expect(secrets.values.size).toBe(0);
+  });
+
+  it('throws IamNotPropagatedYet when CreatePolicy finds the policy GetPolicy does not show yet', async () => {
+    iamMock.on(GetPolicyCommand).rejects(awsError('NoSuchEntityException', 'Policy does not exist.'));
+    iamMock
+      .on(CreatePolicyCommand)
+      .rejects(awsError('EntityAlreadyExistsException', 'Policy already exists.'));
+
+    await expect(run()).rejects.toMatchObject({
+      name: 'IamNotPropagatedYet',
+      message: expect.stringContaining('SSMDevAccess-demo'),
+    });
   });
 
   it('stores the new password before UpdateLoginProfile, and the next run converges after a crash there', async () => {
@@ -233,7 +274,9 @@ describe('createWorkshopUser while IAM propagates the new user', () => {
     });
     // The work that does not need the user visible runs before the first CreateLoginProfile.
     expect(iamCalls()).toEqual([
+      'GetUserCommand',
       'CreateUserCommand',
+      'GetPolicyCommand',
       'CreatePolicyCommand',
       'GetAccountPasswordPolicyCommand',
       'CreateLoginProfileCommand',
@@ -243,7 +286,7 @@ describe('createWorkshopUser while IAM propagates the new user', () => {
       'ListAttachedUserPoliciesCommand',
     ]);
     expect(iamMock.commandCalls(CreateUserCommand)).toHaveLength(1);
-    expect(iamMock.commandCalls(GetUserCommand)).toHaveLength(0);
+    expect(iamMock.commandCalls(GetUserCommand)).toHaveLength(1);
     expect(iamMock.commandCalls(GetAccountPasswordPolicyCommand)).toHaveLength(1);
     expect(
       secretsMock.commandCalls(CreateSecretCommand).length +
