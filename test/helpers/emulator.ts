@@ -6,6 +6,13 @@ import { POOL_ENV } from './moto-pool.js';
 
 export const TEST_REGION = 'us-east-1';
 
+/**
+ * Shorter boots, agent start and tier switch than AWS's, for the tests that run many labs' whole
+ * workflows: every lab still waits for its instances, its agents and the tier, in less real time.
+ * The scale, so every Retry budget, is the test's own and unchanged.
+ */
+export const SHORT_DELAYS = { ec2BootSeconds: 10, agentOnlineSeconds: 5, tierChangeSeconds: 30 } as const;
+
 /** SDK client settings that reach the emulator. */
 export function emulatorClientConfig(emulator: Emulator) {
   return {

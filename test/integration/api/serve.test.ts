@@ -19,7 +19,7 @@ import type { LabReport } from '../../../functions/verify-lab/task.js';
 import { runLocally } from '../../../local/runner/runner.js';
 import { startServing, type Serving } from '../../../local/serve/serve.js';
 import { ACCOUNT_ID } from '../../../local/emulator/index.js';
-import { TEST_REGION, useEmulator } from '../../helpers/emulator.js';
+import { TEST_REGION, SHORT_DELAYS, useEmulator } from '../../helpers/emulator.js';
 
 /**
  * The portal API served locally (`session-lab serve`) with the real workflows: each request's
@@ -29,12 +29,7 @@ import { TEST_REGION, useEmulator } from '../../helpers/emulator.js';
  */
 
 const TIME_SCALE = 0.05;
-// Shorter boots, agent start and tier switch than AWS's (as step-failures.test.ts): every lab still
-// waits for its instances, its agents and the tier (the tier's first holder switches it, the others
-// wait for it), with fewer polls; the scale, so every Retry budget, is unchanged.
-useEmulator({
-  time: { scale: TIME_SCALE, ec2BootSeconds: 10, agentOnlineSeconds: 5, tierChangeSeconds: 30 },
-});
+useEmulator({ time: { scale: TIME_SCALE, ...SHORT_DELAYS } });
 jest.setTimeout(600_000);
 
 let serving: Serving;

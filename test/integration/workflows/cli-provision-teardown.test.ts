@@ -1,16 +1,13 @@
 import { labClients } from '../../../functions/shared/clients.js';
 import { inventoryCount, labInventory } from '../../../functions/shared/lab-inventory.js';
 import { runCli } from '../../helpers/cli.js';
-import { TEST_REGION, useEmulator } from '../../helpers/emulator.js';
+import { TEST_REGION, SHORT_DELAYS, useEmulator } from '../../helpers/emulator.js';
 
 const LAB = 'cli-e2e';
 
 describe('session-lab provision then teardown (the real workflows, run locally)', () => {
-  // Shorter boots, agent start and tier switch than AWS's (as step-failures.test.ts): the same
-  // waits and polls, fewer of them. The scale (so every Retry budget) stays what the CLI runs with.
-  const emulator = useEmulator({
-    time: { scale: 0.05, ec2BootSeconds: 10, agentOnlineSeconds: 5, tierChangeSeconds: 30 },
-  });
+  // The scale (so every Retry budget) stays what the CLI runs with.
+  const emulator = useEmulator({ time: { scale: 0.05, ...SHORT_DELAYS } });
   const env = () => ({
     AWS_ENDPOINT_URL: emulator().url,
     AWS_REGION: TEST_REGION,

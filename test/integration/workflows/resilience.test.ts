@@ -2,7 +2,7 @@ import { ListCommandsCommand } from '@aws-sdk/client-ssm';
 import { labClients } from '../../../functions/shared/clients.js';
 import { labInventory, type LabInventory } from '../../../functions/shared/lab-inventory.js';
 import { runLocally, type LocalRunResult } from '../../../local/runner/runner.js';
-import { useEmulator } from '../../helpers/emulator.js';
+import { SHORT_DELAYS, useEmulator } from '../../helpers/emulator.js';
 
 const SCALE = 0.05;
 const HEALTHY = ['res-a', 'res-b'];
@@ -35,9 +35,8 @@ const EMPTY: LabInventory = {
  */
 describe('provision and teardown under transient and permanent faults', () => {
   const emulator = useEmulator({
-    // Shorter boots, agent start and tier switch than AWS's (as step-failures.test.ts): the same
-    // waits, fewer polls of them. The fault windows below are set apart, in model seconds.
-    time: { scale: SCALE, ec2BootSeconds: 10, agentOnlineSeconds: 5, tierChangeSeconds: 30 },
+    // The fault windows below are set apart, in model seconds.
+    time: { scale: SCALE, ...SHORT_DELAYS },
     faults: {
       seed: 11,
       throttle: 0.1,

@@ -7,7 +7,7 @@ import {
   type HandlerResolver,
   type LocalRunResult,
 } from '../../../local/runner/runner.js';
-import { useEmulator } from '../../helpers/emulator.js';
+import { SHORT_DELAYS, useEmulator } from '../../helpers/emulator.js';
 import { BOOKKEEPING_FUNCTIONS, workflowSteps } from '../../helpers/steps.js';
 
 const SCALE = 0.05;
@@ -42,7 +42,7 @@ const EMPTY: LabInventory = {
  */
 describe('provision-lab with a permanent failure at each step, then teardown-lab', () => {
   // Shorter boots and tier switch than AWS's: the labs that fail late need the whole provision first.
-  useEmulator({ time: { scale: SCALE, ec2BootSeconds: 10, agentOnlineSeconds: 5, tierChangeSeconds: 30 } });
+  useEmulator({ time: { scale: SCALE, ...SHORT_DELAYS } });
   // One lab per function (a function may run as several states; the first one reached fails).
   // Bookkeeping steps (the registry) are left out: they provision nothing.
   const statesOf = new Map<string, string[]>();
