@@ -54,24 +54,12 @@ export function awsClient<T>(Client: ClientClass<T>): T {
   const clients = scopes.getStore() ?? cache;
   let client = clients.get(Client) as T | undefined;
   if (!client) {
-    const config = clientConfig();
-    client = new Client({ ...config, maxAttempts: config.maxAttempts * (ATTEMPTS_FACTOR.get(Client) ?? 1) });
+    client = new Client(clientConfig());
     guardRetries(client as unknown as RetryingClient, NOT_THROTTLING.get(Client) ?? []);
     clients.set(Client, client);
   }
   return client;
 }
-
-/**
- * Clients whose calls get a multiple of the configured attempts. IAM's rate is account-wide (one
- * endpoint for every Region) and its writes are the slowest bucket a lab meets: a class provisioned
- * together queues on them. With 8 attempts a workshop user's write gave up after seven throttling
- * back-offs (each up to 20 s); the task then failed and its Retry began again from the first call (810
- * task retries for 200 labs in the benchmark), while a call that keeps trying keeps its progress.
- * The invocation's deadline (`withDeadline`) and the SDK's retry quota (100 throttling retries per
- * client) still bound how long it tries.
- */
-const ATTEMPTS_FACTOR = new Map<ClientClass<unknown>, number>([[IAMClient, 3]]);
 
 /**
  * Error names the SDK's retry counts as throttling (its list is service-agnostic) that a service

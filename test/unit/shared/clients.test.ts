@@ -69,15 +69,6 @@ describe('awsClient', () => {
     expect(await ssm.config.retryStrategy()).toHaveProperty('mode', 'adaptive');
   });
 
-  it("gives IAM calls three times the attempts: a class queues on IAM's account-wide write rate", async () => {
-    expect(await awsClient(SSMClient).config.maxAttempts()).toBe(8);
-    expect(await awsClient(IAMClient).config.maxAttempts()).toBe(24);
-    process.env.SESSION_LAB_MAX_ATTEMPTS = '3';
-    resetClients();
-    expect(await awsClient(IAMClient).config.maxAttempts()).toBe(9);
-    delete process.env.SESSION_LAB_MAX_ATTEMPTS;
-  });
-
   it('reaches the endpoint named by AWS_ENDPOINT_URL (how the code finds the local emulator)', async () => {
     const seen: string[] = [];
     const server = createServer((req, res) => {
