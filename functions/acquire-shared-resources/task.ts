@@ -35,9 +35,9 @@ export interface AcquireSharedResourcesOutput {
  * The account's tier and preferences document before anything is changed: what a revert restores.
  * Read only by a lab that finds the singleton free (its first holder), never by the labs joining.
  */
-const tierSnapshot = async (clients: Pick<LabClients, 'ssm' | 'sts'>): Promise<TierSnapshot> => ({
-  value: (await readActivationTier(clients)).value,
-});
+async function tierSnapshot(clients: Pick<LabClients, 'ssm' | 'sts'>): Promise<TierSnapshot> {
+  return { value: (await readActivationTier(clients)).value };
+}
 
 async function documentSnapshot(clients: Pick<LabClients, 'ssm'>): Promise<DocumentSnapshot> {
   const document = await ignoreErrors(
@@ -54,11 +54,11 @@ async function documentSnapshot(clients: Pick<LabClients, 'ssm'>): Promise<Docum
  * Of any number of concurrent provisions exactly one is the first holder of each singleton and is
  * told to create / set it; the rest find it held. The first holder also records the account's
  * state before session-lab (tier value, preferences document), which the last release restores
- * when the deployment reverts; the labs joining a holding read nothing of the account. Idempotent:
- * a retried acquisition gives the same answer. A lab whose
- * preferences differ from the ones the current holders share is refused (SharedSettingConflict,
- * naming the field): the document is account-wide and would change under the other students.
- * A refused lab gives back the references it took, so it holds none.
+ * when the deployment reverts; the labs joining a holding read nothing of the account.
+ * Idempotent: a retried acquisition gives the same answer. A lab whose preferences differ from
+ * the ones the current holders share is refused (SharedSettingConflict, naming the field): the
+ * document is account-wide and would change under the other students. A refused lab gives back
+ * the references it took, so it holds none.
  */
 export async function acquireSharedResources(
   input: AcquireSharedResourcesInput,

@@ -489,8 +489,8 @@ export class LabRegistry {
    * acquisitions becomes the first holder (count 0 -> 1, recording `snapshot` as the account's
    * state before session-lab unless one is kept from an earlier cycle); the others join. Joining
    * is tried first, so `snapshot`, when it is a read, is made only while the singleton is free.
-   * Idempotent: a holder acquiring again gets the same answer. Refused with NotReadyYet while a revert is
-   * running, and with SharedSettingConflict when `config` differs from what the holders share.
+   * Idempotent: a holder acquiring again gets the same answer. Refused with NotReadyYet while a
+   * revert is running, and with SharedSettingConflict when `config` differs from what the holders share.
    */
   async acquireShared(
     key: string,
