@@ -66,6 +66,8 @@ setInterval(() => {
 }, 60_000).unref();
 
 const round = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 10 ** digits;
+const sortedCalls = (calls: Record<string, number>) =>
+  Object.fromEntries(Object.entries(calls).sort(([a], [b]) => a.localeCompare(b)));
 
 interface LabRun {
   labId: string;
@@ -218,7 +220,7 @@ watchdog.unref();
     stateTransitions: transitions,
     lambdaInvocations: lab.lambdaInvocations,
     lambdaSeconds: round(lab.lambdaSeconds, 2),
-    awsCalls: Object.fromEntries(Object.entries(calls).sort(([a], [b]) => a.localeCompare(b))),
+    awsCalls: sortedCalls(calls),
     awsCallsTotal: Object.values(calls).reduce((a, b) => a + b, 0),
     costUsd: round(cost.totalUsd, 6),
     costBreakdownUsd: {
@@ -285,6 +287,8 @@ for (const labs of sizes) {
   delete results.partial;
   const ends = runs.map((r) => (r.endedAt - t0) / 1000);
   const traffic = emulator.traffic.stats();
+  // Read before teardown: the class's provisioning alone.
+  const iamPropagationRefusals = emulator.faults.snapshot().injected.iamPropagation;
   const ready = runs.filter((r) => r.status === 'SUCCEEDED').length;
   const makespan = Math.max(...ends);
   const bound = sweepBound(labs, AWS_PROFILE);
@@ -305,6 +309,10 @@ for (const labs of sizes) {
     throttlesSurfaced: traffic.surfaced,
     throttledByBucket: traffic.throttled,
     transitionsPerLab: round(runs.reduce((n, r) => n + stateTransitions(r.events), 0) / labs, 1),
+    // Every request of the class's provisioning (throttled ones too), and the calls IAM refused
+    // while an entity propagated: where the account's rates went.
+    awsCalls: sortedCalls(traffic.calls),
+    iamPropagationRefusals,
     teardownSeconds: round(teardownSeconds),
     teardownFailed: downs.filter((d) => d.status !== 'SUCCEEDED').length,
     leftovers: leftover.count,

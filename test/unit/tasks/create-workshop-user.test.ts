@@ -292,9 +292,9 @@ describe('createWorkshopUser while IAM propagates the new user', () => {
       secretsMock.commandCalls(CreateSecretCommand).length +
         secretsMock.commandCalls(PutSecretValueCommand).length,
     ).toBe(1);
-    // 1 s, then 1-2 s: the back-off starts small.
-    expect(waitedMs).toBeGreaterThanOrEqual(2_000);
-    expect(waitedMs).toBeLessThanOrEqual(3_000);
+    // 5 s, then 5-10 s: refused writes are spaced out (each spends an IAM write token).
+    expect(waitedMs).toBeGreaterThanOrEqual(10_000);
+    expect(waitedMs).toBeLessThanOrEqual(15_000);
   });
 
   it('re-sends an AttachUserPolicy IAM refuses for the new user', async () => {
@@ -322,11 +322,11 @@ describe('createWorkshopUser while IAM propagates the new user', () => {
     const { error, waitedMs } = await runOnFakeClock();
 
     expect(error).toMatchObject({ name: 'IamNotPropagatedYet', message: expect.stringContaining(USER) });
-    expect(waitedMs).toBeGreaterThan(20_000);
+    expect(waitedMs).toBeGreaterThan(15_000);
     expect(waitedMs).toBeLessThanOrEqual(30_000);
-    // 1, 1-2, 1-4 s apart, then 5 s: a handful of attempts, not a tight loop.
-    expect(iamMock.commandCalls(CreateLoginProfileCommand).length).toBeGreaterThanOrEqual(5);
-    expect(iamMock.commandCalls(CreateLoginProfileCommand).length).toBeLessThanOrEqual(10);
+    // 5 s, then 5-10 s apart: a few attempts, not a tight loop.
+    expect(iamMock.commandCalls(CreateLoginProfileCommand).length).toBeGreaterThanOrEqual(3);
+    expect(iamMock.commandCalls(CreateLoginProfileCommand).length).toBeLessThanOrEqual(6);
     expect(secrets.values.get(SECRET)).toBeDefined();
     expect(iamMock.commandCalls(AttachUserPolicyCommand)).toHaveLength(0);
   });
