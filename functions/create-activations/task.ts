@@ -12,6 +12,7 @@ import { ACTIVE_INSTANCE_STATES, findLabInstances } from '../shared/discovery.js
 import type { ActivationRef, LabNode } from '../shared/lab-state.js';
 import { onlineHostNodes, type OnPremHost } from '../shared/managed-nodes.js';
 import { logger } from '../shared/logger.js';
+import { pollUntil } from '../shared/polling.js';
 import { ENVIRONMENTS, LAB_HOSTS, labNames, type Environment, type HostSpec } from '../shared/names.js';
 import { deleteParameter, parameterExists, putSecureParameter } from '../shared/secrets.js';
 import { TAG_LAB_ID, labTags, toTagRecord } from '../shared/tags.js';
@@ -37,6 +38,19 @@ export interface CreateActivationsOutput {
  * run should not race the expiry).
  */
 export const MIN_REMAINING_MS = 30 * 60 * 1000;
+
+/**
+ * How long one invocation keeps re-sending a CreateActivation that SSM refuses because the service
+ * role has not propagated yet (facts sheet 1.4: no SLA; the benchmark models 10 s), before it is
+ * IamNotPropagatedYet for the workflow's Retry. Waiting here re-sends only CreateActivation: a
+ * workflow retry repeats the whole task (DescribeActivations, the instance and node look-ups,
+ * DeleteParameter) and is a billed state transition. A quarter of the 120 s Lambda timeout
+ * (infra/functions.ts). One budget for both environments' activations.
+ */
+const ROLE_PROPAGATION_BUDGET_SECONDS = 30;
+/** The waiter's back-off: 2 s, then up to 4 s, then 5 s apart (jittered). */
+const ROLE_PROPAGATION_MIN_DELAY_SECONDS = 2;
+const ROLE_PROPAGATION_MAX_DELAY_SECONDS = 5;
 
 /** The lab's activations for one environment, found by their default instance name and tags. */
 async function findActivations(
@@ -87,6 +101,7 @@ async function ensureActivation(
   environment: Environment,
   hosts: HostSpec[],
   clients: Pick<LabClients, 'ssm'>,
+  roleWaitUntil: number,
 ): Promise<ActivationRef> {
   const names = labNames(lab.labId);
   const hostRole = hosts[0]!.role;
@@ -121,25 +136,32 @@ async function ensureActivation(
     );
   }
 
-  let created;
-  try {
-    created = await clients.ssm.send(
-      new CreateActivationCommand({
-        Description: `session-lab ${lab.labId} ${environment} on-premises hosts`,
-        DefaultInstanceName: defaultInstanceName,
-        IamRole: serviceRoleName,
-        RegistrationLimit: hosts.length,
-        ExpirationDate: new Date(Date.now() + lab.activationExpiryHours * 3600 * 1000),
-        // Copied onto every node registered with it: the Environment tag the Prod deny matches.
-        Tags: labTags(lab.labId, { Environment: environment }),
-      }),
-    );
-  } catch (err) {
-    if (isRoleNotPropagated(err)) {
-      throw new IamNotPropagatedYet(`SSM cannot see ${serviceRoleName} yet`, { cause: err });
-    }
-    throw err;
-  }
+  const created = await pollUntil(
+    async () => {
+      try {
+        return await clients.ssm.send(
+          new CreateActivationCommand({
+            Description: `session-lab ${lab.labId} ${environment} on-premises hosts`,
+            DefaultInstanceName: defaultInstanceName,
+            IamRole: serviceRoleName,
+            RegistrationLimit: hosts.length,
+            ExpirationDate: new Date(Date.now() + lab.activationExpiryHours * 3600 * 1000),
+            // Copied onto every node registered with it: the Environment tag the Prod deny matches.
+            Tags: labTags(lab.labId, { Environment: environment }),
+          }),
+        );
+      } catch (err) {
+        if (isRoleNotPropagated(err)) return undefined;
+        throw err;
+      }
+    },
+    {
+      maxWaitSeconds: (roleWaitUntil - Date.now()) / 1000,
+      minDelaySeconds: ROLE_PROPAGATION_MIN_DELAY_SECONDS,
+      maxDelaySeconds: ROLE_PROPAGATION_MAX_DELAY_SECONDS,
+    },
+  );
+  if (!created) throw new IamNotPropagatedYet(`SSM cannot see ${serviceRoleName} yet`);
   // Straight from the response into a SecureString; only the parameter's name leaves this task.
   await putSecureParameter(
     clients.ssm,
@@ -184,6 +206,7 @@ export async function createActivations(
   input: CreateActivationsInput,
   clients: Pick<LabClients, 'ec2' | 'ssm'>,
 ): Promise<CreateActivationsOutput> {
+  const roleWaitUntil = Date.now() + ROLE_PROPAGATION_BUDGET_SECONDS * 1000;
   const registered = await registeredHosts(clients, input.lab.labId);
   const activations: ActivationRef[] = [];
   const alreadyRegistered: LabNode[] = [];
@@ -200,7 +223,9 @@ export async function createActivations(
       }
       continue;
     }
-    activations.push(await ensureActivation(input.lab, input.serviceRoleName, environment, hosts, clients));
+    activations.push(
+      await ensureActivation(input.lab, input.serviceRoleName, environment, hosts, clients, roleWaitUntil),
+    );
   }
   return { activations, alreadyRegistered };
 }

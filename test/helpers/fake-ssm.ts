@@ -69,6 +69,8 @@ export class FakeSsm {
   readonly commands = new Map<string, FakeCommand>();
   /** Every activation code ever issued, deleted activations included. */
   readonly issuedCodes: string[] = [];
+  /** CreateActivation refuses this many more calls as SSM does while the role propagates. */
+  roleInvisibleFor = 0;
 
   constructor() {
     const m = this.mock;
@@ -105,6 +107,12 @@ export class FakeSsm {
       return {};
     });
     m.on(CreateActivationCommand).callsFake((input) => {
+      if (this.roleInvisibleFor > 0) {
+        this.roleInvisibleFor -= 1;
+        throw Object.assign(new Error(`Not existing role: arn:aws:iam::123456789012:role/${input.IamRole}`), {
+          name: 'ValidationException',
+        });
+      }
       const id = randomUUID();
       const code = `code${randomUUID().replace(/-/g, '').slice(0, 16)}`;
       this.issuedCodes.push(code);

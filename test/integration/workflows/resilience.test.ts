@@ -105,13 +105,11 @@ describe('provision and teardown under transient and permanent faults', () => {
     });
     expect(stats.injected.throttle).toBeGreaterThan(20);
     expect(stats.injected.serverError).toBeGreaterThan(0);
-    // IAM propagation was met (the shared profile or role, or a new user) and retried through.
+    // IAM propagation was met (the shared profile or role, or a new user) and got through: the
+    // healthy labs are ready (above). The tasks re-send a refused CreateActivation or user write
+    // themselves for a while, so it may never reach the state machine's Retry
+    // (test/unit/state-machine/local-run.test.ts covers that Retry).
     expect(stats.injected.iamPropagation).toBeGreaterThan(0);
-    expect(
-      [...runs.values()].some((run) =>
-        run.events.some((e) => e.type === 'TaskFailed' && e.error === 'IamNotPropagatedYet'),
-      ),
-    ).toBe(true);
     // Every throttle and 5xx was absorbed by a retry: none reached a task. The lost SendCommand
     // answers reach register-agents on purpose (the SDK must not resend it blindly), which finds
     // its command on the re-run: each lab ran its registration exactly once.

@@ -1,3 +1,4 @@
+import { jest } from '@jest/globals';
 import { RunInstancesCommand } from '@aws-sdk/client-ec2';
 import {
   CreateActivationCommand,
@@ -153,14 +154,51 @@ describe('createActivations', () => {
     await expect(run()).resolves.toHaveProperty('activations');
   });
 
-  it('"Not existing role" right after the role was created is IamNotPropagatedYet, and nothing is stored', async () => {
-    ssm.mock
-      .on(CreateActivationCommand)
-      .rejects(
-        awsError('ValidationException', 'Not existing role: arn:aws:iam::123456789012:role/SSMServiceRole'),
+  describe('while SSM cannot see the new service role yet', () => {
+    beforeEach(() => jest.useFakeTimers());
+    afterEach(() => jest.useRealTimers());
+
+    const roleNotVisible = () =>
+      awsError('ValidationException', 'Not existing role: arn:aws:iam::123456789012:role/SSMServiceRole');
+
+    /** One invocation on the fake clock: its waits are jumped. Its outcome and the model ms it took. */
+    async function runOnFakeClock() {
+      const startedAt = Date.now();
+      const outcome = run().then(
+        (output) => ({ output, error: undefined }),
+        (error: unknown) => ({ output: undefined, error }),
       );
-    await expect(run()).rejects.toMatchObject({ name: 'IamNotPropagatedYet' });
-    expect(ssm.mock.commandCalls(PutParameterCommand)).toHaveLength(0);
+      await jest.runAllTimersAsync();
+      return { ...(await outcome), waitedMs: Date.now() - startedAt };
+    }
+
+    it('re-sends only CreateActivation in the same invocation until the role is visible', async () => {
+      ssm.roleInvisibleFor = 2;
+
+      const { output, error, waitedMs } = await runOnFakeClock();
+
+      expect(error).toBeUndefined();
+      expect(output!.activations.map((a) => a.environment)).toEqual(['Dev', 'Prod']);
+      // Two refused, then one per environment; the look-ups ran once per environment.
+      expect(ssm.mock.commandCalls(CreateActivationCommand)).toHaveLength(4);
+      expect(ssm.mock.commandCalls(DescribeActivationsCommand)).toHaveLength(2);
+      expect(ssm.mock.commandCalls(PutParameterCommand)).toHaveLength(2);
+      // 2 s, then 2-4 s.
+      expect(waitedMs).toBeGreaterThanOrEqual(4_000);
+      expect(waitedMs).toBeLessThanOrEqual(6_000);
+    });
+
+    it('is IamNotPropagatedYet once its budget is spent, and nothing is stored', async () => {
+      ssm.mock.on(CreateActivationCommand).rejects(roleNotVisible());
+
+      const { error, waitedMs } = await runOnFakeClock();
+
+      expect(error).toMatchObject({ name: 'IamNotPropagatedYet' });
+      expect(waitedMs).toBeGreaterThan(20_000);
+      expect(waitedMs).toBeLessThanOrEqual(30_000);
+      expect(ssm.mock.commandCalls(CreateActivationCommand).length).toBeLessThanOrEqual(10);
+      expect(ssm.mock.commandCalls(PutParameterCommand)).toHaveLength(0);
+    });
   });
 
   it('any other ValidationException is not retried as propagation', async () => {
