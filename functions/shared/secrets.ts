@@ -4,6 +4,7 @@ import {
   DeleteSecretCommand,
   DescribeSecretCommand,
   PutSecretValueCommand,
+  TagResourceCommand,
   type SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
 import {
@@ -13,7 +14,7 @@ import {
   type SSMClient,
 } from '@aws-sdk/client-ssm';
 import { ignoreErrors, isErrorNamed } from './errors.js';
-import type { Tag } from './tags.js';
+import { toTagRecord, type Tag } from './tags.js';
 
 /**
  * The one place secrets are written and removed. Secret values go from the API response that
@@ -74,13 +75,26 @@ export async function putSecret(
   }
 }
 
-/** The ARN of a secret, or undefined when it does not exist. */
-export async function secretArn(secrets: SecretsManagerClient, name: string): Promise<string | undefined> {
+/** A secret's ARN and tags (not its value), or undefined when it does not exist. */
+export async function findSecret(
+  secrets: SecretsManagerClient,
+  name: string,
+): Promise<{ arn: string; tags: Record<string, string> } | undefined> {
   const found = await ignoreErrors(
     () => secrets.send(new DescribeSecretCommand({ SecretId: name })),
     'ResourceNotFoundException',
   );
-  return found?.ARN;
+  return found?.ARN ? { arn: found.ARN, tags: toTagRecord(found.Tags) } : undefined;
+}
+
+/** The ARN of a secret, or undefined when it does not exist. */
+export async function secretArn(secrets: SecretsManagerClient, name: string): Promise<string | undefined> {
+  return (await findSecret(secrets, name))?.arn;
+}
+
+/** Adds or overwrites tags on a secret. */
+export async function tagSecret(secrets: SecretsManagerClient, arn: string, tags: Tag[]): Promise<void> {
+  await secrets.send(new TagResourceCommand({ SecretId: arn, Tags: tags }));
 }
 
 /** Deletes a secret at once (no recovery window: a reset recreates it under the same name). */

@@ -3,8 +3,9 @@ export const TAG_LAB_ID = 'session-lab:lab-id';
 export const TAG_MANAGED_BY = 'session-lab:managed-by';
 export const MANAGED_BY = 'session-lab';
 /**
- * The provisioning run (execution name) an instance was launched by: a re-run of the same run finds
- * and reuses it, while a reset (new run id) launches new instances.
+ * The provisioning run (execution name) a resource belongs to: an instance launched by it (a re-run
+ * of the same run finds and reuses it, while a reset, a new run id, launches new instances), the
+ * workshop user's password secret once the run set that password (a retry keeps it).
  */
 export const TAG_RUN_ID = 'session-lab:run-id';
 

@@ -179,5 +179,10 @@ export function createEmulatorServer(options: EmulatorServerOptions): {
         if (!res.headersSent) send(new RawReply(502, { 'content-type': 'text/plain' }, String(err)));
       });
   });
+  // Node closes a keep-alive connection idle for 5 s; the SDK's agent keeps its sockets and may
+  // send on one just as it closes: "read ECONNRESET". On a loaded machine requests sit idle for
+  // seconds of real time (the 200-lab benchmark: one lab failed so after the SDK's retries). AWS's
+  // endpoints keep idle connections far longer; so does the emulator. `stop()` closes them all.
+  server.keepAliveTimeout = 10 * 60_000;
   return { server, context };
 }

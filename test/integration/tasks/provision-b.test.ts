@@ -99,8 +99,16 @@ describe('provisioning tasks against the emulator', () => {
     );
     expect(SecretString!.length).toBeGreaterThanOrEqual(24);
     expect(JSON.stringify(out)).not.toContain(SecretString!);
+    // A retry of the same run keeps the password it set (the secret's run tag says so).
     await expect(retrying(() => createWorkshopUser({ lab }, clients))).resolves.toEqual(out);
-    // Checked after the re-run (UpdateLoginProfile): moto 5.2 ignores PasswordResetRequired on
+    const { SecretString: kept } = await clients.secrets.send(
+      new GetSecretValueCommand({ SecretId: out.passwordSecretArn }),
+    );
+    expect(kept).toBe(SecretString);
+    // A new run rotates it.
+    const next = { ...lab, runId: 'r2' };
+    await expect(retrying(() => createWorkshopUser({ lab: next }, clients))).resolves.toEqual(out);
+    // Checked after the new run (UpdateLoginProfile): moto 5.2 ignores PasswordResetRequired on
     // CreateLoginProfile, which AWS honours.
     const profile = await clients.iam.send(new GetLoginProfileCommand({ UserName: out.userName }));
     expect(profile.LoginProfile?.PasswordResetRequired).toBe(true);
@@ -108,7 +116,7 @@ describe('provisioning tasks against the emulator', () => {
       new GetSecretValueCommand({ SecretId: out.passwordSecretArn }),
     );
     expect(rotated).not.toBe(SecretString);
-    await retrying(() => createWorkshopUser({ lab: { ...lab, policyMode: 'seed' } }, clients));
+    await retrying(() => createWorkshopUser({ lab: { ...next, policyMode: 'seed' } }, clients));
     const { Policy } = await clients.iam.send(new GetPolicyCommand({ PolicyArn: out.policyArn }));
     expect(Policy?.DefaultVersionId).toBe('v2');
   });

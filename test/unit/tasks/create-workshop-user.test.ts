@@ -23,7 +23,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { workshopUserPolicy } from '../../../functions/create-workshop-user/policy.js';
 import { createWorkshopUser } from '../../../functions/create-workshop-user/task.js';
 import { MANAGED_POLICIES } from '../../../functions/shared/names.js';
-import { labTags } from '../../../functions/shared/tags.js';
+import { TAG_RUN_ID, labTags, toTagRecord } from '../../../functions/shared/tags.js';
 import { ACCOUNT, awsError, testClients, testLab } from '../../helpers/aws-mock.js';
 import { FakeIamUsers } from '../../helpers/fake-iam-users.js';
 import { FakeSecrets } from '../../helpers/fake-secrets.js';
@@ -97,10 +97,10 @@ describe('createWorkshopUser', () => {
     expect(secrets.values.get(SECRET)!.length).toBeGreaterThanOrEqual(40);
   });
 
-  it('converges when run twice: same user and policy, no duplicate attachments, a rotated password in the secret', async () => {
+  it('converges when a new run runs it again: same user and policy, no duplicate attachments, a rotated password', async () => {
     const first = await run();
     const firstPassword = secrets.values.get(SECRET);
-    const second = await run();
+    const second = await run({ runId: 'provision-demo-2' });
 
     expect(second).toEqual(first);
     expect(iam.policies.get(POLICY_ARN)!.versions).toHaveLength(1);
@@ -111,16 +111,44 @@ describe('createWorkshopUser', () => {
     expect(iam.users.get(USER)!.loginProfile!.password).toBe(secrets.values.get(SECRET));
   });
 
-  it('a rerun reads what it made: its only IAM write is the rotated password', async () => {
+  const iamCalls = () => iamMock.calls().map((call) => (call.args[0] as object).constructor.name);
+  const iamWrites = () => iamCalls().filter((name) => !/^(Get|List)/.test(name));
+
+  it('a new run reads what it made: its only IAM write is the rotated password', async () => {
     await run();
     iamMock.resetHistory();
-    await run();
+    await run({ runId: 'provision-demo-2' });
 
-    const writes = iamMock
-      .calls()
-      .map((call) => (call.args[0] as object).constructor.name)
-      .filter((name) => !/^(Get|List)/.test(name));
-    expect(writes).toEqual(['UpdateLoginProfileCommand']);
+    expect(iamWrites()).toEqual(['UpdateLoginProfileCommand']);
+  });
+
+  it('a retry of the same run keeps the password it set: no IAM write, no password call, no secret write', async () => {
+    await run();
+    const password = secrets.values.get(SECRET);
+    iamMock.resetHistory();
+    secretsMock.resetHistory();
+
+    const again = await run();
+
+    expect(again.passwordSecretArn).toContain(SECRET);
+    expect(iamWrites()).toEqual([]);
+    // Four IAM reads: the user, the policy and its document, the attachments (listed once).
+    expect(iamCalls()).toEqual([
+      'GetUserCommand',
+      'GetPolicyCommand',
+      'GetPolicyVersionCommand',
+      'ListAttachedUserPoliciesCommand',
+    ]);
+    expect(secretsMock.commandCalls(PutSecretValueCommand)).toHaveLength(0);
+    expect(secrets.values.get(SECRET)).toBe(password);
+    expect(iam.users.get(USER)!.loginProfile!.password).toBe(password);
+  });
+
+  it('tags the secret with the run only once the login profile has its password', async () => {
+    await run();
+    iamMock.on(UpdateLoginProfileCommand).rejectsOnce(awsError('ServiceFailure', 'crash'));
+    await expect(run({ runId: 'provision-demo-2' })).rejects.toMatchObject({ name: 'ServiceFailure' });
+    expect(toTagRecord(secrets.tags.get(SECRET))[TAG_RUN_ID]).toBe('provision-demo-1');
   });
 
   it('throws IamNotPropagatedYet when CreateUser finds the user GetUser does not show yet', async () => {
@@ -154,14 +182,16 @@ describe('createWorkshopUser', () => {
     await run();
     const firstPassword = secrets.values.get(SECRET);
     iamMock.on(UpdateLoginProfileCommand).rejectsOnce(awsError('ServiceFailure', 'crash'));
-    await expect(run()).rejects.toMatchObject({ name: 'ServiceFailure' });
+    // A new run: the retry below is of the same run, which still rotates (its tag is not there).
+    const secondRun = () => run({ runId: 'provision-demo-2' });
+    await expect(secondRun()).rejects.toMatchObject({ name: 'ServiceFailure' });
     // Stored first: the secret already holds the password the failed call was setting.
     expect(secrets.values.get(SECRET)).not.toBe(firstPassword);
     iam.stub.on(UpdateLoginProfileCommand).callsFake(({ UserName, Password }) => {
       iam.users.get(UserName)!.loginProfile = { password: Password, resetRequired: true };
       return {};
     });
-    await run();
+    await secondRun();
     expect(iam.users.get(USER)!.loginProfile!.password).toBe(secrets.values.get(SECRET));
   });
 
@@ -203,7 +233,7 @@ describe('createWorkshopUser', () => {
   it('throws NotReadyYet while the login profile is temporarily unmodifiable', async () => {
     await run();
     iamMock.on(UpdateLoginProfileCommand).rejects(awsError('EntityTemporarilyUnmodifiableException'));
-    await expect(run()).rejects.toMatchObject({ name: 'NotReadyYet' });
+    await expect(run({ runId: 'provision-demo-2' })).rejects.toMatchObject({ name: 'NotReadyYet' });
   });
 
   it('fails with LabStateMismatch naming the policy when an attachment does not show up', async () => {
