@@ -1,4 +1,5 @@
 import { jest } from '@jest/globals';
+import { runOnFakeClock } from '../../helpers/fake-clock.js';
 import { RunInstancesCommand } from '@aws-sdk/client-ec2';
 import {
   CreateActivationCommand,
@@ -161,21 +162,10 @@ describe('createActivations', () => {
     const roleNotVisible = () =>
       awsError('ValidationException', 'Not existing role: arn:aws:iam::123456789012:role/SSMServiceRole');
 
-    /** One invocation on the fake clock: its waits are jumped. Its outcome and the model ms it took. */
-    async function runOnFakeClock() {
-      const startedAt = Date.now();
-      const outcome = run().then(
-        (output) => ({ output, error: undefined }),
-        (error: unknown) => ({ output: undefined, error }),
-      );
-      await jest.runAllTimersAsync();
-      return { ...(await outcome), waitedMs: Date.now() - startedAt };
-    }
-
     it('re-sends only CreateActivation in the same invocation until the role is visible', async () => {
       ssm.roleInvisibleFor = 2;
 
-      const { output, error, waitedMs } = await runOnFakeClock();
+      const { output, error, waitedMs } = await runOnFakeClock(run);
 
       expect(error).toBeUndefined();
       expect(output!.activations.map((a) => a.environment)).toEqual(['Dev', 'Prod']);
@@ -191,7 +181,7 @@ describe('createActivations', () => {
     it('is IamNotPropagatedYet once its budget is spent, and nothing is stored', async () => {
       ssm.mock.on(CreateActivationCommand).rejects(roleNotVisible());
 
-      const { error, waitedMs } = await runOnFakeClock();
+      const { error, waitedMs } = await runOnFakeClock(run);
 
       expect(error).toMatchObject({ name: 'IamNotPropagatedYet' });
       expect(waitedMs).toBeGreaterThan(20_000);

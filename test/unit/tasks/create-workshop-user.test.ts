@@ -1,4 +1,5 @@
 import { jest } from '@jest/globals';
+import { runOnFakeClock } from '../../helpers/fake-clock.js';
 import {
   AttachUserPolicyCommand,
   CreateLoginProfileCommand,
@@ -265,17 +266,6 @@ describe('createWorkshopUser while IAM propagates the new user', () => {
   beforeEach(() => jest.useFakeTimers());
   afterEach(() => jest.useRealTimers());
 
-  /** One invocation on the fake clock: its waits are jumped. Resolves to its outcome and the model ms it took. */
-  async function runOnFakeClock() {
-    const startedAt = Date.now();
-    const outcome = run().then(
-      (output) => ({ output, error: undefined }),
-      (error: unknown) => ({ output: undefined, error }),
-    );
-    await jest.runAllTimersAsync();
-    return { ...(await outcome), waitedMs: Date.now() - startedAt };
-  }
-
   const notVisible = (userName: string) =>
     awsError('NoSuchEntityException', `The user with name ${userName} cannot be found.`);
 
@@ -294,7 +284,7 @@ describe('createWorkshopUser while IAM propagates the new user', () => {
   it('re-sends CreateLoginProfile in the same invocation; nothing else is repeated', async () => {
     loginProfileInvisibleFor(2);
 
-    const { output, error, waitedMs } = await runOnFakeClock();
+    const { output, error, waitedMs } = await runOnFakeClock(run);
 
     expect(error).toBeUndefined();
     expect(output).toMatchObject({ userName: USER, attachedPolicies: REQUIRED });
@@ -338,7 +328,7 @@ describe('createWorkshopUser while IAM propagates the new user', () => {
       return {};
     });
 
-    const { output, error } = await runOnFakeClock();
+    const { output, error } = await runOnFakeClock(run);
 
     expect(error).toBeUndefined();
     expect(output).toMatchObject({ attachedPolicies: REQUIRED });
@@ -349,7 +339,7 @@ describe('createWorkshopUser while IAM propagates the new user', () => {
   it('throws IamNotPropagatedYet once the budget is spent, after storing the password, attaching nothing', async () => {
     iamMock.on(CreateLoginProfileCommand).rejects(notVisible(USER));
 
-    const { error, waitedMs } = await runOnFakeClock();
+    const { error, waitedMs } = await runOnFakeClock(run);
 
     expect(error).toMatchObject({ name: 'IamNotPropagatedYet', message: expect.stringContaining(USER) });
     expect(waitedMs).toBeGreaterThan(15_000);
@@ -365,7 +355,7 @@ describe('createWorkshopUser while IAM propagates the new user', () => {
     iam.addUser(USER, labTags('demo'));
     iamMock.on(CreateLoginProfileCommand).rejects(notVisible(USER));
 
-    const { error, waitedMs } = await runOnFakeClock();
+    const { error, waitedMs } = await runOnFakeClock(run);
 
     expect(error).toMatchObject({ name: 'IamNotPropagatedYet' });
     expect(iamMock.commandCalls(CreateLoginProfileCommand)).toHaveLength(1);
@@ -375,7 +365,7 @@ describe('createWorkshopUser while IAM propagates the new user', () => {
   it('fails at once on an error other than NoSuchEntity', async () => {
     iamMock.on(CreateLoginProfileCommand).rejects(awsError('PasswordPolicyViolationException'));
 
-    const { error, waitedMs } = await runOnFakeClock();
+    const { error, waitedMs } = await runOnFakeClock(run);
 
     expect(error).toMatchObject({ name: 'PasswordPolicyViolationException' });
     expect(iamMock.commandCalls(CreateLoginProfileCommand)).toHaveLength(1);
