@@ -1,6 +1,7 @@
 import { AsyncLocalStorage, AsyncResource } from 'node:async_hooks';
 import diagnostics from 'node:diagnostics_channel';
-import type { ClientRequest } from 'node:http';
+import http, { type ClientRequest } from 'node:http';
+import https from 'node:https';
 import { syncBuiltinESMExports } from 'node:module';
 import timers from 'node:timers';
 
@@ -25,8 +26,8 @@ import timers from 'node:timers';
  * - an HTTP request that is not sitting in the emulator's latency wait: on its way there, being
  *   served (the emulator's own code, moto), or its answer on its way back;
  * - anything a busy probe reports (Run Command scripts: separate processes).
- * Counted from Node's HTTP diagnostics channels: the emulator's server is the only HTTP server in
- * the process. So "every request is waiting in the emulator" is: client requests in flight = server
+ * Counted from their creation (`http.request` wrapped) and Node's HTTP diagnostics channels: the
+ * emulator's server is the only HTTP server in the process. So "every request is waiting in the emulator" is: client requests in flight = server
  * requests waiting = server requests in flight. (Real-time mode counts only the handlers' client
  * requests, as it always did: a request from outside a handler then runs at real speed.) A jump also
  * needs a quiet spell of a few event-loop turns with no activity at all (the workflow engine's own
@@ -132,6 +133,8 @@ export class VirtualTime {
   private handlerRequests = 0;
   private serverRequests = 0;
   private serverWaiting = 0;
+  /** Client requests counted (from their creation, or from Node's start report). */
+  private readonly counted = new WeakSet<ClientRequest>();
   private epoch = 0;
   private watching = false;
   private restore: (() => void) | undefined;
@@ -178,6 +181,7 @@ export class VirtualTime {
       this.touch();
       this.watch();
     };
+    const restoreRequests = this.countRequestsFromCreation();
     diagnostics.subscribe('http.client.request.start', onClient);
     diagnostics.subscribe('http.server.request.start', onServerStart);
     diagnostics.subscribe('http.server.response.finish', onServerEnd);
@@ -185,6 +189,7 @@ export class VirtualTime {
     this.restore = () => {
       globalThis.Date = RealDate;
       restoreTimers?.();
+      restoreRequests();
       diagnostics.unsubscribe('http.client.request.start', onClient);
       diagnostics.unsubscribe('http.server.request.start', onServerStart);
       diagnostics.unsubscribe('http.server.response.finish', onServerEnd);
@@ -244,7 +249,39 @@ export class VirtualTime {
     }
   }
 
+  /**
+   * Counts a client request from its creation. Node reports it on 'http.client.request.start' only
+   * once it has a socket and is sent, so a request still connecting (every new SDK client's first
+   * call opens a connection) or queued in its agent went uncounted while the SDK's timers around it
+   * (its socket-listener deferrals, 3 s) were pending: its handler looked idle, not computing, and on
+   * a loaded machine the clock jumped to one of those timers, 3 s at a time (10 labs beside a
+   * 200-lab bench: `Validate lab input` ended at 3.7 s). Wraps `request` and `get` of `node:http`
+   * and `node:https` (the SDK reads `request` from the module when it sends its first request, so
+   * the clock must be installed before that). Returns the undo.
+   */
+  private countRequestsFromCreation(): () => void {
+    const modules = [http, https] as { request: typeof http.request; get: typeof http.get }[];
+    const saved = modules.map((module) => ({ module, request: module.request, get: module.get }));
+    for (const { module, request, get } of saved) {
+      const counted = <F extends typeof http.request>(original: F) =>
+        ((...args: Parameters<F>) => {
+          const created = (original as (...a: Parameters<F>) => ClientRequest)(...args);
+          this.clientRequest(created);
+          return created;
+        }) as F;
+      module.request = counted(request);
+      module.get = counted(get);
+    }
+    syncBuiltinESMExports();
+    return () => {
+      for (const { module, request, get } of saved) Object.assign(module, { request, get });
+      syncBuiltinESMExports();
+    };
+  }
+
   private clientRequest(request: ClientRequest): void {
+    if (this.counted.has(request)) return;
+    this.counted.add(request);
     const store = this.work.getStore();
     const handler = store && this.handlers.has(store) ? store : undefined;
     this.clientRequests += 1;
@@ -339,7 +376,8 @@ export class VirtualTime {
    * a handler with one pending waits, it does not compute. `node:timers`' are middy's deadline,
    * pending for the whole invocation: they do not make the handler idle. (The SDK's HTTP handler
    * also sets global timers around each request, e.g. a socket-listener deferral; they are pending
-   * only while that request is in flight, which keeps the clock from jumping by itself.) Outside
+   * only while that request is in flight, counted from its creation, which keeps the clock from
+   * jumping by itself.) Outside
    * handlers timers stay real. Returns the undo.
    */
   private installTimers(): () => void {

@@ -3,6 +3,8 @@ import { NotReadyYet } from '../../../functions/shared/errors.js';
 import { localFunctionArn } from '../../../local/runner/definitions.js';
 import { retryDelayMs, runDefinition, type HandlerResolver } from '../../../local/runner/runner.js';
 import { VirtualTime } from '../../../local/runner/virtual-time.js';
+import http from 'node:http';
+import { connect, type AddressInfo } from 'node:net';
 import timers from 'node:timers';
 
 /** What the process had before any clock was installed. */
@@ -168,6 +170,46 @@ describe('VirtualTime in compute-free mode', () => {
     await handler;
     await clock.sleep(400_000);
     expect(deadlineAt - before).toBe(300_000);
+  });
+
+  it('counts a client request from its creation: no jump while it waits for a connection', async () => {
+    const server = http.createServer((_req, res) => res.end('ok'));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    try {
+      const before = Date.now();
+      const sleeping = clock.sleep(60_000);
+      const answered = await clock.busy(async () => {
+        // What the SDK sets around a request: a virtual timer the handler is not computing on.
+        const deferral = setTimeout(() => undefined, 3_000);
+        const body = await new Promise<string>((resolve, reject) => {
+          // Through the module, as the SDK calls it (the clock wraps the module's `request`).
+          const req = http.request({
+            host: '127.0.0.1',
+            port,
+            // A connection that takes 50 real ms to open, as a new one may on a loaded machine.
+            createConnection: (_options, done) => {
+              void realDelay(50).then(() => done(null, connect(port, '127.0.0.1')));
+              return undefined;
+            },
+          });
+          req.on('response', (res) => {
+            let text = '';
+            res.on('data', (chunk: Buffer) => (text += String(chunk)));
+            res.on('end', () => resolve(text));
+          });
+          req.on('error', reject);
+          req.end();
+        });
+        clearTimeout(deferral);
+        return { body, at: Date.now() - before };
+      });
+      expect(answered).toEqual({ body: 'ok', at: 0 });
+      await sleeping;
+      expect(Date.now() - before).toBe(60_000);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 
   it('leaves a setTimeout outside any handler real', async () => {
