@@ -37,7 +37,9 @@ export class FakeSecrets {
     stub.on(TagResourceCommand).callsFake(({ SecretId, Tags }) => {
       const name = [...this.values.keys()].find((n) => SecretId === n || SecretId === arn(n));
       if (!name) throw awsError('ResourceNotFoundException', 'Secrets Manager can’t find it.');
-      const kept = (this.tags.get(name) ?? []).filter((t) => !(Tags ?? []).some((tag: { Key?: string }) => tag.Key === t.Key));
+      const kept = (this.tags.get(name) ?? []).filter(
+        (t) => !(Tags ?? []).some((tag: { Key?: string }) => tag.Key === t.Key),
+      );
       this.tags.set(name, [...kept, ...((Tags ?? []) as { Key: string; Value: string }[])]);
       return {};
     });
