@@ -66,8 +66,7 @@ const PROPAGATION_BUDGET_SECONDS = 30;
 /**
  * The waiter's back-off: 5 s, then 5-10 s apart (jittered). Slow on purpose: every refused write
  * spends one of IAM's account-wide write tokens, which a class's labs share (a 1-2-4 s back-off
- * spent four refused CreateLoginProfile calls per lab in the benchmark's 10 s window, 800 of a
- * 200-lab class's IAM writes), and the user is off the critical path: it runs beside the hosts,
+ * spent four refused CreateLoginProfile calls in the one-lab benchmark's 10 s window), and the user is off the critical path: it runs beside the hosts,
  * which take a minute longer (bench/README.md).
  */
 const PROPAGATION_MIN_DELAY_SECONDS = 5;

@@ -181,7 +181,8 @@ export function createEmulatorServer(options: EmulatorServerOptions): {
   });
   // Node closes a keep-alive connection idle for 5 s; the SDK's agent keeps its sockets and may
   // send on one just as it closes: "read ECONNRESET". On a loaded machine requests sit idle for
-  // seconds of real time (the 200-lab benchmark: one lab failed so after the SDK's retries). AWS's
+  // seconds of real time (the likely cause of one lab failing with read ECONNRESET in a 200-lab
+  // benchmark run; not proven). AWS's
   // endpoints keep idle connections far longer; so does the emulator. `stop()` closes them all.
   server.keepAliveTimeout = 10 * 60_000;
   return { server, context };
