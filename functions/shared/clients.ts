@@ -10,6 +10,7 @@ import { SFNClient } from '@aws-sdk/client-sfn';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { STSClient } from '@aws-sdk/client-sts';
 import { ConfigurationError, THROTTLING_ERRORS, isErrorNamed } from './errors.js';
+import { InvocationRetryStrategy } from './retries.js';
 
 /** The configuration every session-lab client is built with. */
 export interface ClientConfig {
@@ -37,7 +38,7 @@ export function clientConfig(env: NodeJS.ProcessEnv = process.env): ClientConfig
   return { region, retryMode: 'adaptive', maxAttempts };
 }
 
-type ClientClass<T> = new (config: ClientConfig) => T;
+type ClientClass<T> = new (config: ClientConfig & { retryStrategy: InvocationRetryStrategy }) => T;
 
 /** The clients of one container: one per class. */
 export type ClientCache = Map<ClientClass<unknown>, unknown>;
@@ -54,8 +55,9 @@ export function awsClient<T>(Client: ClientClass<T>): T {
   const clients = scopes.getStore() ?? cache;
   let client = clients.get(Client) as T | undefined;
   if (!client) {
-    client = new Client(clientConfig());
-    guardRetries(client as unknown as RetryingClient, NOT_THROTTLING.get(Client) ?? []);
+    const config = clientConfig();
+    const retryStrategy = new InvocationRetryStrategy(config.maxAttempts, NOT_THROTTLING.get(Client));
+    client = new Client({ ...config, retryStrategy });
     clients.set(Client, client);
   }
   return client;
@@ -75,84 +77,6 @@ const NOT_THROTTLING = new Map<ClientClass<unknown>, string[]>([
   [IAMClient, ['LimitExceededException']],
   [SSMClient, ['TooManyUpdates']],
 ]);
-
-interface RetryErrorInfo {
-  errorType: string;
-  error?: { name?: string };
-}
-interface RetryToken {
-  getRetryDelay(): number;
-}
-interface RetryStrategy {
-  refreshRetryTokenForRetry(token: unknown, info: RetryErrorInfo): Promise<RetryToken>;
-}
-interface RetryingClient {
-  config: { retryStrategy: () => Promise<RetryStrategy> };
-}
-
-/**
- * Wraps the client's own retry strategy (adaptive, with its state) so `notThrottling` errors are
- * not retried, and, inside `withDeadline`, no retry starts after the invocation's cutoff. Throwing
- * from `refreshRetryTokenForRetry` makes the SDK's retry middleware throw the call's last error.
- */
-function guardRetries(client: RetryingClient, notThrottling: string[]): void {
-  const original = client.config.retryStrategy;
-  let wrapped: Promise<RetryStrategy> | undefined;
-  client.config.retryStrategy = () =>
-    (wrapped ??= original().then((inner) => {
-      const strategy = Object.create(inner) as RetryStrategy;
-      strategy.refreshRetryTokenForRetry = (token, info) => {
-        const refresh = inner.refreshRetryTokenForRetry(
-          token,
-          notThrottling.includes(info.error?.name ?? '') ? { ...info, errorType: 'CLIENT_ERROR' } : info,
-        );
-        const cutoff = cutoffs.getStore();
-        return cutoff === undefined ? refresh : beforeCutoff(refresh, cutoff);
-      };
-      return strategy;
-    }));
-}
-
-/** The instant after which no SDK retry may start, for the invocation running. */
-const cutoffs = new AsyncLocalStorage<number>();
-
-/**
- * Runs `fn` (and everything it awaits) as a Lambda invocation that ends at `deadlineMs`
- * (`Date.now()` time): an SDK retry that would start less than a margin before it is refused, and
- * the call throws its last error (throttling becomes Throttled in `labHandler`, which the
- * workflow retries) instead of the SDK sleeping into the Lambda timeout, which nothing retries
- * (5 of 200 benchmark labs failed so). The margin, max(5 s, a tenth of the time left at the start,
- * which is the function's timeout: 30-300 s), leaves time for the calls still to come, each a first
- * attempt that may wait up to 2 s for the adaptive limiter's send token at its slowest rate, and for
- * the handler's failure bookkeeping (registry item and progress event); a longer function makes
- * more calls in a row. `Date.now()` is the clock the benchmark's virtual time replaces.
- */
-export function withDeadline<T>(deadlineMs: number, fn: () => T): T {
-  const margin = Math.max(5_000, (deadlineMs - Date.now()) / 10);
-  return cutoffs.run(deadlineMs - margin, fn);
-}
-
-/**
- * The retry token of `refresh`, or a refusal once the retry could not start by `cutoff`: the SDK's
- * strategy sleeps its back-off (up to 20 s) and the adaptive limiter's wait inside `refresh`, so
- * the refusal comes at the cutoff instead of after the sleep; a token whose delay is left to the
- * middleware is checked as well. A sleep that ends before the cutoff still gets its retry.
- */
-async function beforeCutoff(refresh: Promise<RetryToken>, cutoff: number): Promise<RetryToken> {
-  const refusal = () => new Error('no SDK retry: it would start past the invocation’s deadline margin');
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(refusal()), Math.max(0, cutoff - Date.now()));
-  });
-  try {
-    const token = await Promise.race([refresh, late]);
-    if (Date.now() + token.getRetryDelay() > cutoff) throw refusal();
-    return token;
-  } finally {
-    // A pending timer would also count as a wait, not compute, on the benchmark's virtual clock.
-    clearTimeout(timer);
-  }
-}
 
 /**
  * Runs `fn` (and everything it awaits) with `clients` as its container's clients. The local runner

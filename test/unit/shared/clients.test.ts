@@ -13,12 +13,12 @@ import {
   labClients,
   resetClients,
   withClientCache,
-  withDeadline,
   OUTCOME_UNKNOWN,
   sentAtMostOnce,
   type ClientCache,
 } from '../../../functions/shared/clients.js';
 import { ConfigurationError } from '../../../functions/shared/errors.js';
+import { withDeadline } from '../../../functions/shared/retries.js';
 import { useLocalEndpoint } from '../../helpers/local-endpoint.js';
 import { RetryWaits } from '../../helpers/retry-waits.js';
 
