@@ -12,8 +12,9 @@ const TIER = '/ssm/managed-instance/activation-tier';
 const TIER_ARN = `arn:aws:ssm:us-east-1:123456789012:servicesetting${TIER}`;
 
 describe('emulator endpoint', () => {
-  // 10 s of tier change at scale 0.01 = 100 ms real.
-  const emulator = useEmulator({ time: { scale: 0.01, tierChangeSeconds: 10 } });
+  // 60 s of tier change at scale 0.01 = 600 ms real: long enough that the three calls made inside
+  // the pending window still are on a loaded machine (100 ms was not, beside a benchmark).
+  const emulator = useEmulator({ time: { scale: 0.01, tierChangeSeconds: 60 } });
   const ssm = () => new SSMClient(emulatorClientConfig(emulator()));
 
   it('forwards what it does not serve to moto unchanged', async () => {

@@ -1,14 +1,14 @@
 import { jest } from '@jest/globals';
-import { DefaultRateLimiter } from '@smithy/core/retry';
 import { InvocationRetryStrategy, withDeadline } from '../../../functions/shared/retries.js';
 import { runOnFakeClock } from '../../helpers/fake-clock.js';
 
 type Token = Parameters<InvocationRetryStrategy['refreshRetryTokenForRetry']>[0];
-type ErrorType = Parameters<InvocationRetryStrategy['refreshRetryTokenForRetry']>[1]['errorType'];
+type ErrorInfo = Parameters<InvocationRetryStrategy['refreshRetryTokenForRetry']>[1];
+type ErrorType = ErrorInfo['errorType'];
 
-const errorOf = (errorType: ErrorType, name = 'Throttling') => ({
+const errorOf = (errorType: ErrorType, name = 'Throttling'): ErrorInfo => ({
   errorType,
-  error: Object.assign(new Error(name), { name, $metadata: {} }),
+  error: Object.assign(new Error(name), { name, $metadata: {} }) as ErrorInfo['error'],
 });
 
 /** Retries `errorType` until the strategy refuses: how many retries it granted, and the refusal. */
@@ -30,15 +30,14 @@ async function retriesGranted(
 }
 
 describe('InvocationRetryStrategy', () => {
-  const { setTimeoutFn } = DefaultRateLimiter;
   beforeEach(() => {
     jest.useFakeTimers();
     // Node runs a timer of under 1 ms after 1 ms; Jest's fake clock would run it without moving,
-    // and the limiter, a hair short of a token, would wait again forever.
-    DefaultRateLimiter.setTimeoutFn = (fn, delay) => setTimeout(fn, Math.max(1, delay));
+    // and the SDK's rate limiter, a hair short of a token, would wait again forever.
+    const fake = globalThis.setTimeout;
+    globalThis.setTimeout = ((fn: () => void, ms = 0) => fake(fn, Math.max(1, ms))) as typeof setTimeout;
   });
   afterEach(() => {
-    DefaultRateLimiter.setTimeoutFn = setTimeoutFn;
     jest.useRealTimers();
   });
 
