@@ -181,6 +181,7 @@ interface PhaseEvent {
   timestamp: number;
   state?: string;
   stateType?: string;
+  error?: string;
 }
 
 export interface Phase {
@@ -191,6 +192,8 @@ export interface Phase {
   endMaxSeconds: number;
   /** Retries of the state over all labs (polls and back-offs alike). */
   retries: number;
+  /** The state's failed invocations over all labs, by error name: what its retries were for. */
+  failures: Record<string, number>;
 }
 
 /**
@@ -200,11 +203,18 @@ export interface Phase {
 export function phases(runs: { events: PhaseEvent[] }[], startedAt: number): Record<string, Phase> {
   const ends = new Map<string, number[]>();
   const retries = new Map<string, number>();
+  const failures = new Map<string, Record<string, number>>();
   for (const { events } of runs) {
     const lastExit = new Map<string, number>();
     for (const event of events) {
       if (!event.state) continue;
       if (event.type === 'StateRetried') retries.set(event.state, (retries.get(event.state) ?? 0) + 1);
+      if (event.type === 'TaskFailed') {
+        const byError = failures.get(event.state) ?? {};
+        const error = event.error ?? 'unknown';
+        byError[error] = (byError[error] ?? 0) + 1;
+        failures.set(event.state, byError);
+      }
       if (event.type === 'StateExited' && event.stateType === 'Task')
         lastExit.set(event.state, event.timestamp);
     }
@@ -218,6 +228,7 @@ export function phases(runs: { events: PhaseEvent[] }[], startedAt: number): Rec
       endP50Seconds: Math.round(percentile(seconds, 50) * 10) / 10,
       endMaxSeconds: Math.round(Math.max(...seconds) * 10) / 10,
       retries: retries.get(state) ?? 0,
+      failures: failures.get(state) ?? {},
     },
   ]);
   return Object.fromEntries(rows.sort(([, a], [, b]) => a.endP50Seconds - b.endP50Seconds));

@@ -74,16 +74,20 @@ describe('bench model', () => {
 });
 
 describe('bench phases', () => {
-  it('when the labs left each Task state (its last exit), and its retries, ordered by the median end', () => {
+  it('when the labs left each Task state (its last exit), its retries and their errors, ordered by the median end', () => {
     const lab = (launchEnd: number, verifyEnd: number, launchRetries: number) => ({
       events: [
         { type: 'StateEntered', timestamp: 1000, state: 'Launch instances', stateType: 'Task' },
-        ...Array.from({ length: launchRetries }, () => ({
-          type: 'StateRetried',
-          timestamp: 1500,
-          state: 'Launch instances',
-          stateType: 'Task',
-        })),
+        ...Array.from({ length: launchRetries }, () => [
+          {
+            type: 'TaskFailed',
+            timestamp: 1400,
+            state: 'Launch instances',
+            stateType: 'Task',
+            error: 'Throttled',
+          },
+          { type: 'StateRetried', timestamp: 1500, state: 'Launch instances', stateType: 'Task' },
+        ]).flat(),
         {
           type: 'StateExited',
           timestamp: 1000 + launchEnd * 1000,
@@ -106,7 +110,14 @@ describe('bench phases', () => {
       endP50Seconds: 30,
       endMaxSeconds: 40,
       retries: 3,
+      failures: { Throttled: 3 },
     });
-    expect(summary['Verify lab']).toEqual({ labs: 3, endP50Seconds: 90, endMaxSeconds: 120, retries: 0 });
+    expect(summary['Verify lab']).toEqual({
+      labs: 3,
+      endP50Seconds: 90,
+      endMaxSeconds: 120,
+      retries: 0,
+      failures: {},
+    });
   });
 });
