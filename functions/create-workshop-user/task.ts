@@ -118,9 +118,6 @@ export async function createWorkshopUser(
  * behind the login profile for longer than one call: a run after a crash rotates the password
  * rather than trusting a secret that may not match the profile. Once the profile has it, the
  * secret is tagged with the run, which `passwordSetByRun` reads. Returns the secret's ARN.
- * The account's password policy is read only when IAM refuses the password: the generated one
- * (24 characters of all four classes) satisfies the default policy and most custom ones, and an
- * IAM read per lab is what a class of labs queues on (bench/README.md).
  */
 async function setPassword(
   iam: IAMClient,
@@ -129,17 +126,9 @@ async function setPassword(
   secretName: string,
   lab: Input['lab'],
 ): Promise<string> {
-  const store = (password: string) => putSecret(secrets, secretName, password, labTags(lab.labId));
-  let password = generatePassword();
-  let arn = await store(password);
-  try {
-    await setLoginProfile(iam, user, password);
-  } catch (err) {
-    if (!isErrorNamed(err, 'PasswordPolicyViolationException')) throw err;
-    password = generatePassword(await minPasswordLength(iam));
-    arn = await store(password);
-    await setLoginProfile(iam, user, password);
-  }
+  const password = generatePassword(await minPasswordLength(iam));
+  const arn = await putSecret(secrets, secretName, password, labTags(lab.labId));
+  await setLoginProfile(iam, user, password);
   await tagSecret(secrets, arn, toTagList({ [TAG_RUN_ID]: lab.runId }));
   return arn;
 }

@@ -49,7 +49,9 @@ const scopes = new AsyncLocalStorage<ClientCache>();
 /**
  * One client per class per container, created on first use and reused across warm invocations.
  * A single generic factory instead of one hand-written getter per service. Inside
- * `withClientCache` the container is that cache instead of the process's.
+ * `withClientCache` the container is that cache instead of the process's. Each client retries
+ * with its own `InvocationRetryStrategy` (retries.ts): the SDK's adaptive one, bounded by the
+ * invocation's deadline for throttling.
  */
 export function awsClient<T>(Client: ClientClass<T>): T {
   const clients = scopes.getStore() ?? cache;

@@ -149,17 +149,6 @@ export class FakeIamUsers {
     return [...this.users].filter(([, user]) => user.attached.has(arn)).map(([name]) => name);
   }
 
-  /** IAM enforces the account's password policy when it sets a password. */
-  private checkPassword(password: string): void {
-    const minimum = this.passwordPolicy?.MinimumPasswordLength ?? 8;
-    if (password.length < minimum) {
-      throw awsError(
-        'PasswordPolicyViolationException',
-        `Password should have a minimum length of ${minimum}`,
-      );
-    }
-  }
-
   private install(): void {
     const s = this.stub;
     s.on(CreateUserCommand).callsFake(({ UserName, Tags }) => {
@@ -180,14 +169,12 @@ export class FakeIamUsers {
     s.on(CreateLoginProfileCommand).callsFake(({ UserName, Password, PasswordResetRequired }) => {
       const user = this.user(UserName!);
       if (user.loginProfile) throw awsError('EntityAlreadyExistsException', 'Login Profile already exists.');
-      this.checkPassword(Password!);
       user.loginProfile = { password: Password!, resetRequired: PasswordResetRequired ?? false };
       return { LoginProfile: { UserName, PasswordResetRequired } };
     });
     s.on(UpdateLoginProfileCommand).callsFake(({ UserName, Password, PasswordResetRequired }) => {
       const user = this.user(UserName);
       if (!user.loginProfile) throw awsError('NoSuchEntityException', 'Login Profile cannot be found.');
-      this.checkPassword(Password!);
       user.loginProfile = { password: Password!, resetRequired: PasswordResetRequired ?? false };
       return {};
     });

@@ -5,7 +5,6 @@ import { ec2Fidelity } from './ec2-fidelity.js';
 import { hostControls } from './host-controls.js';
 import { iamSimulation } from './iam-simulation.js';
 import { managedNodes } from './managed-nodes.js';
-import { passwordPolicy } from './password-policy.js';
 import { runCommand } from './run-command.js';
 import { serviceSettings } from './service-settings.js';
 import { sessionControls, sessions } from './sessions.js';
@@ -17,7 +16,7 @@ import { sessionControls, sessions } from './sessions.js';
 export const services: ServiceTable = {
   ssm: { ...serviceSettings, ...hybridActivations, ...managedNodes, ...runCommand, ...sessions },
   ec2: { ...ec2Fidelity },
-  iam: { ...iamSimulation, ...passwordPolicy },
+  iam: { ...iamSimulation },
   cloudtrail: { ...cloudTrail },
 };
 

@@ -33,7 +33,6 @@ describe('create-workshop-user while IAM propagates the new user', () => {
       // One read each before creating (a rerun adopts instead of writing), none after.
       getUser: requests('iam:GetUser'),
       getPolicy: requests('iam:GetPolicy'),
-      // The generated password satisfies the default policy: no policy read.
       passwordPolicy: requests('iam:GetAccountPasswordPolicy'),
       createPolicy: requests('iam:CreatePolicy'),
       secretWrites: requests('secretsmanager:CreateSecret') + requests('secretsmanager:PutSecretValue'),
@@ -44,7 +43,7 @@ describe('create-workshop-user while IAM propagates the new user', () => {
       createUser: 1,
       getUser: 1,
       getPolicy: 1,
-      passwordPolicy: 0,
+      passwordPolicy: 1,
       createPolicy: 1,
       secretWrites: 1,
       createLoginProfile: injected.iamPropagation + 1,

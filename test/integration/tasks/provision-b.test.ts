@@ -1,11 +1,5 @@
 import { DescribeLogGroupsCommand } from '@aws-sdk/client-cloudwatch-logs';
-import {
-  DeleteAccountPasswordPolicyCommand,
-  GetLoginProfileCommand,
-  GetPolicyCommand,
-  UpdateAccountPasswordPolicyCommand,
-  UpdateLoginProfileCommand,
-} from '@aws-sdk/client-iam';
+import { GetLoginProfileCommand, GetPolicyCommand } from '@aws-sdk/client-iam';
 import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { GetDocumentCommand, GetServiceSettingCommand } from '@aws-sdk/client-ssm';
 import { configureSessionLogging } from '../../../functions/configure-session-logging/task.js';
@@ -125,29 +119,6 @@ describe('provisioning tasks against the emulator', () => {
     await retrying(() => createWorkshopUser({ lab: { ...next, policyMode: 'seed' } }, clients));
     const { Policy } = await clients.iam.send(new GetPolicyCommand({ PolicyArn: out.policyArn }));
     expect(Policy?.DefaultVersionId).toBe('v2');
-  });
-
-  it('create-workshop-user under a stricter account password policy: IAM refuses the first password, the task reads the policy and meets it', async () => {
-    const clients = labClients();
-    await clients.iam.send(
-      new UpdateAccountPasswordPolicyCommand({ MinimumPasswordLength: 64, RequireSymbols: true }),
-    );
-    try {
-      // The emulator enforces the policy, as IAM does (moto stores it only).
-      await expect(
-        clients.iam.send(new UpdateLoginProfileCommand({ UserName: 'nobody', Password: 'Short-1a' })),
-      ).rejects.toMatchObject({ name: 'PasswordPolicyViolationException' });
-      const lab = labConfigSchema.parse({ labId: 'strict-policy', runId: 'r1' });
-      const out = await retrying(() => createWorkshopUser({ lab }, clients));
-      const { SecretString } = await clients.secrets.send(
-        new GetSecretValueCommand({ SecretId: out.passwordSecretArn }),
-      );
-      expect(SecretString!.length).toBeGreaterThanOrEqual(64);
-      const profile = await clients.iam.send(new GetLoginProfileCommand({ UserName: out.userName }));
-      expect(profile.LoginProfile?.UserName).toBe(out.userName);
-    } finally {
-      await clients.iam.send(new DeleteAccountPasswordPolicyCommand({}));
-    }
   });
 
   it('verify-lab on a strict lab: Dev allowed, Prod EC2 and Prod hybrid denied, ok', async () => {
