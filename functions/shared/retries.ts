@@ -41,7 +41,8 @@ export function withDeadline<T>(deadlineMs: number, fn: () => T): T {
  *   a busy one). Giving up after 8 attempts, or once the quota was spent (5 of its 500 tokens per
  *   throttled retry), failed the whole invocation: the workflow's Retry then re-ran the task from
  *   its first read, and with a class of 200 labs sharing IAM's 20 reads a second those re-reads
- *   were most of the reads IAM served (1,117 retries of Create workshop user: bench/README.md).
+ *   were, by estimate, over half of the reads IAM served (1,117 retries of Create workshop user:
+ *   bench/README.md).
  *   Other errors keep the SDK's bounds.
  * No retry starts past the cutoff: the call then throws its last error.
  */
