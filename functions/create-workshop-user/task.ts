@@ -66,8 +66,8 @@ const PROPAGATION_BUDGET_SECONDS = 30;
 /**
  * The waiter's back-off: 5 s, then 5-10 s apart (jittered). Slow on purpose: every refused write
  * spends one of IAM's account-wide write tokens, which a class's labs share (a 1-2-4 s back-off
- * spent four refused CreateLoginProfile calls in the one-lab benchmark's 10 s window), and the user is off the critical path: it runs beside the hosts,
- * which take a minute longer (bench/README.md).
+ * spent four refused CreateLoginProfile calls in the one-lab benchmark's 10 s window), and the user
+ * is off the critical path: it runs beside the hosts, which take a minute longer (bench/README.md).
  */
 const PROPAGATION_MIN_DELAY_SECONDS = 5;
 const PROPAGATION_MAX_DELAY_SECONDS = 10;
@@ -135,7 +135,8 @@ async function setPassword(
 
 /**
  * The password secret's ARN when this run already set the password: a retried invocation (the
- * workflow retries this task after throttling) keeps it, and spends no IAM call on it. Under a
+ * workflow retries this task while IAM propagates, and after throttling that outlasted an
+ * invocation) keeps it, and spends no IAM call on it. Under a
  * class's IAM throttling a retry that rotated it again cost two IAM reads and a write, the scarce
  * rates (bench/README.md). Another run's tag, or none, means rotate.
  */

@@ -182,8 +182,10 @@ export function createEmulatorServer(options: EmulatorServerOptions): {
   // Node closes a keep-alive connection idle for 5 s; the SDK's agent keeps its sockets and may
   // send on one just as it closes: "read ECONNRESET". On a loaded machine requests sit idle for
   // seconds of real time (the likely cause of one lab failing with read ECONNRESET in a 200-lab
-  // benchmark run; not proven). AWS's
-  // endpoints keep idle connections far longer; so does the emulator. `stop()` closes them all.
+  // benchmark run; not proven). AWS's endpoints keep idle connections far longer; so does the
+  // emulator. `stop()` closes them all. Each idle connection holds two of this process's file
+  // descriptors (client and server side) for that long: a 200-lab bench beside another crashed
+  // with EMFILE at a 20,000 limit, possibly for this (not verified; bench/README.md).
   server.keepAliveTimeout = 10 * 60_000;
   return { server, context };
 }

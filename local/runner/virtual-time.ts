@@ -27,7 +27,8 @@ import timers from 'node:timers';
  *   served (the emulator's own code, moto), or its answer on its way back;
  * - anything a busy probe reports (Run Command scripts: separate processes).
  * Counted from their creation (`http.request` wrapped) and Node's HTTP diagnostics channels: the
- * emulator's server is the only HTTP server in the process. So "every request is waiting in the emulator" is: client requests in flight = server
+ * emulator's server is the only HTTP server in the process. So "every request is waiting in the
+ * emulator" is: client requests in flight = server
  * requests waiting = server requests in flight. (Real-time mode counts only the handlers' client
  * requests, as it always did: a request from outside a handler then runs at real speed.) A jump also
  * needs a quiet spell of a few event-loop turns with no activity at all (the workflow engine's own
@@ -377,8 +378,7 @@ export class VirtualTime {
    * pending for the whole invocation: they do not make the handler idle. (The SDK's HTTP handler
    * also sets global timers around each request, e.g. a socket-listener deferral; they are pending
    * only while that request is in flight, counted from its creation, which keeps the clock from
-   * jumping by itself.) Outside
-   * handlers timers stay real. Returns the undo.
+   * jumping by itself.) Outside handlers timers stay real. Returns the undo.
    */
   private installTimers(): () => void {
     const saved = {
