@@ -35,6 +35,11 @@ export const LAB_ROLE_ARNS = {
 const WORKSHOP_USERS = iamArn('user/MyWorkshopUser-*');
 const WORKSHOP_POLICIES = iamArn('policy/SSMDevAccess-*');
 const LAB_PARAMETERS = ssmArn('parameter/session-lab/*');
+/**
+ * Activations: CreateActivation with `Tags` is also authorized as ssm:AddTagsToResource on the
+ * new activation, whose id Systems Manager assigns.
+ */
+const ACTIVATIONS = ssmArn('activation/*');
 const LAB_SECRETS = arn('secretsmanager', 'secret:session-lab/*');
 const PREFERENCES_DOCUMENT = ssmArn('document/SSM-SessionManagerRunShell');
 const ACTIVATION_TIER = ssmArn('servicesetting/ssm/managed-instance/activation-tier');
@@ -82,6 +87,8 @@ export const WILDCARD_PATTERN_REASONS: Record<string, string> = {
     'one workshop user per lab, named MyWorkshopUser-<labId>; the lab id is known only at run time',
   [WORKSHOP_POLICIES]: 'one SSMDevAccess-<labId> policy per lab; the lab id is known only at run time',
   [LAB_PARAMETERS]: "the lab's SecureString parameters live under /session-lab/<labId>/; only that tree",
+  [ACTIVATIONS]:
+    'activation ids are assigned by CreateActivation; tagging is limited to the session-lab tag (condition)',
   [LAB_SECRETS]: "the lab's password secrets are named session-lab/<labId>/...; only those",
   [WORKSHOP_SESSIONS]: 'session ids of the workshop users start with MyWorkshopUser-; ids are random',
   [LOG_GROUPS]: 'the session log group name is lab input (logGroupName), so any group name is possible',
@@ -226,6 +233,12 @@ export const PERMISSIONS: Record<LabFunctionName, Grant[]> = {
       why: 'create the per-environment activations, tagged as the lab’s at creation',
       actions: ['ssm:CreateActivation'],
       resources: ['*'],
+      conditions: TAGGING_AS_LAB,
+    },
+    {
+      why: 'CreateActivation with Tags also needs AddTagsToResource on the new activation',
+      actions: ['ssm:AddTagsToResource'],
+      resources: [ACTIVATIONS],
       conditions: TAGGING_AS_LAB,
     },
     {

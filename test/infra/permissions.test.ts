@@ -122,6 +122,21 @@ describe('the grants themselves', () => {
     }
   });
 
+  it('let create-activations tag the activations it creates (CreateActivation with Tags is also AddTagsToResource)', () => {
+    const source = readFileSync(join(FUNCTIONS_DIR, 'create-activations', 'task.ts'), 'utf8');
+    expect(source).toMatch(/new CreateActivationCommand\(\{(?:(?!\}\),)[\s\S])*\bTags:/);
+    const tagging = PERMISSIONS['create-activations'].filter((g) =>
+      g.actions.includes('ssm:AddTagsToResource'),
+    );
+    expect(tagging).toContainEqual(
+      expect.objectContaining({
+        actions: ['ssm:AddTagsToResource'],
+        resources: ['arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:activation/*'],
+        conditions: { StringEquals: { 'aws:RequestTag/session-lab:managed-by': 'session-lab' } },
+      }),
+    );
+  });
+
   it('never let a task read a secret value', () => {
     const reads = ['secretsmanager:GetSecretValue', 'ssm:GetParameterWithDecryption', 'kms:Decrypt'];
     expect(grants.flatMap((g) => g.actions).filter((action) => reads.includes(action))).toEqual([]);
