@@ -6,6 +6,21 @@ export const RETENTION_DAYS = [
   1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
 ] as const;
 
+/**
+ * True for an AWS Graviton (arm64) instance type. The lab launches the x86_64 Amazon Linux 2023 AMI
+ * (`SHARED_NAMES.amiParameter`), which an arm64 type cannot boot, so such a type must be refused
+ * before anything is created. A type's family is a series (`m`, `c`, `t`, `hpc`, `im`...), a
+ * generation digit and attribute letters; the attribute `g` is the Graviton processor (t4g, m6gd,
+ * c7gn, im4gn, is4gen, g5g), while a leading `g` is the GPU series (g4dn, g6 are x86_64). The
+ * first-generation Graviton family `a1` carries no such letter.
+ */
+export function isGravitonInstanceType(instanceType: string): boolean {
+  const family = instanceType.split('.')[0]!;
+  if (family === 'a1') return true;
+  const attributes = /^[a-z]+\d+([a-z]*)/.exec(family)?.[1] ?? '';
+  return attributes.includes('g');
+}
+
 const awsId = (prefix: string) =>
   z.string().regex(new RegExp(`^${prefix}-[0-9a-f]{8,17}$`), `must be a ${prefix}- id`);
 
@@ -23,6 +38,10 @@ export const labInputSchema = z
       .string()
       .regex(/^[a-z][a-z0-9-]*\.[a-z0-9]+$/, 'must be an EC2 instance type such as t3.micro')
       .max(32)
+      .refine(
+        (type) => !isGravitonInstanceType(type),
+        'must be an x86_64 instance type: the lab AMI is x86_64, so Graviton (arm64) types cannot boot it',
+      )
       .default('t3.micro'),
     logGroupName: z
       .string()
