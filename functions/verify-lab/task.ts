@@ -12,13 +12,15 @@ import {
   DescribeSessionsCommand,
   GetDocumentCommand,
   ListTagsForResourceCommand,
+  type InstanceInformation,
 } from '@aws-sdk/client-ssm';
 import { z } from 'zod';
 import { clientRegion } from '../shared/account.js';
 import type { LabClients } from '../shared/clients.js';
-import { LabStateMismatch, NotReadyYet, ignoreErrors } from '../shared/errors.js';
+import { LabStateMismatch, NotReadyYet, ignoreErrors, isErrorNamed } from '../shared/errors.js';
 import { labConfigSchema } from '../shared/lab-config.js';
 import { labInstanceSchema, labNodeSchema } from '../shared/lab-state.js';
+import { describeNodes } from '../shared/managed-nodes.js';
 import { SHARED_NAMES } from '../shared/names.js';
 import { MANAGED_BY, TAG_LAB_ID, TAG_MANAGED_BY, toTagRecord } from '../shared/tags.js';
 import {
@@ -371,19 +373,31 @@ async function readTags(
   return tags;
 }
 
-/** PingStatus by node id; nodes SSM does not know are absent. */
+/**
+ * PingStatus by node id; nodes SSM does not know are absent. One id SSM does not know (a node
+ * deregistered, an instance terminated) fails the whole InstanceIds lookup with InvalidInstanceId,
+ * so the ids are then looked up one at a time (`describeNodes` answers an unknown one with none).
+ */
 async function pingStatuses(targets: Target[], { ssm }: Clients): Promise<Map<string, string>> {
   const statuses = new Map<string, string>();
   const ids = targets.map((t) => t.nodeId);
   for (let i = 0; i < ids.length; i += 50) {
-    const out = await ssm.send(
-      new DescribeInstanceInformationCommand({
-        Filters: [{ Key: 'InstanceIds', Values: ids.slice(i, i + 50) }],
-        MaxResults: 50,
-      }),
-    );
-    for (const node of out.InstanceInformationList ?? [])
-      statuses.set(node.InstanceId!, node.PingStatus ?? '');
+    const chunk = ids.slice(i, i + 50);
+    let nodes: InstanceInformation[];
+    try {
+      const out = await ssm.send(
+        new DescribeInstanceInformationCommand({
+          Filters: [{ Key: 'InstanceIds', Values: chunk }],
+          MaxResults: 50,
+        }),
+      );
+      nodes = out.InstanceInformationList ?? [];
+    } catch (err) {
+      if (!isErrorNamed(err, 'InvalidInstanceId')) throw err;
+      nodes = [];
+      for (const id of chunk) nodes.push(...(await describeNodes(ssm, { Key: 'InstanceIds', Values: [id] })));
+    }
+    for (const node of nodes) statuses.set(node.InstanceId!, node.PingStatus ?? '');
   }
   return statuses;
 }

@@ -518,6 +518,39 @@ describe('verifyLab', () => {
     expect(report.ok).toBe(false);
   });
 
+  it('a node SSM no longer knows (InvalidInstanceId for the whole lookup) is NotRegistered; the others still read', async () => {
+    const lab = testLab();
+    const state = world(lab);
+    delete state.managed[ids.DevOnPrem];
+    state.ping[ids.ProdOnPrem] = 'ConnectionLost';
+    // As AWS does: one id it does not know fails the whole InstanceIds lookup.
+    ssm.on(DescribeInstanceInformationCommand).callsFake(({ Filters }) => {
+      if (Filters[0].Key !== 'InstanceIds') return { InstanceInformationList: [] };
+      const wanted = Filters[0].Values as string[];
+      if (wanted.some((id) => !state.instances[id] && !state.managed[id]))
+        throw awsError('InvalidInstanceId');
+      return {
+        InstanceInformationList: wanted.map((id) => ({
+          InstanceId: id,
+          PingStatus: state.ping[id] ?? 'Online',
+        })),
+      };
+    });
+    const report = await run(input(lab));
+    expect(report.nodes.map((n) => [n.role, n.pingStatus])).toEqual([
+      ['ProdEC2Instance', 'Online'],
+      ['DevEC2Instance', 'Online'],
+      ['ProdOnPrem', 'ConnectionLost'],
+      ['DevOnPrem', 'NotRegistered'],
+    ]);
+    expect(report.problems).toEqual(
+      expect.arrayContaining([
+        `ProdOnPrem (${ids.ProdOnPrem}) is ConnectionLost, not Online`,
+        `DevOnPrem (${ids.DevOnPrem}) is NotRegistered, not Online`,
+      ]),
+    );
+  });
+
   it('leaves a terminated bootstrap host out of the matrix', async () => {
     const lab = testLab();
     const state = world(lab);
