@@ -1,23 +1,27 @@
 /**
  * Typed errors. Each class sets a stable `name`, which is what Step Functions matches in
  * Retry/Catch `ErrorEquals` when a Lambda throws it, so names are part of the public contract:
- * never rename one without changing the state machines.
+ * never rename one without changing the state machines. The names are string literals, not the
+ * class's own name: the deployed bundles are minified, which renames classes (`NotReadyYet` became
+ * `i0`), and Lambda reports the thrown error's `name` as its type.
  */
 export class LabError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = new.target.name;
-  }
+  override name = 'LabError';
 }
 
 /** A resource is not in the state we wait for yet (instance pending, node not Online, tier pending). */
-export class NotReadyYet extends LabError {}
+export class NotReadyYet extends LabError {
+  override name = 'NotReadyYet';
+}
 
 /** IAM has created an entity but another service cannot see it yet (profile at RunInstances, role at CreateActivation). */
-export class IamNotPropagatedYet extends LabError {}
+export class IamNotPropagatedYet extends LabError {
+  override name = 'IamNotPropagatedYet';
+}
 
 /** Bad input. `field` names the offending field so the caller knows what to fix. */
 export class InvalidLabInput extends LabError {
+  override name = 'InvalidLabInput';
   constructor(
     readonly field: string,
     message: string,
@@ -28,6 +32,7 @@ export class InvalidLabInput extends LabError {
 
 /** A deployment setting (environment variable) is missing or malformed; fails at cold start. */
 export class ConfigurationError extends LabError {
+  override name = 'ConfigurationError';
   constructor(
     readonly variable: string,
     message: string,
@@ -37,10 +42,14 @@ export class ConfigurationError extends LabError {
 }
 
 /** What AWS holds differs from what the lab requires after we wrote it (trust policy, attachments, preferences). */
-export class LabStateMismatch extends LabError {}
+export class LabStateMismatch extends LabError {
+  override name = 'LabStateMismatch';
+}
 
 /** A step cannot succeed by retrying: a failed registration script, an expired activation, a terminated host. */
-export class LabStepFailed extends LabError {}
+export class LabStepFailed extends LabError {
+  override name = 'LabStepFailed';
+}
 
 /**
  * Throttling the SDK's adaptive retries could not absorb: many labs in one account contend for the
@@ -49,10 +58,12 @@ export class LabStepFailed extends LabError {}
  * refills at its rate whoever is waiting, and a lab asleep in a long back-off while it refills is
  * time lost at the end of a class.
  */
-export class Throttled extends LabError {}
+export class Throttled extends LabError {
+  override name = 'Throttled';
+}
 
 /** Error names the state machines retry with backoff and jitter (Throttled on a retrier of its own). */
-export const RETRYABLE_ERRORS = [NotReadyYet.name, IamNotPropagatedYet.name, Throttled.name] as const;
+export const RETRYABLE_ERRORS = ['NotReadyYet', 'IamNotPropagatedYet', 'Throttled'] as const;
 
 /** The throttling errors of the services the tasks call (facts sheet 0.1, 7.6): EC2, IAM, the JSON APIs. */
 export const THROTTLING_ERRORS = [

@@ -150,10 +150,13 @@ export interface SharedRelease {
 export type SharedSnapshot = Record<string, unknown> | (() => Promise<Record<string, unknown>>);
 
 /** An optimistic write lost to a concurrent one more often than the retries allow. */
-export class RegistryConflict extends LabError {}
+export class RegistryConflict extends LabError {
+  override name = 'RegistryConflict';
+}
 
 /** A lab asks for a shared setting different from the one the current holders share. */
 export class SharedSettingConflict extends LabError {
+  override name = 'SharedSettingConflict';
   constructor(
     readonly key: string,
     readonly field: string,
