@@ -1,6 +1,7 @@
 import type { ControlHandler, ServiceTable } from '../context.js';
 import { hybridActivations } from './activations.js';
 import { cloudTrail } from './cloudtrail.js';
+import { documents } from './documents.js';
 import { ec2Fidelity } from './ec2-fidelity.js';
 import { hostControls } from './host-controls.js';
 import { iamSimulation } from './iam-simulation.js';
@@ -14,7 +15,14 @@ import { sessionControls, sessions } from './sessions.js';
  * everything else goes to moto.
  */
 export const services: ServiceTable = {
-  ssm: { ...serviceSettings, ...hybridActivations, ...managedNodes, ...runCommand, ...sessions },
+  ssm: {
+    ...documents,
+    ...serviceSettings,
+    ...hybridActivations,
+    ...managedNodes,
+    ...runCommand,
+    ...sessions,
+  },
   ec2: { ...ec2Fidelity },
   iam: { ...iamSimulation },
   cloudtrail: { ...cloudTrail },
