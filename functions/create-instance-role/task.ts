@@ -5,6 +5,7 @@ import {
   type InstanceProfile,
 } from '@aws-sdk/client-iam';
 import { z } from 'zod';
+import { clientPartition } from '../shared/account.js';
 import type { LabClients } from '../shared/clients.js';
 import { IamNotPropagatedYet, LabStateMismatch, isErrorNamed } from '../shared/errors.js';
 import {
@@ -15,7 +16,7 @@ import {
   type PolicyDocument,
   type RoleSpec,
 } from '../shared/iam-roles.js';
-import { MANAGED_POLICIES, SHARED_NAMES } from '../shared/names.js';
+import { SHARED_NAMES, managedPolicies } from '../shared/names.js';
 import type { LabRegistry } from '../shared/registry.js';
 import { sharedRoleMarks } from '../shared/ready-marks.js';
 import { singletonTaskInputSchema, useOrConverge } from '../shared/shared-resources.js';
@@ -36,14 +37,20 @@ export const EC2_TRUST_POLICY: PolicyDocument = {
   Statement: [{ Effect: 'Allow', Principal: { Service: 'ec2.amazonaws.com' }, Action: 'sts:AssumeRole' }],
 };
 
-/** SSMLabRole: the seed's AmazonEC2RoleforSSM replaced by AmazonSSMManagedInstanceCore (facts sheet 1.6). */
-export const INSTANCE_ROLE: RoleSpec = {
-  roleName: SHARED_NAMES.instanceRole,
-  description: 'session-lab: lets the lab EC2 instances and the bootstrap host be managed by Systems Manager',
-  tags: sharedTags(),
-  managedPolicies: [MANAGED_POLICIES.ssmCore],
-  trustPolicy: () => EC2_TRUST_POLICY,
-};
+/**
+ * SSMLabRole: the seed's AmazonEC2RoleforSSM replaced by AmazonSSMManagedInstanceCore (facts sheet
+ * 1.6), in the partition of the lab's Region.
+ */
+export function instanceRoleSpec(partition: string): RoleSpec {
+  return {
+    roleName: SHARED_NAMES.instanceRole,
+    description:
+      'session-lab: lets the lab EC2 instances and the bootstrap host be managed by Systems Manager',
+    tags: sharedTags(),
+    managedPolicies: [managedPolicies(partition).ssmCore],
+    trustPolicy: () => EC2_TRUST_POLICY,
+  };
+}
 
 async function getInstanceProfile(
   clients: Pick<LabClients, 'iam'>,
@@ -117,7 +124,8 @@ export async function createInstanceRole(
 async function convergeInstanceRole(clients: Pick<LabClients, 'iam'>): Promise<CreateInstanceRoleOutput> {
   const { iam } = clients;
   const profileName = SHARED_NAMES.instanceProfile;
-  const ensured = await ensureRole(iam, INSTANCE_ROLE);
+  const spec = instanceRoleSpec(await clientPartition(iam));
+  const ensured = await ensureRole(iam, spec);
 
   let profile = await getInstanceProfile(clients, profileName);
   if (!profile) {
@@ -159,6 +167,6 @@ async function convergeInstanceRole(clients: Pick<LabClients, 'iam'>): Promise<C
     }
   }
 
-  await verifyRole(iam, INSTANCE_ROLE, ensured);
+  await verifyRole(iam, spec, ensured);
   return output(profile);
 }

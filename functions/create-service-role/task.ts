@@ -10,7 +10,7 @@ import {
   type PolicyDocument,
   type RoleSpec,
 } from '../shared/iam-roles.js';
-import { MANAGED_POLICIES, SHARED_NAMES } from '../shared/names.js';
+import { SHARED_NAMES, managedPolicies, partitionOf } from '../shared/names.js';
 import type { LabRegistry } from '../shared/registry.js';
 import { sharedRoleMarks } from '../shared/ready-marks.js';
 import { singletonTaskInputSchema, useOrConverge } from '../shared/shared-resources.js';
@@ -107,11 +107,12 @@ function output(role: Role): CreateServiceRoleOutput {
 /** The role as this account and Region need it (its trust names both). */
 async function serviceRoleSpec(clients: Pick<LabClients, 'sts'>): Promise<RoleSpec> {
   const [account, region] = await Promise.all([callerAccount(clients.sts), clientRegion(clients.sts)]);
+  const policies = managedPolicies(partitionOf(region));
   return {
     roleName: SHARED_NAMES.serviceRole,
     description: 'session-lab: assumed by the lab hybrid (mi-) nodes registered with an SSM activation',
     tags: sharedTags(),
-    managedPolicies: [MANAGED_POLICIES.ssmCore, MANAGED_POLICIES.cloudWatchAgent],
+    managedPolicies: [policies.ssmCore, policies.cloudWatchAgent],
     trustPolicy: (current) => serviceTrustPolicy(current, account, region),
   };
 }

@@ -17,14 +17,20 @@ export interface PolicyDocument {
   Statement: PolicyStatement[];
 }
 
-/** Session Manager targets: EC2 instances and hybrid nodes have different ARNs (facts sheet 5.1). */
-export const NODE_RESOURCES = ['arn:aws:ec2:*:*:instance/*', 'arn:aws:ssm:*:*:managed-instance/*'];
+/**
+ * Session Manager targets: EC2 instances and hybrid nodes have different ARNs (facts sheet 5.1),
+ * in the partition of the lab's Region (`partitionOf`).
+ */
+export const nodeResources = (partition: string) => [
+  `arn:${partition}:ec2:*:*:instance/*`,
+  `arn:${partition}:ssm:*:*:managed-instance/*`,
+];
 
 /** The user's own sessions: a session id starts with the IAM user name (facts sheet 5.1). */
-const OWN_SESSIONS = 'arn:aws:ssm:*:*:session/${aws:username}-*';
+const ownSessions = (partition: string) => `arn:${partition}:ssm:*:*:session/\${aws:username}-*`;
 
 /** The seed's SSMDevAccess exactly as written (seed task 4.3), gap included. */
-function seedPolicy(): PolicyDocument {
+function seedPolicy(partition: string): PolicyDocument {
   return {
     Version: '2012-10-17',
     Statement: [
@@ -49,13 +55,13 @@ function seedPolicy(): PolicyDocument {
         Sid: 'SameUserTerminate',
         Effect: 'Allow',
         Action: 'ssm:TerminateSession',
-        Resource: OWN_SESSIONS,
+        Resource: ownSessions(partition),
       },
       {
         Sid: 'DenySMtoProd',
         Effect: 'Deny',
         Action: 'ssm:StartSession',
-        Resource: ['arn:aws:ec2:*:*:instance/*'],
+        Resource: [`arn:${partition}:ec2:*:*:instance/*`],
         Condition: { StringLike: { 'ssm:resourceTag/Environment': 'Prod' } },
       },
     ],
@@ -71,7 +77,7 @@ function seedPolicy(): PolicyDocument {
  * - the seed's `ssm:Get*` would let the user decrypt the lab's SecureString parameters (activation
  *   codes, private key) through the aws/ssm key, so those are denied.
  */
-function strictPolicy(labId: string): PolicyDocument {
+function strictPolicy(labId: string, partition: string): PolicyDocument {
   return {
     Version: '2012-10-17',
     Statement: [
@@ -97,7 +103,7 @@ function strictPolicy(labId: string): PolicyDocument {
         Sid: 'StartSessionOnOwnLabNodes',
         Effect: 'Allow',
         Action: 'ssm:StartSession',
-        Resource: NODE_RESOURCES,
+        Resource: nodeResources(partition),
         Condition: {
           StringEquals: {
             [`ssm:resourceTag/${TAG_LAB_ID}`]: labId,
@@ -110,19 +116,19 @@ function strictPolicy(labId: string): PolicyDocument {
         Sid: 'StartSessionWithLabPreferences',
         Effect: 'Allow',
         Action: 'ssm:StartSession',
-        Resource: `arn:aws:ssm:*:*:document/${SHARED_NAMES.preferencesDocument}`,
+        Resource: `arn:${partition}:ssm:*:*:document/${SHARED_NAMES.preferencesDocument}`,
       },
       {
         Sid: 'SameUserSessions',
         Effect: 'Allow',
         Action: ['ssm:TerminateSession', 'ssm:ResumeSession'],
-        Resource: OWN_SESSIONS,
+        Resource: ownSessions(partition),
       },
       {
         Sid: 'DenySMtoProd',
         Effect: 'Deny',
         Action: ['ssm:StartSession', 'ssm:ResumeSession'],
-        Resource: NODE_RESOURCES,
+        Resource: nodeResources(partition),
         Condition: { StringEqualsIgnoreCase: { 'ssm:resourceTag/Environment': 'Prod' } },
       },
       {
@@ -135,13 +141,16 @@ function strictPolicy(labId: string): PolicyDocument {
           'ssm:GetParameterHistory',
         ],
         // Every lab's parameters (`/session-lab/*`), not only this lab's.
-        Resource: `arn:aws:ssm:*:*:parameter${labPath('*')}`,
+        Resource: `arn:${partition}:ssm:*:*:parameter${labPath('*')}`,
       },
     ],
   };
 }
 
-/** The workshop user's customer policy (`SSMDevAccess-<labId>`) for a policy mode. Pure. */
-export function workshopUserPolicy(mode: PolicyMode, labId: string): PolicyDocument {
-  return mode === 'seed' ? seedPolicy() : strictPolicy(labId);
+/**
+ * The workshop user's customer policy (`SSMDevAccess-<labId>`) for a policy mode, naming the
+ * resources of `partition` (the lab's Region's, `partitionOf`). Pure.
+ */
+export function workshopUserPolicy(mode: PolicyMode, labId: string, partition: string): PolicyDocument {
+  return mode === 'seed' ? seedPolicy(partition) : strictPolicy(labId, partition);
 }

@@ -19,6 +19,7 @@ import {
 } from '@aws-sdk/client-iam';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { z } from 'zod';
+import { clientPartition } from '../shared/account.js';
 import type { LabClients } from '../shared/clients.js';
 import {
   IamNotPropagatedYet,
@@ -29,7 +30,7 @@ import {
 } from '../shared/errors.js';
 import { parsePolicyDocument } from '../shared/iam-roles.js';
 import { labConfigSchema } from '../shared/lab-config.js';
-import { MANAGED_POLICIES, labNames } from '../shared/names.js';
+import { labNames, managedPolicies } from '../shared/names.js';
 import { pollUntil } from '../shared/polling.js';
 import { findSecret, generatePassword, putSecret, tagSecret } from '../shared/secrets.js';
 import { TAG_LAB_ID, TAG_RUN_ID, labTags, toTagList } from '../shared/tags.js';
@@ -90,6 +91,7 @@ export async function createWorkshopUser(
   { iam, secrets }: Pick<LabClients, 'iam' | 'secrets'>,
 ): Promise<Output> {
   const names = labNames(lab.labId);
+  const partition = await clientPartition(iam);
   const user = await ensureUser(iam, names.user, lab.labId);
 
   // What does not need the user to be visible comes first: it spends IAM's propagation window.
@@ -98,17 +100,18 @@ export async function createWorkshopUser(
     iam,
     policyArn,
     names.userPolicy,
-    workshopUserPolicy(lab.policyMode, lab.labId),
+    workshopUserPolicy(lab.policyMode, lab.labId, partition),
     lab.labId,
   );
   const passwordSecretArn =
     (user.waitUntil === undefined && (await passwordSetByRun(secrets, names.passwordSecret, lab.runId))) ||
     (await setPassword(iam, secrets, user, names.passwordSecret, lab));
+  const policies = managedPolicies(partition);
   const attachedPolicies = await attachRequired(iam, user, [
     policyArn,
-    MANAGED_POLICIES.userChangePassword,
-    MANAGED_POLICIES.cloudWatchLogsReadOnly,
-    MANAGED_POLICIES.cloudTrailReadOnly,
+    policies.userChangePassword,
+    policies.cloudWatchLogsReadOnly,
+    policies.cloudTrailReadOnly,
   ]);
   return { userName: user.name, userArn: user.arn, policyArn, passwordSecretArn, attachedPolicies };
 }

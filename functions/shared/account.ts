@@ -1,4 +1,5 @@
 import { GetCallerIdentityCommand, type STSClient } from '@aws-sdk/client-sts';
+import { partitionOf } from './names.js';
 
 /** The account (and its partition) the tasks run in: for ARNs AWS does not return, such as a setting's. */
 export interface CallerAccount {
@@ -28,4 +29,11 @@ export function callerAccount(sts: Pick<STSClient, 'send'>): Promise<CallerAccou
 /** The Region a client was built for (AWS_REGION in Lambda), for ARNs the task must compose. */
 export function clientRegion(client: { config: { region: () => Promise<string> } }): Promise<string> {
   return client.config.region();
+}
+
+/** The partition of the Region a client was built for (`partitionOf`). */
+export async function clientPartition(client: {
+  config: { region: () => Promise<string> };
+}): Promise<string> {
+  return partitionOf(await clientRegion(client));
 }

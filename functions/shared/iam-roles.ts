@@ -9,7 +9,7 @@ import {
   type Role,
 } from '@aws-sdk/client-iam';
 import { IamNotPropagatedYet, LabStateMismatch, NotReadyYet, isErrorNamed } from './errors.js';
-import { SUPERSEDED_POLICIES } from './names.js';
+import { isSupersededPolicy } from './names.js';
 import type { Tag } from './tags.js';
 
 /**
@@ -183,7 +183,7 @@ export async function ensureRole(iam: IAMClient, spec: RoleSpec): Promise<Ensure
   // The seed attached AmazonEC2RoleforSSM to SSMLabRole; an account that ran the manual lab still
   // has it. It is deprecated and far broader than needed (facts sheet 1.6), so it is removed.
   for (const policyArn of attached) {
-    if (!SUPERSEDED_POLICIES.includes(policyArn) || spec.managedPolicies.includes(policyArn)) continue;
+    if (!isSupersededPolicy(policyArn) || spec.managedPolicies.includes(policyArn)) continue;
     await iamWrite(roleName, () =>
       iam.send(new DetachRolePolicyCommand({ RoleName: roleName, PolicyArn: policyArn })),
     );
@@ -218,8 +218,8 @@ export async function verifyRole(
     const missing = spec.managedPolicies.filter((arn) => !attached.includes(arn));
     const extra = attached.filter((arn) => !spec.managedPolicies.includes(arn));
     if (missing.length > 0) stale.push(`missing managed policies ${missing.join(', ')}`);
-    const superseded = extra.filter((arn) => SUPERSEDED_POLICIES.includes(arn));
-    const others = extra.filter((arn) => !SUPERSEDED_POLICIES.includes(arn));
+    const superseded = extra.filter(isSupersededPolicy);
+    const others = extra.filter((arn) => !isSupersededPolicy(arn));
     if (superseded.length > 0)
       stale.push(`superseded managed policies still attached ${superseded.join(', ')}`);
     if (others.length > 0) foreign.push(`unexpected managed policies attached ${others.join(', ')}`);

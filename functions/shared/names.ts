@@ -48,21 +48,52 @@ export const SHARED_NAMES = {
 } as const;
 
 /**
+ * The partition of a Region, the second field of every ARN in it: `aws-cn` in China, `aws-us-gov`
+ * in GovCloud, the isolated partitions by their Region prefixes, `aws-eusc` in the European
+ * Sovereign Cloud, `aws` everywhere else (the SDK's partition table, by Region name). ARNs the
+ * tasks compose (managed policies, the activation tier, the lab policies) take it from here, so a
+ * lab in cn-north-1 names `arn:aws-cn:...` resources.
+ */
+export function partitionOf(region: string): string {
+  const prefixes: [string, string][] = [
+    ['cn-', 'aws-cn'],
+    ['us-gov-', 'aws-us-gov'],
+    ['us-isob-', 'aws-iso-b'],
+    ['us-isof-', 'aws-iso-f'],
+    ['us-iso-', 'aws-iso'],
+    ['eu-isoe-', 'aws-iso-e'],
+    ['eusc-', 'aws-eusc'],
+  ];
+  return prefixes.find(([prefix]) => region.startsWith(prefix))?.[1] ?? 'aws';
+}
+
+/** An AWS managed policy's ARN in `partition` (`arn:aws-cn:iam::aws:policy/...` in China). */
+const awsManagedPolicy = (partition: string, name: string) => `arn:${partition}:iam::aws:policy/${name}`;
+
+/**
  * Managed policies the seed used that session-lab replaces; converging a shared role detaches them
  * (AmazonEC2RoleforSSM is deprecated and broader than AmazonSSMManagedInstanceCore, facts sheet 1.6).
+ * By name, so they are recognised in any partition.
  */
-export const SUPERSEDED_POLICIES: readonly string[] = [
-  'arn:aws:iam::aws:policy/service-role/AmazonEC2RoleforSSM',
-];
+const SUPERSEDED_POLICY_NAMES: readonly string[] = ['service-role/AmazonEC2RoleforSSM'];
 
-export const MANAGED_POLICIES = {
-  ssmCore: 'arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore',
-  cloudWatchAgent: 'arn:aws:iam::aws:policy/CloudWatchAgentServerPolicy',
-  cloudWatchLogsReadOnly: 'arn:aws:iam::aws:policy/CloudWatchLogsReadOnlyAccess',
-  // The seed's AWSCloudTrailReadOnlyAccess was replaced by this name.
-  cloudTrailReadOnly: 'arn:aws:iam::aws:policy/AWSCloudTrail_ReadOnlyAccess',
-  userChangePassword: 'arn:aws:iam::aws:policy/IAMUserChangePassword',
-} as const;
+/** True for the ARN of a superseded managed policy (`SUPERSEDED_POLICY_NAMES`), whatever its partition. */
+export function isSupersededPolicy(policyArn: string): boolean {
+  const match = /^arn:[a-z-]+:iam::aws:policy\/(.+)$/.exec(policyArn);
+  return match !== null && SUPERSEDED_POLICY_NAMES.includes(match[1]!);
+}
+
+/** The AWS managed policies the lab attaches, in the partition of the lab's Region. */
+export function managedPolicies(partition: string) {
+  return {
+    ssmCore: awsManagedPolicy(partition, 'AmazonSSMManagedInstanceCore'),
+    cloudWatchAgent: awsManagedPolicy(partition, 'CloudWatchAgentServerPolicy'),
+    cloudWatchLogsReadOnly: awsManagedPolicy(partition, 'CloudWatchLogsReadOnlyAccess'),
+    // The seed's AWSCloudTrailReadOnlyAccess was replaced by this name.
+    cloudTrailReadOnly: awsManagedPolicy(partition, 'AWSCloudTrail_ReadOnlyAccess'),
+    userChangePassword: awsManagedPolicy(partition, 'IAMUserChangePassword'),
+  } as const;
+}
 
 /** The root of everything a lab keeps in Parameter Store and Secrets Manager. */
 export const labPath = (labId: string) => `/session-lab/${labId}`;
@@ -90,4 +121,4 @@ export type LabNames = ReturnType<typeof labNames>;
 
 /** The ARN of the account-wide service setting, the form UpdateServiceSetting requires (facts sheet 3). */
 export const activationTierArn = (region: string, accountId: string) =>
-  `arn:aws:ssm:${region}:${accountId}:servicesetting${SHARED_NAMES.activationTierSetting}`;
+  `arn:${partitionOf(region)}:ssm:${region}:${accountId}:servicesetting${SHARED_NAMES.activationTierSetting}`;

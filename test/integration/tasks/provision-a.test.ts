@@ -16,13 +16,16 @@ import { registerAgents } from '../../../functions/register-agents/task.js';
 import { labClients } from '../../../functions/shared/clients.js';
 import { isErrorNamed } from '../../../functions/shared/errors.js';
 import { parsePolicyDocument } from '../../../functions/shared/iam-roles.js';
-import { MANAGED_POLICIES } from '../../../functions/shared/names.js';
+import { managedPolicies } from '../../../functions/shared/names.js';
 import { toTagRecord } from '../../../functions/shared/tags.js';
 import { validateLabInput } from '../../../functions/validate-lab-input/task.js';
 import { waitForInstances } from '../../../functions/wait-for-instances/task.js';
 import { waitForRegistration } from '../../../functions/wait-for-registration/task.js';
 import { useEmulator } from '../../helpers/emulator.js';
 import { polling, retrying } from '../../helpers/lab-builder.js';
+
+/** The managed policies in the tests' Region's partition (us-east-1: aws). */
+const MANAGED_POLICIES = managedPolicies('aws');
 
 /**
  * The provisioning tasks of seed steps 1-3 (roles, activations, key pair, network, hosts, the

@@ -7,11 +7,14 @@ import { createWorkshopUser } from '../../../functions/create-workshop-user/task
 import { enableAdvancedTier } from '../../../functions/enable-advanced-tier/task.js';
 import { labClients } from '../../../functions/shared/clients.js';
 import { labConfigSchema } from '../../../functions/shared/lab-config.js';
-import { MANAGED_POLICIES } from '../../../functions/shared/names.js';
+import { managedPolicies } from '../../../functions/shared/names.js';
 import { inputSchema as verifyInputSchema, verifyLab } from '../../../functions/verify-lab/task.js';
 import { waitForAdvancedTier } from '../../../functions/wait-for-advanced-tier/task.js';
 import { useEmulator } from '../../helpers/emulator.js';
 import { buildLab, polling, retrying } from '../../helpers/lab-builder.js';
+
+/** The managed policies in the tests' Region's partition (us-east-1: aws). */
+const MANAGED_POLICIES = managedPolicies('aws');
 
 type Built = Awaited<ReturnType<typeof buildLab>>;
 

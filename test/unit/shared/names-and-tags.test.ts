@@ -1,4 +1,12 @@
-import { activationTierArn, labIdSchema, labNames, LAB_HOSTS } from '../../../functions/shared/names.js';
+import {
+  activationTierArn,
+  isSupersededPolicy,
+  labIdSchema,
+  labNames,
+  LAB_HOSTS,
+  managedPolicies,
+  partitionOf,
+} from '../../../functions/shared/names.js';
 import {
   labTags,
   sharedTags,
@@ -56,6 +64,36 @@ describe('labNames', () => {
     expect(activationTierArn('us-east-1', '123456789012')).toBe(
       'arn:aws:ssm:us-east-1:123456789012:servicesetting/ssm/managed-instance/activation-tier',
     );
+  });
+});
+
+describe('partitionOf', () => {
+  it.each([
+    ['us-east-1', 'aws'],
+    ['eu-west-3', 'aws'],
+    ['ap-southeast-7', 'aws'],
+    ['il-central-1', 'aws'],
+    ['cn-north-1', 'aws-cn'],
+    ['cn-northwest-1', 'aws-cn'],
+    ['us-gov-west-1', 'aws-us-gov'],
+    ['us-iso-east-1', 'aws-iso'],
+    ['us-isob-east-1', 'aws-iso-b'],
+    ['us-isof-south-1', 'aws-iso-f'],
+    ['eu-isoe-west-1', 'aws-iso-e'],
+    ['eusc-de-east-1', 'aws-eusc'],
+  ])('%s is in %s', (region, partition) => {
+    expect(partitionOf(region)).toBe(partition);
+  });
+
+  it('names the resources of a China Region in aws-cn: the activation tier and the managed policies', () => {
+    expect(activationTierArn('cn-north-1', '123456789012')).toBe(
+      'arn:aws-cn:ssm:cn-north-1:123456789012:servicesetting/ssm/managed-instance/activation-tier',
+    );
+    expect(managedPolicies(partitionOf('cn-north-1')).ssmCore).toBe(
+      'arn:aws-cn:iam::aws:policy/AmazonSSMManagedInstanceCore',
+    );
+    expect(isSupersededPolicy('arn:aws-cn:iam::aws:policy/service-role/AmazonEC2RoleforSSM')).toBe(true);
+    expect(isSupersededPolicy('arn:aws-cn:iam::aws:policy/AmazonSSMManagedInstanceCore')).toBe(false);
   });
 });
 

@@ -10,11 +10,14 @@ import {
   NoSuchEntityException,
 } from '@aws-sdk/client-iam';
 import { createInstanceRole } from '../../../functions/create-instance-role/task.js';
-import { MANAGED_POLICIES } from '../../../functions/shared/names.js';
+import { managedPolicies } from '../../../functions/shared/names.js';
 import type { LabRegistry } from '../../../functions/shared/registry.js';
 import { TAG_MANAGED_BY } from '../../../functions/shared/tags.js';
 import { throttled } from '../../helpers/aws.js';
 import { FakeIam } from '../../helpers/fake-iam.js';
+
+/** The managed policies in the tests' Region's partition (us-east-1: aws). */
+const MANAGED_POLICIES = managedPolicies('aws');
 
 const DEPRECATED = 'arn:aws:iam::aws:policy/service-role/AmazonEC2RoleforSSM';
 const EC2_TRUST = {

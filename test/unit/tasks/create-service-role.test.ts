@@ -3,9 +3,12 @@ import { GetRoleCommand, UpdateAssumeRolePolicyCommand } from '@aws-sdk/client-i
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { mockClient } from 'aws-sdk-client-mock';
 import { createServiceRole } from '../../../functions/create-service-role/task.js';
-import { MANAGED_POLICIES } from '../../../functions/shared/names.js';
+import { managedPolicies } from '../../../functions/shared/names.js';
 import { TEST_ACCOUNT, throttled } from '../../helpers/aws.js';
 import { FakeIam } from '../../helpers/fake-iam.js';
+
+/** The managed policies in the tests' Region's partition (us-east-1: aws). */
+const MANAGED_POLICIES = managedPolicies('aws');
 
 let iam: FakeIam;
 let sts: STSClient;

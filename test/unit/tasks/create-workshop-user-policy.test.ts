@@ -18,7 +18,7 @@ const NODES = {
 
 async function startSession(mode: 'strict' | 'seed', node: keyof typeof NODES) {
   const [arn, tags] = NODES[node];
-  return simulate([workshopUserPolicy(mode, 'demo')], 'ssm:StartSession', arn, tagContext(tags));
+  return simulate([workshopUserPolicy(mode, 'demo', 'aws')], 'ssm:StartSession', arn, tagContext(tags));
 }
 
 describe('workshopUserPolicy, evaluated by an IAM policy simulator', () => {
@@ -48,18 +48,18 @@ describe('workshopUserPolicy, evaluated by an IAM policy simulator', () => {
 
   it('strict: the session document is allowed, so a session on a Dev node can start', async () => {
     const doc = `arn:aws:ssm:us-east-1:${ACCOUNT}:document/SSM-SessionManagerRunShell`;
-    await expect(simulate([workshopUserPolicy('strict', 'demo')], 'ssm:StartSession', doc)).resolves.toBe(
-      'allowed',
-    );
+    await expect(
+      simulate([workshopUserPolicy('strict', 'demo', 'aws')], 'ssm:StartSession', doc),
+    ).resolves.toBe('allowed');
     const other = `arn:aws:ssm:us-east-1:${ACCOUNT}:document/AWS-StartPortForwardingSession`;
-    await expect(simulate([workshopUserPolicy('strict', 'demo')], 'ssm:StartSession', other)).resolves.toBe(
-      'implicitDeny',
-    );
+    await expect(
+      simulate([workshopUserPolicy('strict', 'demo', 'aws')], 'ssm:StartSession', other),
+    ).resolves.toBe('implicitDeny');
   });
 
   it.each(['strict', 'seed'] as const)('%s: terminate only your own sessions', async (mode) => {
     const session = (id: string) => `arn:aws:ssm:us-east-1:${ACCOUNT}:session/${id}`;
-    const policy = [workshopUserPolicy(mode, 'demo')];
+    const policy = [workshopUserPolicy(mode, 'demo', 'aws')];
     await expect(
       simulate(policy, 'ssm:TerminateSession', session('MyWorkshopUser-demo-0a1b2c3d')),
     ).resolves.toBe('allowed');
@@ -71,19 +71,19 @@ describe('workshopUserPolicy, evaluated by an IAM policy simulator', () => {
   it('strict: the lab secrets in Parameter Store are denied; the seed let ssm:Get* read them', async () => {
     const parameter = `arn:aws:ssm:us-east-1:${ACCOUNT}:parameter/session-lab/demo/activation/Prod/code`;
     await expect(
-      simulate([workshopUserPolicy('strict', 'demo')], 'ssm:GetParameter', parameter),
+      simulate([workshopUserPolicy('strict', 'demo', 'aws')], 'ssm:GetParameter', parameter),
     ).resolves.toBe('explicitDeny');
-    await expect(simulate([workshopUserPolicy('seed', 'demo')], 'ssm:GetParameter', parameter)).resolves.toBe(
-      'allowed',
-    );
+    await expect(
+      simulate([workshopUserPolicy('seed', 'demo', 'aws')], 'ssm:GetParameter', parameter),
+    ).resolves.toBe('allowed');
     const unrelated = `arn:aws:ssm:us-east-1:${ACCOUNT}:parameter/other-app/config`;
     await expect(
-      simulate([workshopUserPolicy('strict', 'demo')], 'ssm:GetParameter', unrelated),
+      simulate([workshopUserPolicy('strict', 'demo', 'aws')], 'ssm:GetParameter', unrelated),
     ).resolves.toBe('allowed');
   });
 
   it('seed mode is the seed document verbatim', () => {
-    const seed = workshopUserPolicy('seed', 'ignored');
+    const seed = workshopUserPolicy('seed', 'ignored', 'aws');
     expect(seed.Statement).toHaveLength(4);
     expect(seed.Statement[3]).toEqual({
       Sid: 'DenySMtoProd',
@@ -95,9 +95,22 @@ describe('workshopUserPolicy, evaluated by an IAM policy simulator', () => {
     expect(seed.Statement[2]!.Resource).toBe('arn:aws:ssm:*:*:session/${aws:username}-*');
   });
 
+  it('in a China Region denies Prod nodes by their aws-cn ARNs', async () => {
+    const policy = workshopUserPolicy('strict', 'demo', 'aws-cn');
+    expect(JSON.stringify(policy)).not.toContain('arn:aws:');
+    const prod = `arn:aws-cn:ssm:cn-north-1:${ACCOUNT}:managed-instance/mi-0aaaaaaaaaaaaaaa4`;
+    await expect(
+      simulate([policy], 'ssm:StartSession', prod, tagContext({ ...LAB, Environment: 'Prod' })),
+    ).resolves.toBe('explicitDeny');
+    const dev = `arn:aws-cn:ec2:cn-north-1:${ACCOUNT}:instance/i-0aaaaaaaaaaaaaaa1`;
+    await expect(
+      simulate([policy], 'ssm:StartSession', dev, tagContext({ ...LAB, Environment: 'Dev' })),
+    ).resolves.toBe('allowed');
+  });
+
   it('fits the managed-policy size quota (6,144 characters without whitespace)', () => {
     for (const mode of ['strict', 'seed'] as const) {
-      const size = JSON.stringify(workshopUserPolicy(mode, 'a'.repeat(32))).replace(/\s/g, '').length;
+      const size = JSON.stringify(workshopUserPolicy(mode, 'a'.repeat(32), 'aws')).replace(/\s/g, '').length;
       expect(size).toBeLessThan(6144);
     }
   });

@@ -23,11 +23,14 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { workshopUserPolicy } from '../../../functions/create-workshop-user/policy.js';
 import { createWorkshopUser } from '../../../functions/create-workshop-user/task.js';
-import { MANAGED_POLICIES } from '../../../functions/shared/names.js';
+import { managedPolicies } from '../../../functions/shared/names.js';
 import { TAG_RUN_ID, labTags, toTagRecord } from '../../../functions/shared/tags.js';
 import { ACCOUNT, awsError, testClients, testLab } from '../../helpers/aws-mock.js';
 import { FakeIamUsers } from '../../helpers/fake-iam-users.js';
 import { FakeSecrets } from '../../helpers/fake-secrets.js';
+
+/** The managed policies in the tests' Region's partition (us-east-1: aws). */
+const MANAGED_POLICIES = managedPolicies('aws');
 
 const iamMock = mockClient(IAMClient);
 const secretsMock = mockClient(SecretsManagerClient);
@@ -74,7 +77,7 @@ describe('createWorkshopUser', () => {
     );
     expect(user.loginProfile).toEqual({ password: secrets.values.get(SECRET), resetRequired: true });
     expect(JSON.parse(iam.policies.get(POLICY_ARN)!.versions[0]!.document)).toEqual(
-      workshopUserPolicy('strict', 'demo'),
+      workshopUserPolicy('strict', 'demo', 'aws'),
     );
   });
 
@@ -88,7 +91,7 @@ describe('createWorkshopUser', () => {
   it('writes the seed policy in seed mode', async () => {
     await run({ policyMode: 'seed' });
     expect(JSON.parse(iam.policies.get(POLICY_ARN)!.versions[0]!.document)).toEqual(
-      workshopUserPolicy('seed', 'demo'),
+      workshopUserPolicy('seed', 'demo', 'aws'),
     );
   });
 
@@ -203,7 +206,7 @@ describe('createWorkshopUser', () => {
     const policy = iam.policies.get(POLICY_ARN)!;
     expect(policy.versions).toHaveLength(2);
     expect(policy.defaultVersion).toBe('v2');
-    expect(JSON.parse(policy.versions[1]!.document)).toEqual(workshopUserPolicy('strict', 'demo'));
+    expect(JSON.parse(policy.versions[1]!.document)).toEqual(workshopUserPolicy('strict', 'demo', 'aws'));
     expect(iamMock.commandCalls(CreatePolicyVersionCommand)).toHaveLength(1);
   });
 

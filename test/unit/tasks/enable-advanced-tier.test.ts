@@ -44,6 +44,22 @@ describe('enableAdvancedTier', () => {
     for (const input of inputsOf(ssm, GetServiceSettingCommand)) expect(input.SettingId).toBe(SETTING_ARN);
   });
 
+  it('in a China Region addresses the setting by its aws-cn ARN', async () => {
+    ssm.on(GetServiceSettingCommand).resolves(setting('standard', 'Default'));
+    ssm.on(UpdateServiceSettingCommand).resolves({});
+    sts
+      .on(GetCallerIdentityCommand)
+      .resolves({ Account: ACCOUNT, Arn: `arn:aws-cn:iam::${ACCOUNT}:user/tester`, UserId: 'AIDATEST' });
+    const config = { region: 'cn-north-1', credentials: { accessKeyId: 'a', secretAccessKey: 'b' } };
+    await enableAdvancedTier({}, { ssm: new SSMClient(config), sts: new STSClient(config) });
+    expect(inputsOf(ssm, UpdateServiceSettingCommand)).toEqual([
+      {
+        SettingId: `arn:aws-cn:ssm:cn-north-1:${ACCOUNT}:servicesetting/ssm/managed-instance/activation-tier`,
+        SettingValue: 'advanced',
+      },
+    ]);
+  });
+
   it.each([['Customized'], ['PendingUpdate']])(
     'does not write when the value is already advanced (%s): no needless PendingUpdate',
     async (status) => {

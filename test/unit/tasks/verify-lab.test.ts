@@ -51,7 +51,7 @@ const ids = {
  * The AWS side of a provisioned lab: instances and hybrid nodes with their tags, the user's policy
  * evaluated by a real IAM policy evaluator, the preferences, the log group. Tests change one thing.
  */
-function world(lab: LabConfig, userPolicy = workshopUserPolicy(lab.policyMode, lab.labId)) {
+function world(lab: LabConfig, userPolicy = workshopUserPolicy(lab.policyMode, lab.labId, 'aws')) {
   const labTag = { Key: 'session-lab:lab-id', Value: 'demo' };
   const state = {
     instances: {
@@ -394,7 +394,7 @@ describe('verifyLab', () => {
     it('a strict policy that forgets the lab id is caught on another lab’s Dev node', async () => {
       const lab = testLab();
       // The strict policy with its lab-id condition dropped: Dev of any lab is allowed.
-      const leaky = structuredClone(workshopUserPolicy('strict', 'demo'));
+      const leaky = structuredClone(workshopUserPolicy('strict', 'demo', 'aws'));
       for (const statement of leaky.Statement) {
         const equals = (statement.Condition as Record<string, Record<string, unknown>> | undefined)
           ?.StringEquals;
@@ -421,7 +421,7 @@ describe('verifyLab', () => {
 
   it('a strict lab whose user still holds the seed policy fails, naming the ProdOnPrem cell', async () => {
     const lab = testLab();
-    world(lab, workshopUserPolicy('seed', 'demo'));
+    world(lab, workshopUserPolicy('seed', 'demo', 'aws'));
     await expect(run(input(lab))).rejects.toMatchObject({
       name: 'LabStateMismatch',
       message: expect.stringContaining(`ProdOnPrem ${ids.ProdOnPrem}: expected denied, got allowed`),
@@ -430,7 +430,7 @@ describe('verifyLab', () => {
 
   it('the same wrong matrix right after the user was created is IAM propagation: NotReadyYet', async () => {
     const lab = testLab();
-    const state = world(lab, workshopUserPolicy('seed', 'demo'));
+    const state = world(lab, workshopUserPolicy('seed', 'demo', 'aws'));
     state.userCreated = new Date(NOW.getTime() - 60_000);
     await expect(run(input(lab))).rejects.toMatchObject({
       name: 'NotReadyYet',
