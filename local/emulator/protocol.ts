@@ -124,11 +124,17 @@ function wrapLists(value: unknown, itemName: string): unknown {
   return value;
 }
 
-/** An IAM-style query reply: `<OpResponse><OpResult>…</OpResult><ResponseMetadata/></OpResponse>`. */
-export function iamReply(operation: string, result: unknown): RawReply {
+export const IAM_NAMESPACE = 'https://iam.amazonaws.com/doc/2010-05-08/';
+export const STS_NAMESPACE = 'https://sts.amazonaws.com/doc/2011-06-15/';
+
+/**
+ * An IAM-style query reply: `<OpResponse><OpResult>…</OpResult><ResponseMetadata/></OpResponse>`.
+ * STS answers in the same shape under its own namespace.
+ */
+export function iamReply(operation: string, result: unknown, namespace = IAM_NAMESPACE): RawReply {
   const body = xml.build({
     [`${operation}Response`]: {
-      '@_xmlns': 'https://iam.amazonaws.com/doc/2010-05-08/',
+      '@_xmlns': namespace,
       [`${operation}Result`]: wrapLists(result ?? {}, 'member'),
       ResponseMetadata: { RequestId: requestId() },
     },

@@ -1,4 +1,5 @@
 import { createServer, request, type IncomingMessage, type Server } from 'node:http';
+import { guarded, refuseUnparsed } from './authorization/enforce.js';
 import { serializeDynamoDb } from './dynamodb-serial.js';
 import type { FaultInjector } from './faults.js';
 import type { Traffic } from './traffic.js';
@@ -157,8 +158,8 @@ export function createEmulatorServer(options: EmulatorServerOptions): {
         }
         const parsed = parseCall(raw);
         if (parsed) options.onCall?.(parsed);
-        if (!parsed) return send(await toMoto(parsed, raw));
-        const dispatch = async (call: AwsCall): Promise<RawReply> => {
+        if (!parsed) return send((await refuseUnparsed(emulator, raw)) ?? (await toMoto(parsed, raw)));
+        const serve = async (call: AwsCall): Promise<RawReply> => {
           const handler = options.services[call.service]?.[call.operation];
           if (!handler) return toMoto(call, call.raw);
           try {
@@ -169,6 +170,8 @@ export function createEmulatorServer(options: EmulatorServerOptions): {
             return errorReply(call, new AwsError('InternalServerError', (err as Error).message, 500));
           }
         };
+        // Every call is authorized for its caller first (authorization/enforce.ts).
+        const dispatch = (call: AwsCall) => guarded(emulator, call, serve);
         // Fault injection (faults.ts) answers, rewrites or passes each AWS call around its dispatch.
         const faulted = (call: AwsCall) =>
           options.faults ? options.faults.intercept(call, emulator, dispatch) : dispatch(call);

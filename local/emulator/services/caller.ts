@@ -1,22 +1,36 @@
 import { IAMClient, ListAccessKeysCommand, ListUsersCommand, type User } from '@aws-sdk/client-iam';
+import { expiredToken, invalidToken } from '../authorization/errors.js';
 import type { EmulatorContext } from '../context.js';
-import { AwsError, type AwsCall } from '../protocol.js';
+import type { AwsCall } from '../protocol.js';
+import { ACCESS_KEY_PATTERN, roleSessionOf } from './role-sessions.js';
 
 /**
  * Who is calling: the SigV4 access key id of a request names the principal. Keys that IAM issued
- * (CreateAccessKey, stored in moto) belong to their user; any other key is the account's admin
- * (root), which is how the product and the tests run by default, and root is allowed everything.
+ * (CreateAccessKey, stored in moto) belong to their user; `ASIA…` keys the emulator issued for a
+ * role (role-sessions.ts) are that role's session; any other key is the account's admin (root),
+ * which is how the product and the tests run by default, and root is allowed everything.
  */
 
 export interface Caller {
-  type: 'Root' | 'IAMUser';
+  type: 'Root' | 'IAMUser' | 'AssumedRole';
+  /** The user's ARN, the account root's, or the session's `arn:aws:sts::…:assumed-role/Role/session`. */
   arn: string;
   accountId: string;
   accessKeyId: string;
-  /** The IAM user name; undefined for root. */
+  /** The IAM user name; undefined for root and roles. */
   userName?: string;
-  /** The IAM unique id (AIDA… for users, the account id for root), CloudTrail's principalId. */
+  /**
+   * The IAM unique id (AIDA… for users, the account id for root, `AROA…:session` for a role
+   * session), CloudTrail's principalId and aws:userid.
+   */
   principalId: string;
+  /** For a role session: the role's ARN (with its path), name and unique id, and the session's. */
+  roleArn?: string;
+  roleName?: string;
+  roleId?: string;
+  sessionName?: string;
+  /** When the session's credentials were issued (aws:TokenIssueTime). */
+  issuedAt?: Date;
 }
 
 interface KnownKey {
@@ -47,9 +61,6 @@ function rootCaller(accountId: string, accessKeyId: string): Caller {
     principalId: accountId,
   };
 }
-
-const invalidToken = () =>
-  new AwsError('UnrecognizedClientException', 'The security token included in the request is invalid.', 400);
 
 /** Scans moto's users and their keys once; IAM is global, so any region's client sees all. */
 async function scanKeys(ctx: EmulatorContext, cache: KeyCache): Promise<void> {
@@ -90,13 +101,14 @@ async function stillActive(ctx: EmulatorContext, known: KnownKey, accessKeyId: s
  */
 export async function callerOf(ctx: EmulatorContext, call: AwsCall): Promise<Caller> {
   const accessKeyId = call.accessKeyId ?? '';
+  if (ACCESS_KEY_PATTERN.test(accessKeyId)) return roleSessionCaller(ctx, call, accessKeyId);
   const cache = keyCache(ctx);
   if (!IAM_KEY.test(accessKeyId) || cache.notIam.has(accessKeyId))
     return rootCaller(ctx.accountId, accessKeyId);
   let known = cache.users.get(accessKeyId);
   if (known) {
     // Verified on every use: one cheap call, and deletions in moto need no interception.
-    if (!(await stillActive(ctx, known, accessKeyId))) throw invalidToken();
+    if (!(await stillActive(ctx, known, accessKeyId))) throw invalidToken(call);
   } else {
     await scanKeys(ctx, cache);
     known = cache.users.get(accessKeyId);
@@ -105,7 +117,7 @@ export async function callerOf(ctx: EmulatorContext, call: AwsCall): Promise<Cal
       cache.notIam.add(accessKeyId);
       return rootCaller(ctx.accountId, accessKeyId);
     }
-    if (!(await stillActive(ctx, known, accessKeyId))) throw invalidToken();
+    if (!(await stillActive(ctx, known, accessKeyId))) throw invalidToken(call);
   }
   return {
     type: 'IAMUser',
@@ -118,21 +130,62 @@ export async function callerOf(ctx: EmulatorContext, call: AwsCall): Promise<Cal
 }
 
 /**
- * The global condition keys AWS puts in every request context for this caller, so policies that
- * use `${aws:username}` or `aws:PrincipalArn` are evaluated as for a live request.
+ * An `ASIA…` key: the role session the emulator issued it for. A key it never issued is invalid,
+ * an expired one ExpiredToken, and the request must carry the session's token, as in AWS.
  */
-export function requestContext(caller: Caller, region: string, now = new Date()): Record<string, string> {
+function roleSessionCaller(ctx: EmulatorContext, call: AwsCall, accessKeyId: string): Caller {
+  const session = roleSessionOf(ctx, accessKeyId);
+  const token = call.raw.headers['x-amz-security-token'];
+  if (!session || token !== session.sessionToken) throw invalidToken(call);
+  if (Date.now() >= session.expiresAtMs) throw expiredToken(call);
+  return {
+    type: 'AssumedRole',
+    arn: `arn:aws:sts::${ctx.accountId}:assumed-role/${session.roleName}/${session.sessionName}`,
+    accountId: ctx.accountId,
+    accessKeyId,
+    principalId: `${session.roleId}:${session.sessionName}`,
+    roleArn: session.roleArn,
+    roleName: session.roleName,
+    roleId: session.roleId,
+    sessionName: session.sessionName,
+    issuedAt: new Date(session.issuedAtMs),
+  };
+}
+
+const PRINCIPAL_TYPES: Record<Caller['type'], string> = {
+  Root: 'Account',
+  IAMUser: 'User',
+  AssumedRole: 'AssumedRole',
+};
+
+const isoSeconds = (date: Date) => date.toISOString().replace(/\.\d{3}Z$/, 'Z');
+
+/**
+ * The global condition keys AWS puts in every request context for this caller, so policies that
+ * use `${aws:username}` or `aws:PrincipalArn` are evaluated as for a live request. For a role
+ * session aws:PrincipalArn is the role's ARN (not the session's), as AWS documents it.
+ * `principalTags` are the user's or role's tags (aws:PrincipalTag/<key>).
+ */
+export function requestContext(
+  caller: Caller,
+  region: string,
+  now = new Date(),
+  principalTags: Record<string, string> = {},
+): Record<string, string> {
   const context: Record<string, string> = {
-    'aws:PrincipalArn': caller.arn,
+    'aws:PrincipalArn': caller.roleArn ?? caller.arn,
     'aws:PrincipalAccount': caller.accountId,
-    'aws:PrincipalType': caller.type === 'Root' ? 'Account' : 'User',
+    'aws:PrincipalType': PRINCIPAL_TYPES[caller.type],
     'aws:userid': caller.principalId,
-    'aws:CurrentTime': now.toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    'aws:CurrentTime': isoSeconds(now),
     'aws:EpochTime': String(Math.floor(now.getTime() / 1000)),
     'aws:SecureTransport': 'true',
     'aws:RequestedRegion': region,
     'aws:ViaAWSService': 'false',
   };
   if (caller.userName) context['aws:username'] = caller.userName;
+  if (caller.issuedAt) context['aws:TokenIssueTime'] = isoSeconds(caller.issuedAt);
+  if (caller.type !== 'Root') context['aws:PrincipalIsAWSService'] = 'false';
+  for (const [key, value] of Object.entries(principalTags)) context[`aws:PrincipalTag/${key}`] = value;
   return context;
 }

@@ -61,6 +61,21 @@ function userIdentity(caller: Caller): Record<string, unknown> {
     accessKeyId: caller.accessKeyId,
   };
   if (caller.userName) identity.userName = caller.userName;
+  if (caller.type === 'AssumedRole') {
+    identity.sessionContext = {
+      sessionIssuer: {
+        type: 'Role',
+        principalId: caller.roleId,
+        arn: caller.roleArn,
+        accountId: caller.accountId,
+        userName: caller.roleName,
+      },
+      attributes: {
+        creationDate: caller.issuedAt?.toISOString().replace(/\.\d{3}Z$/, 'Z'),
+        mfaAuthenticated: 'false',
+      },
+    };
+  }
   return identity;
 }
 

@@ -48,6 +48,8 @@ export interface SourcePolicy {
   text: string;
   document: unknown;
   spans: StatementSpan[];
+  /** A managed policy's ARN (what a write to that policy invalidates; authorization/principals.ts). */
+  arn?: string;
 }
 
 export type Decision = 'allowed' | 'explicitDeny' | 'implicitDeny';
@@ -79,12 +81,14 @@ export interface PrincipalPolicies {
   boundary?: SourcePolicy[];
   /** The user's or role's tags: the aws:PrincipalTag/<key> values of its requests. */
   tags?: Record<string, string>;
+  /** A user's groups (their policies are among `identity`). */
+  groups?: string[];
 }
 
 const noSuchEntity = (message: string) => new AwsError('NoSuchEntity', message, 404);
 const invalidInput = (message: string) => new AwsError('InvalidInput', message, 400);
 
-function sourcePolicy(id: string, type: SourcePolicyType, raw: string): SourcePolicy {
+export function sourcePolicy(id: string, type: SourcePolicyType, raw: string): SourcePolicy {
   const text = decodePolicyText(raw);
   let document: unknown;
   try {
@@ -111,11 +115,14 @@ async function managedPolicy(ctx: EmulatorContext, iam: IAMClient, policyArn: st
   const { PolicyVersion } = await iam.send(
     new GetPolicyVersionCommand({ PolicyArn: policyArn, VersionId: Policy?.DefaultVersionId }),
   );
-  const policy = sourcePolicy(
-    Policy?.PolicyName ?? policyArn,
-    awsManaged ? 'aws-managed' : 'user-managed',
-    PolicyVersion?.Document ?? '{}',
-  );
+  const policy = {
+    ...sourcePolicy(
+      Policy?.PolicyName ?? policyArn,
+      awsManaged ? 'aws-managed' : 'user-managed',
+      PolicyVersion?.Document ?? '{}',
+    ),
+    arn: policyArn,
+  };
   if (awsManaged) cache.set(policyArn, policy);
   return policy;
 }
@@ -236,6 +243,7 @@ export async function loadPrincipalPolicies(
         identity,
         boundary: boundaryArn ? [await managedPolicy(ctx, iam, boundaryArn)] : undefined,
         tags: tagMap(tags),
+        groups: groups.map((g) => g.GroupName!),
       };
     }
     if (kind === 'role') {

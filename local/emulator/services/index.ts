@@ -6,6 +6,7 @@ import { ec2Fidelity } from './ec2-fidelity.js';
 import { hostControls } from './host-controls.js';
 import { iamSimulation } from './iam-simulation.js';
 import { managedNodes } from './managed-nodes.js';
+import { roleCredentialControls, securityTokenService } from './role-credentials.js';
 import { runCommand } from './run-command.js';
 import { serviceSettings } from './service-settings.js';
 import { sessionControls, sessions } from './sessions.js';
@@ -26,7 +27,12 @@ export const services: ServiceTable = {
   ec2: { ...ec2Fidelity },
   iam: { ...iamSimulation },
   cloudtrail: { ...cloudTrail },
+  sts: { ...securityTokenService },
 };
 
 /** Internal endpoints for the simulated hosts' commands (ssh, the agent, systemctl, aws). */
-export const controls: Record<string, ControlHandler> = { ...hostControls, ...sessionControls };
+export const controls: Record<string, ControlHandler> = {
+  ...hostControls,
+  ...sessionControls,
+  ...roleCredentialControls,
+};

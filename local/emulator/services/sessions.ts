@@ -8,11 +8,12 @@ import {
 } from '@aws-sdk/client-cloudwatch-logs';
 import { IAMClient, ListUserTagsCommand } from '@aws-sdk/client-iam';
 import { GetDocumentCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { authorizeRequests } from '../authorization/evaluate.js';
 import type { ControlHandler, EmulatorContext, OperationHandler } from '../context.js';
 import { AwsError, type AwsCall } from '../protocol.js';
-import { callerOf, requestContext, type Caller } from './caller.js';
+import { callerOf, type Caller } from './caller.js';
 import { recordEvent, type TrailResource } from './cloudtrail.js';
-import { evaluatePrincipal, type ContextValues } from './iam-simulation.js';
+import type { ContextValues } from './iam-simulation.js';
 import { findNode, listNodes, runOnHost, type NodeInfo } from './managed-nodes.js';
 import { roleAllows } from './role-permissions.js';
 import { effectiveActivationTier } from './service-settings.js';
@@ -207,7 +208,10 @@ function tagContext(tags: Record<string, string>): ContextValues {
   return context;
 }
 
-/** AWS's AccessDeniedException, worded as AWS words it for identity-policy decisions. */
+/**
+ * AWS's AccessDeniedException, worded as AWS words it for identity-policy decisions: the same
+ * evaluation as every other call (authorization/evaluate.ts), with the node's tags given here.
+ */
 async function authorize(
   ctx: EmulatorContext,
   caller: Caller,
@@ -216,21 +220,9 @@ async function authorize(
   resource: string,
   context: ContextValues,
 ): Promise<void> {
-  if (caller.type === 'Root') return;
-  const { decision } = await evaluatePrincipal(ctx, region, caller.arn, action, resource, {
-    ...requestContext(caller, region),
-    ...context,
-  });
-  if (decision === 'allowed') return;
-  const why =
-    decision === 'explicitDeny'
-      ? 'with an explicit deny in an identity-based policy'
-      : `because no identity-based policy allows the ${action} action`;
-  throw new AwsError(
-    'AccessDeniedException',
-    `User: ${caller.arn} is not authorized to perform: ${action} on resource: ${resource} ${why}`,
-    400,
-  );
+  await authorizeRequests(ctx, { protocol: 'json', service: 'ssm', region }, caller, [
+    { action, resource, context },
+  ]);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -488,7 +480,8 @@ const streamUrl = (region: string, id: string) =>
 function newSessionId(ctx: EmulatorContext, caller: Caller): string {
   const sessions = sessionsOf(ctx);
   let id: string;
-  do id = `${caller.userName ?? 'session'}-${randomBytes(9).toString('hex').slice(0, 17)}`;
+  do
+    id = `${caller.userName ?? caller.sessionName ?? 'session'}-${randomBytes(9).toString('hex').slice(0, 17)}`;
   while (sessions.has(id));
   return id;
 }

@@ -1,0 +1,60 @@
+import type { EmulatorContext } from '../context.js';
+import type { AwsCall } from '../protocol.js';
+import type { Caller } from '../services/caller.js';
+import type { ContextValues } from '../services/iam-simulation.js';
+
+/**
+ * What an operation asks IAM: each request the emulator authorizes is one or more (action,
+ * resource, request context) triples, as AWS evaluates them. An operation that touches several
+ * resources (RunInstances) or implies other actions (iam:PassRole, ec2:CreateTags on create) yields
+ * one triple per resource and action; all must be allowed.
+ */
+export interface AuthRequest {
+  /** `<iam prefix>:<Action>`. */
+  action: string;
+  /** The resource's ARN as AWS builds it from the request, or `*` for actions with no resource type. */
+  resource: string;
+  /** Request condition keys for this triple: aws:RequestTag/…, aws:TagKeys, iam:PassedToService, … */
+  context?: ContextValues;
+  /** The existing resource: its tags (aws:ResourceTag/…), its resource policy, its real ARN. */
+  existing?: ExistingResource;
+}
+
+/** Where an existing resource's tags, resource policy and real ARN are read (resources.ts). */
+export type ExistingResource =
+  | { kind: 'ec2'; region: string; id: string }
+  | { kind: 'ec2-key-pair'; region: string; name: string }
+  | { kind: 'ssm'; region: string; resourceType: 'Parameter' | 'Document'; id: string }
+  | { kind: 'managed-node'; region: string; id: string }
+  | { kind: 'iam-role' | 'iam-user' | 'iam-group' | 'iam-instance-profile'; name: string }
+  | { kind: 'iam-policy'; arn: string }
+  | { kind: 'secret'; region: string; id: string }
+  | { kind: 'log-group'; region: string; name: string };
+
+export interface OperationInput {
+  call: AwsCall;
+  ctx: EmulatorContext;
+  caller: Caller;
+  region: string;
+  /** The caller's account: the account of the resources the request names. */
+  account: string;
+  // Inputs are AWS-shaped data as the protocol parsed them; each model narrows what it reads.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  input: any;
+}
+
+export type OperationModel = (op: OperationInput) => AuthRequest[] | Promise<AuthRequest[]>;
+
+/**
+ * Operations whose emulator handler authorizes the call itself, with the same evaluator, because
+ * it needs what only the handler knows (the session's owner, the node's document).
+ */
+export const AUTHORIZED_BY_HANDLER = 'authorized-by-handler' as const;
+
+/** operation -> model, for one IAM service prefix. */
+export type ServiceModel = Record<string, OperationModel | typeof AUTHORIZED_BY_HANDLER>;
+
+/** A request with no resource type: authorized against `*`. */
+export const anyResource =
+  (action: string): OperationModel =>
+  () => [{ action, resource: '*' }];
