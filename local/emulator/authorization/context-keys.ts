@@ -56,7 +56,7 @@ const SERVICE_RESOURCE_TAG: Record<string, string> = {
   ec2: 'ec2:ResourceTag',
   ssm: 'ssm:resourceTag',
   iam: 'iam:ResourceTag',
-  secretsmanager: 'secretsmanager:ResourceTag',
+  // secretsmanager:ResourceTag/<key> is documented too, but the evaluator has no type for it.
 };
 
 /** The existing resource's tags as the condition keys an `action` of `prefix` sees. */

@@ -41,7 +41,8 @@ export async function guarded(
     await authorizeCall(ctx, call);
   } catch (err) {
     if (err instanceof AwsError) return errorReply(call, err);
-    throw err;
+    console.error(`emulator: authorizing ${call.service}.${call.operation} failed:`, err);
+    return errorReply(call, new AwsError('InternalServerError', (err as Error).message, 500));
   }
   try {
     return await dispatch(call);

@@ -1,3 +1,5 @@
+// AGPL-licensed: used by the local emulator only (see iam-simulation.ts).
+import { typeForContextKey } from '@cloud-copilot/iam-simulate';
 import type { EmulatorContext } from '../context.js';
 import type { AwsCall } from '../protocol.js';
 import { requestContext, type Caller } from '../services/caller.js';
@@ -41,6 +43,29 @@ async function policiesOf(ctx: EmulatorContext, caller: Caller) {
   }
 }
 
+/**
+ * Whether the evaluator knows a condition key: it refuses a request context holding a key it has
+ * no type for (secretsmanager:ResourceTag/<key> is one such spelling), so such keys are left out.
+ */
+const knownKeys = new Map<string, Promise<boolean>>();
+function isKnownKey(key: string): Promise<boolean> {
+  let known = knownKeys.get(key);
+  if (!known) {
+    known = typeForContextKey(key).then(
+      () => true,
+      () => false,
+    );
+    knownKeys.set(key, known);
+  }
+  return known;
+}
+
+async function knownContext(context: ContextValues): Promise<ContextValues> {
+  const entries = Object.entries(context);
+  const known = await Promise.all(entries.map(([key]) => isKnownKey(key)));
+  return Object.fromEntries(entries.filter((_, i) => known[i]));
+}
+
 const accountOf = (arn: string) => /^arn:[^:]*:[^:]*:[^:]*:(\d{12}):/.exec(arn)?.[1];
 
 /**
@@ -75,7 +100,7 @@ export async function authorizeRequests(
       identity: policies.identity,
       boundary: policies.boundary,
       resourcePolicy,
-      context: { ...global, ...resourceContext, ...request.context },
+      context: await knownContext({ ...global, ...resourceContext, ...request.context }),
     });
     if (evaluation.decision === 'allowed') continue;
     let reason: DenialReason = 'implicit';

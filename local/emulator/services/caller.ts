@@ -99,7 +99,19 @@ async function stillActive(ctx: EmulatorContext, known: KnownKey, accessKeyId: s
  * or deactivated is refused as AWS refuses it (UnrecognizedClientException), rather than silently
  * becoming the admin.
  */
-export async function callerOf(ctx: EmulatorContext, call: AwsCall): Promise<Caller> {
+export function callerOf(ctx: EmulatorContext, call: AwsCall): Promise<Caller> {
+  // Resolved once per request: the authorization hook and the handler both ask.
+  let caller = resolved.get(call);
+  if (!caller) {
+    caller = resolveCaller(ctx, call);
+    resolved.set(call, caller);
+  }
+  return caller;
+}
+
+const resolved = new WeakMap<AwsCall, Promise<Caller>>();
+
+async function resolveCaller(ctx: EmulatorContext, call: AwsCall): Promise<Caller> {
   const accessKeyId = call.accessKeyId ?? '';
   if (ACCESS_KEY_PATTERN.test(accessKeyId)) return roleSessionCaller(ctx, call, accessKeyId);
   const cache = keyCache(ctx);

@@ -346,6 +346,17 @@ export interface SimulationRequest {
 }
 
 /**
+ * iam-simulate's refusals of a resource for the action (a type the action does not know, an ARN
+ * for a wildcard-only action, an ARN several types match) and of an action it does not know.
+ */
+const UNVALIDATED = new Set([
+  'no.resource.types',
+  'invalid.action',
+  'must.use.wildcard',
+  'multiple.resource.types',
+]);
+
+/**
  * Evaluates one action on one resource. iam-simulate validates the resource against the action's
  * resource types; IAM's simulator does not (it simulates any ARN), so a resource the action does
  * not know is evaluated without that validation, and then without statement details.
@@ -392,7 +403,7 @@ export async function simulate(request: SimulationRequest): Promise<Evaluation> 
         `The policy ${policy?.id ?? name} is malformed: ${list!.map((e) => `${e.path}: ${e.message}`).join('; ')}`,
       );
     }
-    if (errors.message === 'no.resource.types' || errors.message === 'invalid.action') {
+    if (UNVALIDATED.has(errors.message)) {
       outcome = { result: runUnsafeSimulation(simulation, {}), analyses: [] };
     } else {
       throw invalidInput(`The simulation input is not valid: ${errors.message}`);

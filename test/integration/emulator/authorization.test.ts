@@ -18,6 +18,16 @@ import {
   PutUserPolicyCommand,
 } from '@aws-sdk/client-iam';
 import { GetParameterCommand, PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
+import {
+  CloudWatchLogsClient,
+  CreateLogGroupCommand,
+  DescribeLogGroupsCommand,
+} from '@aws-sdk/client-cloudwatch-logs';
+import {
+  CreateSecretCommand,
+  DescribeSecretCommand,
+  SecretsManagerClient,
+} from '@aws-sdk/client-secrets-manager';
 import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { emulatorClientConfig, TEST_REGION, useEmulator } from '../../helpers/emulator.js';
 import { AMI } from '../../helpers/fleet.js';
@@ -373,6 +383,50 @@ describe('authorization of every request', () => {
     await expect(read()).resolves.toMatchObject({ Parameter: { Value: 'v' } });
     await admin.iam().send(new DeleteRolePolicyCommand({ RoleName: ROLE, PolicyName: 'more' }));
     await expect(read()).rejects.toMatchObject({ name: 'AccessDeniedException' });
+  });
+
+  it('reads Secrets Manager tags and authorizes list-only actions such as DescribeLogGroups', async () => {
+    const admins = new SecretsManagerClient(config());
+    const tagged = await admins.send(
+      new CreateSecretCommand({
+        Name: 'lab/one',
+        SecretString: 's',
+        Tags: [{ Key: MANAGED_BY, Value: 'session-lab' }],
+      }),
+    );
+    await admins.send(new CreateSecretCommand({ Name: 'lab/two', SecretString: 's' }));
+    await new CloudWatchLogsClient(config()).send(new CreateLogGroupCommand({ logGroupName: 'lab-logs' }));
+    await admin.iam().send(
+      new PutRolePolicyCommand({
+        RoleName: ROLE,
+        PolicyName: 'secrets-and-logs',
+        PolicyDocument: JSON.stringify({
+          Version: '2012-10-17',
+          Statement: [
+            {
+              Effect: 'Allow',
+              Action: 'secretsmanager:DescribeSecret',
+              Resource: '*',
+              Condition: { StringEquals: { [`aws:ResourceTag/${MANAGED_BY}`]: 'session-lab' } },
+            },
+            { Effect: 'Allow', Action: 'logs:DescribeLogGroups', Resource: 'arn:aws:logs:*:*:log-group:*' },
+          ],
+        }),
+      }),
+    );
+    const secrets = new SecretsManagerClient(as(credentials));
+    // By name: authorized on the secret's real ARN (with its suffix), with its tags.
+    const described = await secrets.send(new DescribeSecretCommand({ SecretId: 'lab/one' }));
+    expect(described.ARN).toBe(tagged.ARN);
+    const err = await secrets.send(new DescribeSecretCommand({ SecretId: 'lab/two' })).catch((e: Error) => e);
+    expect(err).toMatchObject({ name: 'AccessDeniedException' });
+    expect((err as Error).message).toMatch(
+      /on resource: arn:aws:secretsmanager:[^ ]+:secret:lab\/two-\w{6} because/,
+    );
+    const { logGroups } = await new CloudWatchLogsClient(as(credentials)).send(
+      new DescribeLogGroupsCommand({}),
+    );
+    expect(logGroups?.map((g) => g.logGroupName)).toContain('lab-logs');
   });
 
   it('refuses expired, unknown and token-less role credentials as AWS does', async () => {
