@@ -492,6 +492,11 @@ export const PERMISSIONS: Record<LabFunctionName, Grant[]> = {
       ],
       resources: [PREFERENCES_DOCUMENT],
     },
+    {
+      why: 'give the shared roles the session logging grants their nodes need (one inline policy, read first)',
+      actions: ['iam:GetRolePolicy', 'iam:PutRolePolicy'],
+      resources: [LAB_ROLE_ARNS.instanceRole, LAB_ROLE_ARNS.serviceRole],
+    },
   ],
 
   'create-workshop-user': [
@@ -692,6 +697,11 @@ export const PERMISSIONS: Record<LabFunctionName, Grant[]> = {
         'ssm:DeleteDocument',
       ],
       resources: [PREFERENCES_DOCUMENT],
+    },
+    {
+      why: 'with the preferences, the last holder takes the session logging grants back from the shared roles',
+      actions: ['iam:DeleteRolePolicy'],
+      resources: [LAB_ROLE_ARNS.instanceRole, LAB_ROLE_ARNS.serviceRole],
     },
   ],
 

@@ -16,12 +16,18 @@ import {
   type SSMClient,
 } from '@aws-sdk/client-ssm';
 import { z } from 'zod';
+import { callerAccount, clientRegion } from '../shared/account.js';
 import type { LabClients } from '../shared/clients.js';
 import { ignoreErrors, isErrorNamed, LabStateMismatch, NotReadyYet } from '../shared/errors.js';
 import { labConfigSchema, type LabConfig } from '../shared/lab-config.js';
-import { SHARED_NAMES } from '../shared/names.js';
+import { SHARED_NAMES, partitionOf } from '../shared/names.js';
 import { sharedUseSchema, useOrConverge } from '../shared/shared-resources.js';
 import { sharedTags, toTagRecord } from '../shared/tags.js';
+import {
+  ensureSessionLoggingPolicy,
+  sessionLoggingPolicy,
+  sessionLoggingPolicyName,
+} from '../shared/session-logging.js';
 import { sessionPreferences, type PreferencesDocument, type SessionPreferences } from './preferences.js';
 
 /**
@@ -49,10 +55,13 @@ const DOCUMENT = SHARED_NAMES.preferencesDocument;
  * Seed task 5 with the logging steps of seed 001: the session log group (retention, optional KMS
  * key) and the Session Manager preferences that send sessions to it, read back and compared.
  * Both are shared by every lab in the Region (facts sheet 0.3): teardown leaves them in place.
+ * Whoever converges the preferences first gives the shared roles the grants the nodes' agents
+ * need to log there (shared/session-logging.ts), before the preferences name the group: a lab that finds
+ * the preferences in place finds the grants too.
  */
 export async function configureSessionLogging(
   { lab, logGroup, preferences }: Input,
-  { logs, ssm }: Pick<LabClients, 'logs' | 'ssm'>,
+  { iam, logs, ssm, sts }: Pick<LabClients, 'iam' | 'logs' | 'ssm' | 'sts'>,
 ): Promise<Output> {
   const desired = sessionPreferences(lab);
   const [, documentVersion] = await Promise.all([
@@ -78,6 +87,12 @@ export async function configureSessionLogging(
           : undefined;
       },
       async () => {
+        const [region, { accountId }] = await Promise.all([clientRegion(ssm), callerAccount(sts)]);
+        await ensureSessionLoggingPolicy(
+          iam,
+          sessionLoggingPolicyName(region),
+          sessionLoggingPolicy(lab, { partition: partitionOf(region), region, accountId }),
+        );
         await ensurePreferences(ssm, desired);
         return verifyPreferences(ssm, desired);
       },

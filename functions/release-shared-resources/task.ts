@@ -14,6 +14,7 @@ import { runIdSchema } from '../shared/lab-config.js';
 import { logger } from '../shared/logger.js';
 import { SHARED_NAMES, activationTierArn, labIdSchema } from '../shared/names.js';
 import { isResetTeardown, type LabRegistry } from '../shared/registry.js';
+import { removeSessionLoggingPolicy, sessionLoggingPolicyName } from '../shared/session-logging.js';
 import {
   REVERTIBLE_KEYS,
   SHARED_KEYS,
@@ -47,7 +48,7 @@ export interface ReleaseSharedResourcesOutput {
   reason?: string;
 }
 
-type RevertClients = Pick<LabClients, 'ssm' | 'sts'>;
+type RevertClients = Pick<LabClients, 'iam' | 'ssm' | 'sts'>;
 
 /** Puts the tier back to the AWS default, unless the account was on advanced before session-lab. */
 async function revertTier(previous: TierSnapshot | undefined, clients: RevertClients): Promise<RevertAction> {
@@ -57,13 +58,26 @@ async function revertTier(previous: TierSnapshot | undefined, clients: RevertCli
   return 'reset';
 }
 
-/** Restores the preferences document the account had, or deletes it when it had none (facts sheet 4.2). */
+/**
+ * Restores the preferences document the account had, or deletes it when it had none (facts sheet
+ * 4.2), and takes back the session logging grants configure-session-logging gave the shared roles
+ * with it: the preferences no longer name session-lab's log group or bucket.
+ */
 async function revertPreferences(
   previous: DocumentSnapshot | undefined,
   clients: RevertClients,
 ): Promise<RevertAction> {
-  const Name = SHARED_NAMES.preferencesDocument;
   if (!previous) return 'kept';
+  const action = await restorePreferences(previous, clients);
+  await removeSessionLoggingPolicy(clients.iam, sessionLoggingPolicyName(await clientRegion(clients.ssm)));
+  return action;
+}
+
+async function restorePreferences(
+  previous: DocumentSnapshot,
+  clients: RevertClients,
+): Promise<Exclude<RevertAction, 'kept' | 'reset'>> {
+  const Name = SHARED_NAMES.preferencesDocument;
   if (!previous.exists || !previous.content) {
     await ignoreErrors(() => clients.ssm.send(new DeleteDocumentCommand({ Name })), 'InvalidDocument');
     return 'deleted';

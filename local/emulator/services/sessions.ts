@@ -267,10 +267,13 @@ async function loggingPlan(
   kind: SessionKind,
 ): Promise<{ logGroup?: string; failure?: string }> {
   if (!prefs.logGroup || kind === 'port') return {};
-  const groupArn = `arn:aws:logs:${region}:${ctx.accountId}:log-group:${prefs.logGroup}:*`;
+  const logs = `arn:aws:logs:${region}:${ctx.accountId}`;
+  const groupArn = `${logs}:log-group:${prefs.logGroup}:*`;
   const role = await nodeRole(ctx, region, node.nodeId);
-  const can = async (action: string) => role !== undefined && (await roleAllows(ctx, role, action, groupArn));
-  if (!(await can('logs:DescribeLogGroups'))) return {};
+  const can = async (action: string, resource = groupArn) =>
+    role !== undefined && (await roleAllows(ctx, role, action, resource));
+  // DescribeLogGroups lists; AWS authorizes it against no particular group, as this resource.
+  if (!(await can('logs:DescribeLogGroups', `${logs}:log-group::log-stream:`))) return {};
   const group = await describeLogGroup(ctx, region, prefs.logGroup);
   if (!group) return {};
   if (prefs.encryption && !group.kmsKeyId) return { failure: ENCRYPTION_NOT_SET_UP };

@@ -34,6 +34,11 @@ import {
   TerminateSessionCommand,
   UpdateServiceSettingCommand,
 } from '@aws-sdk/client-ssm';
+import {
+  ensureSessionLoggingPolicy,
+  sessionLoggingPolicy,
+  sessionLoggingPolicyName,
+} from '../../../functions/shared/session-logging.js';
 import { emulatorClientConfig, TEST_REGION, useEmulator } from '../../helpers/emulator.js';
 import { waitFor } from '../../../local/emulator/net.js';
 
@@ -246,17 +251,16 @@ describe('Session Manager sessions, logging and CloudTrail', () => {
 
   beforeAll(async () => {
     const iam = admin.iam();
+    // The shared roles as create-instance-role and create-service-role leave them.
     await iam.send(
       new CreateRoleCommand({ RoleName: 'SSMLabRole', AssumeRolePolicyDocument: trust('ec2.amazonaws.com') }),
     );
-    for (const policy of ['AmazonSSMManagedInstanceCore', 'CloudWatchAgentServerPolicy']) {
-      await iam.send(
-        new AttachRolePolicyCommand({
-          RoleName: 'SSMLabRole',
-          PolicyArn: `arn:aws:iam::aws:policy/${policy}`,
-        }),
-      );
-    }
+    await iam.send(
+      new AttachRolePolicyCommand({
+        RoleName: 'SSMLabRole',
+        PolicyArn: 'arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore',
+      }),
+    );
     await iam.send(new CreateInstanceProfileCommand({ InstanceProfileName: 'SSMLabProfile' }));
     await iam.send(
       new AddRoleToInstanceProfileCommand({ InstanceProfileName: 'SSMLabProfile', RoleName: 'SSMLabRole' }),
@@ -287,6 +291,19 @@ describe('Session Manager sessions, logging and CloudTrail', () => {
       ...config(),
       credentials: { accessKeyId: userAccessKeyId, secretAccessKey: key.AccessKey!.SecretAccessKey! },
     });
+
+    // The session logging grants configure-session-logging gives the roles (its own code): for the
+    // lab's group SSM-Logs as the task names it, and for the groups of the custom Session documents
+    // below under names of their own, as labs logging there would have them.
+    const scope = { partition: 'aws', region: TEST_REGION, accountId: ACCOUNT };
+    for (const [logGroupName, policyName] of [
+      ['SSM-Logs', sessionLoggingPolicyName(TEST_REGION)],
+      ['SSM-Stream', 'StreamLogging'],
+      ['SSM-RunAs', 'RunAsLogging'],
+      ['SSM-Encrypted', 'EncryptedLogging'],
+    ] as const) {
+      await ensureSessionLoggingPolicy(iam, policyName, sessionLoggingPolicy({ logGroupName }, scope));
+    }
 
     await admin.logs().send(new CreateLogGroupCommand({ logGroupName: 'SSM-Logs' }));
     await admin.ssm().send(
@@ -535,6 +552,28 @@ describe('Session Manager sessions, logging and CloudTrail', () => {
     // After the end, the channel is closed.
     const closed = await sessionInput(SessionId!, 'whoami');
     expect(closed.status).toBe(409);
+  });
+
+  it('writes no transcript where the node\u2019s role has no logging grant (the agent logs with its own role)', async () => {
+    await admin.logs().send(new CreateLogGroupCommand({ logGroupName: 'SSM-Ungranted' }));
+    await admin.ssm().send(
+      new CreateDocumentCommand({
+        Name: 'Lab-UngrantedShell',
+        DocumentType: 'Session',
+        DocumentFormat: 'JSON',
+        Content: preferences({ cloudWatchLogGroupName: 'SSM-Ungranted', cloudWatchStreamingEnabled: true }),
+      }),
+    );
+    const { SessionId } = await userSsm.send(
+      new StartSessionCommand({ Target: nodes.devEc2, DocumentName: 'Lab-UngrantedShell' }),
+    );
+    expect((await sessionInput(SessionId!, 'whoami')).body).toMatchObject({ stdout: 'ssm-user\n' });
+    await userSsm.send(new TerminateSessionCommand({ SessionId }));
+    await waitTerminated(SessionId!);
+    const { logStreams } = await admin
+      .logs()
+      .send(new DescribeLogStreamsCommand({ logGroupName: 'SSM-Ungranted' }));
+    expect(logStreams ?? []).toEqual([]);
   });
 
   it('streams JSON records with cloudWatchStreamingEnabled (custom Session document)', async () => {

@@ -1,6 +1,6 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { GetRolePolicyCommand, IAMClient } from '@aws-sdk/client-iam';
 import {
-  CreateDocumentCommand,
   GetDocumentCommand,
   GetServiceSettingCommand,
   SSMClient,
@@ -8,7 +8,9 @@ import {
 } from '@aws-sdk/client-ssm';
 import type { Context } from 'aws-lambda';
 import { acquireSharedResources } from '../../../functions/acquire-shared-resources/task.js';
+import { configureSessionLogging } from '../../../functions/configure-session-logging/task.js';
 import { createInstanceRole } from '../../../functions/create-instance-role/task.js';
+import { createServiceRole } from '../../../functions/create-service-role/task.js';
 import { handler as acquireHandler } from '../../../functions/acquire-shared-resources/handler.js';
 import { releaseSharedResources } from '../../../functions/release-shared-resources/task.js';
 import { awsClient, labClients } from '../../../functions/shared/clients.js';
@@ -16,6 +18,7 @@ import { labConfigSchema } from '../../../functions/shared/lab-config.js';
 import { LabRegistry, documentClient, type LabRecord } from '../../../functions/shared/registry.js';
 import { ensureRegistryTable } from '../../../local/serve/registry-table.js';
 import { useEmulator } from '../../helpers/emulator.js';
+import { retrying } from '../../helpers/lab-builder.js';
 
 useEmulator({ time: { tierChangeSeconds: 1 } });
 
@@ -126,6 +129,21 @@ describe('readiness marks of the shared roles', () => {
 describe('account-wide singletons', () => {
   const labs = ['class-a-01', 'class-a-02', 'class-a-03'];
   const ssm = () => awsClient(SSMClient);
+  /** Whether SSMLabRole and SSMServiceRole hold configure-session-logging's inline policy. */
+  const loggingPolicies = () =>
+    Promise.all(
+      ['SSMLabRole', 'SSMServiceRole'].map((RoleName) =>
+        awsClient(IAMClient)
+          .send(new GetRolePolicyCommand({ RoleName, PolicyName: 'SessionLabSessionLogging-us-east-1' }))
+          .then(
+            () => true,
+            (err: unknown) => {
+              if ((err as Error).name === 'NoSuchEntityException') return false;
+              throw err;
+            },
+          ),
+      ),
+    );
 
   it('three concurrent provisions: one first holder per singleton, three holders, the account state recorded', async () => {
     const results = await Promise.all(
@@ -157,19 +175,10 @@ describe('account-wide singletons', () => {
         SettingValue: 'advanced',
       }),
     );
-    await ssm().send(
-      new CreateDocumentCommand({
-        Name: 'SSM-SessionManagerRunShell',
-        DocumentType: 'Session',
-        DocumentFormat: 'JSON',
-        Content: JSON.stringify({
-          schemaVersion: '1.0',
-          description: 'lab',
-          sessionType: 'Standard_Stream',
-          inputs: {},
-        }),
-      }),
-    );
+    await retrying(() => createInstanceRole({}, labClients()));
+    await retrying(() => createServiceRole({}, labClients()));
+    await configureSessionLogging({ lab: lab(labs[0]!) }, labClients());
+    await expect(loggingPolicies()).resolves.toEqual([true, true]);
   });
 
   it('refuses a fourth lab with other preferences, naming the field, and leaves it holding nothing', async () => {
@@ -196,6 +205,7 @@ describe('account-wide singletons', () => {
     await expect(
       ssm().send(new GetDocumentCommand({ Name: 'SSM-SessionManagerRunShell' })),
     ).resolves.toBeDefined();
+    await expect(loggingPolicies()).resolves.toEqual([true, true]);
 
     const last = await releaseSharedResources({ labId: labs[2]! }, deps);
     expect(last).toMatchObject({
@@ -214,6 +224,8 @@ describe('account-wide singletons', () => {
     ).rejects.toMatchObject({
       name: 'InvalidDocument',
     });
+    // The session logging grants went with the preferences.
+    await expect(loggingPolicies()).resolves.toEqual([false, false]);
     await expect(registry.getShared('advanced-tier')).resolves.toMatchObject({
       holderCount: 0,
       phase: 'idle',

@@ -1,8 +1,15 @@
-import { DescribeLogGroupsCommand } from '@aws-sdk/client-cloudwatch-logs';
-import { GetLoginProfileCommand, GetPolicyCommand } from '@aws-sdk/client-iam';
+import { DescribeLogGroupsCommand, GetLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
+import { GetLoginProfileCommand, GetPolicyCommand, GetRolePolicyCommand } from '@aws-sdk/client-iam';
 import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
-import { GetDocumentCommand, GetServiceSettingCommand } from '@aws-sdk/client-ssm';
+import {
+  GetDocumentCommand,
+  GetServiceSettingCommand,
+  StartSessionCommand,
+  TerminateSessionCommand,
+} from '@aws-sdk/client-ssm';
 import { configureSessionLogging } from '../../../functions/configure-session-logging/task.js';
+import { createInstanceRole } from '../../../functions/create-instance-role/task.js';
+import { createServiceRole } from '../../../functions/create-service-role/task.js';
 import { createWorkshopUser } from '../../../functions/create-workshop-user/task.js';
 import { enableAdvancedTier } from '../../../functions/enable-advanced-tier/task.js';
 import { labClients } from '../../../functions/shared/clients.js';
@@ -10,6 +17,7 @@ import { labConfigSchema } from '../../../functions/shared/lab-config.js';
 import { managedPolicies } from '../../../functions/shared/names.js';
 import { inputSchema as verifyInputSchema, verifyLab } from '../../../functions/verify-lab/task.js';
 import { waitForAdvancedTier } from '../../../functions/wait-for-advanced-tier/task.js';
+import { IAM_REUSE_MS } from '../../../local/emulator/services/role-permissions.js';
 import { useEmulator } from '../../helpers/emulator.js';
 import { buildLab, polling, retrying } from '../../helpers/lab-builder.js';
 
@@ -28,7 +36,15 @@ const verifyInput = ({ lab, instances, nodes, user, logging }: Built, extra: obj
  */
 describe('provisioning tasks against the emulator', () => {
   // 0.01: a 40 s boot is 0.4 s, the 120 s tier change 1.2 s.
-  useEmulator({ time: { scale: 0.01 } });
+  const emulator = useEmulator({ time: { scale: 0.01 } });
+
+  /** Types a command into a session, as the session's user would. */
+  const sessionInput = (sessionId: string, command: string) =>
+    fetch(`${emulator().url}/__emulator/session-input`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ sessionId, command }),
+    });
 
   it('enable-advanced-tier switches the tier once; wait-for-advanced-tier polls until it is in effect', async () => {
     const clients = labClients();
@@ -59,7 +75,17 @@ describe('provisioning tasks against the emulator', () => {
       logGroupName: 'SSM-Logs-it',
       logRetentionDays: 14,
     });
+    // The shared roles, which the workflow creates beside this task.
+    await retrying(() => createInstanceRole({}, clients));
+    await retrying(() => createServiceRole({}, clients));
     const first = await configureSessionLogging({ lab }, clients);
+    // Both roles got the grants their nodes' agents need to log to the group.
+    for (const RoleName of ['SSMLabRole', 'SSMServiceRole']) {
+      const { PolicyDocument } = await clients.iam.send(
+        new GetRolePolicyCommand({ RoleName, PolicyName: 'SessionLabSessionLogging-us-east-1' }),
+      );
+      expect(decodeURIComponent(PolicyDocument!)).toContain(':log-group:SSM-Logs-it:*');
+    }
     const second = await configureSessionLogging({ lab }, clients);
     expect(second).toEqual(first);
     // A lab that is not the first holder of either takes them as they are.
@@ -139,6 +165,22 @@ describe('provisioning tasks against the emulator', () => {
     expect(report.ok).toBe(true);
     expect(report.nodes.every((n) => n.pingStatus === 'Online')).toBe(true);
     expect(report.signInUrl).toMatch(/^https:\/\/\d{12}\.signin\.aws\.amazon\.com\/console$/);
+
+    // A session on an EC2 host is logged with only what the product gave SSMLabRole, once the
+    // role's new policy has reached the node (the emulator reuses IAM reads that long).
+    await new Promise((resolve) => setTimeout(resolve, IAM_REUSE_MS));
+    const dev = built.instances.find((i) => i.role === 'DevEC2Instance')!.instanceId;
+    const { SessionId } = await built.clients.ssm.send(new StartSessionCommand({ Target: dev }));
+    await sessionInput(SessionId!, 'whoami');
+    const { events } = await built.clients.logs.send(
+      new GetLogEventsCommand({
+        logGroupName: built.lab.logGroupName,
+        logStreamName: SessionId,
+        startFromHead: true,
+      }),
+    );
+    expect(JSON.parse(events![0]!.message!)).toMatchObject({ sessionData: ['sh-5.2$ whoami', 'ssm-user'] });
+    await built.clients.ssm.send(new TerminateSessionCommand({ SessionId }));
 
     // The other lab below is denied to this lab's user in strict mode.
     const other = await buildLab({ labId: 'seed-lab', policyMode: 'seed' });

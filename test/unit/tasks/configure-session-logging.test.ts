@@ -14,13 +14,30 @@ import {
   UpdateDocumentCommand,
   UpdateDocumentDefaultVersionCommand,
 } from '@aws-sdk/client-ssm';
+import {
+  GetRolePolicyCommand,
+  IAMClient,
+  PutRolePolicyCommand,
+  type PutRolePolicyCommandInput,
+} from '@aws-sdk/client-iam';
+import { STSClient } from '@aws-sdk/client-sts';
 import { mockClient } from 'aws-sdk-client-mock';
 import { sessionPreferences } from '../../../functions/configure-session-logging/preferences.js';
 import { configureSessionLogging } from '../../../functions/configure-session-logging/task.js';
-import { awsError, inputsOf, testClients, testLab } from '../../helpers/aws-mock.js';
+import {
+  ACCOUNT,
+  awsError,
+  inputsOf,
+  mockCallerIdentity,
+  testClients,
+  testLab,
+} from '../../helpers/aws-mock.js';
 
 const logs = mockClient(CloudWatchLogsClient);
 const ssm = mockClient(SSMClient);
+const iam = mockClient(IAMClient);
+const sts = mockClient(STSClient);
+const POLICY_NAME = 'SessionLabSessionLogging-us-east-1';
 const KMS = 'arn:aws:kms:us-east-1:123456789012:key/0b8f3c1e-1111-4222-8333-944455556666';
 
 /**
@@ -90,9 +107,37 @@ function fakeLogGroups(
   return groups;
 }
 
+/**
+ * The shared roles' inline policies as IAM keeps them (GetRolePolicy answers URL-encoded JSON);
+ * `roles` lists the roles that exist, so one created late can be modelled.
+ */
+function fakeRolePolicies(roles = ['SSMLabRole', 'SSMServiceRole']) {
+  const state = { roles: new Set(roles), policies: new Map<string, string>(), order: [] as string[] };
+  iam.on(GetRolePolicyCommand).callsFake((input: { RoleName: string; PolicyName: string }) => {
+    const document = state.policies.get(`${input.RoleName}/${input.PolicyName}`);
+    if (!document) throw awsError('NoSuchEntityException');
+    return {
+      RoleName: input.RoleName,
+      PolicyName: input.PolicyName,
+      PolicyDocument: encodeURIComponent(document),
+    };
+  });
+  iam.on(PutRolePolicyCommand).callsFake((input: PutRolePolicyCommandInput) => {
+    if (!state.roles.has(input.RoleName!)) throw awsError('NoSuchEntityException');
+    state.policies.set(`${input.RoleName}/${input.PolicyName}`, input.PolicyDocument!);
+    state.order.push('PutRolePolicy');
+    return {};
+  });
+  return state;
+}
+
 beforeEach(() => {
   logs.reset();
   ssm.reset();
+  iam.reset();
+  sts.reset();
+  mockCallerIdentity(sts);
+  fakeRolePolicies();
 });
 
 describe('sessionPreferences', () => {
@@ -161,6 +206,120 @@ describe('configureSessionLogging', () => {
       DocumentFormat: 'JSON',
     });
     expect(JSON.parse(created!.Content!)).toEqual(sessionPreferences(lab));
+  });
+
+  it('gives both shared roles exactly the grants their agents need to log to the lab\u2019s group, before the preferences name it', async () => {
+    fakeLogGroups();
+    fakeDocumentStore();
+    const roles = fakeRolePolicies();
+    ssm.on(CreateDocumentCommand).callsFake(() => {
+      roles.order.push('CreateDocument');
+      return { DocumentDescription: { DocumentVersion: '1' } };
+    });
+    ssm
+      .on(GetDocumentCommand)
+      .rejectsOnce(awsError('InvalidDocument'))
+      .resolves({
+        DocumentVersion: '1',
+        DocumentType: 'Session',
+        Content: JSON.stringify(sessionPreferences(testLab())),
+      });
+    await configureSessionLogging({ lab: testLab({ logGroupName: 'SSM-Logs' }) }, testClients());
+
+    const group = `arn:aws:logs:us-east-1:${ACCOUNT}:log-group:SSM-Logs`;
+    const expected = {
+      Version: '2012-10-17',
+      Statement: [
+        {
+          Sid: 'FindSessionLogGroup',
+          Effect: 'Allow',
+          Action: 'logs:DescribeLogGroups',
+          Resource: `arn:aws:logs:us-east-1:${ACCOUNT}:log-group:*`,
+        },
+        {
+          Sid: 'WriteSessionLogs',
+          Effect: 'Allow',
+          Action: ['logs:CreateLogStream', 'logs:DescribeLogStreams', 'logs:PutLogEvents'],
+          Resource: [group, `${group}:*`],
+        },
+      ],
+    };
+    const puts = inputsOf(iam, PutRolePolicyCommand);
+    expect(puts.map((p) => [p.RoleName, p.PolicyName]).sort()).toEqual([
+      ['SSMLabRole', POLICY_NAME],
+      ['SSMServiceRole', POLICY_NAME],
+    ]);
+    for (const put of puts) expect(JSON.parse(put.PolicyDocument!)).toEqual(expected);
+    expect(roles.order).toEqual(['PutRolePolicy', 'PutRolePolicy', 'CreateDocument']);
+  });
+
+  it('adds the bucket grants only with s3BucketName; a re-run reads the policies and writes none', async () => {
+    fakeLogGroups();
+    fakeDocumentStore();
+    const lab = testLab({ s3BucketName: 'lab-session-logs', logKmsKeyArn: KMS });
+    await configureSessionLogging({ lab }, testClients());
+    const [put] = inputsOf(iam, PutRolePolicyCommand);
+    expect(JSON.parse(put!.PolicyDocument!).Statement.slice(2)).toEqual([
+      {
+        Sid: 'UploadSessionLogs',
+        Effect: 'Allow',
+        Action: 's3:PutObject',
+        Resource: 'arn:aws:s3:::lab-session-logs/*',
+      },
+      {
+        Sid: 'CheckSessionLogBucketEncryption',
+        Effect: 'Allow',
+        Action: 's3:GetEncryptionConfiguration',
+        Resource: 'arn:aws:s3:::lab-session-logs',
+      },
+    ]);
+    // The log group's key is CloudWatch Logs' to use: no KMS grant for the nodes.
+    expect(put!.PolicyDocument).not.toContain('kms:');
+
+    iam.resetHistory();
+    await configureSessionLogging({ lab }, testClients());
+    expect(iam.commandCalls(GetRolePolicyCommand)).toHaveLength(2);
+    expect(iam.commandCalls(PutRolePolicyCommand)).toHaveLength(0);
+  });
+
+  it('waits for a shared role the workflow is still creating, then puts its policy', async () => {
+    fakeLogGroups();
+    fakeDocumentStore();
+    const roles = fakeRolePolicies(['SSMLabRole']);
+    jest.useFakeTimers({ now: Date.now() });
+    try {
+      const run = configureSessionLogging({ lab: testLab() }, testClients());
+      await jest.advanceTimersByTimeAsync(5_000);
+      expect(ssm.commandCalls(CreateDocumentCommand)).toHaveLength(0);
+      roles.roles.add('SSMServiceRole');
+      await jest.advanceTimersByTimeAsync(10_000);
+      await run;
+    } finally {
+      jest.useRealTimers();
+    }
+    expect([...roles.policies.keys()].sort()).toEqual([
+      `SSMLabRole/${POLICY_NAME}`,
+      `SSMServiceRole/${POLICY_NAME}`,
+    ]);
+  });
+
+  it('is NotReadyYet when a shared role does not exist within the wait', async () => {
+    fakeLogGroups();
+    fakeDocumentStore();
+    fakeRolePolicies(['SSMLabRole']);
+    jest.useFakeTimers({ now: Date.now() });
+    try {
+      const run = configureSessionLogging({ lab: testLab() }, testClients());
+      const outcome = expect(run).rejects.toMatchObject({
+        name: 'NotReadyYet',
+        message: expect.stringContaining('SSMServiceRole'),
+      });
+      await jest.advanceTimersByTimeAsync(40_000);
+      await outcome;
+    } finally {
+      jest.useRealTimers();
+    }
+    expect(ssm.commandCalls(CreateDocumentCommand)).toHaveLength(0);
   });
 
   it('creates the group with the KMS key when the lab encrypts its logs', async () => {
@@ -322,9 +481,11 @@ describe('configureSessionLogging', () => {
       const first = await configureSessionLogging({ lab: testLab() }, testClients());
       logs.resetHistory();
       ssm.resetHistory();
+      iam.resetHistory();
       await expect(asHolder(justNow())).resolves.toEqual(first);
       expect(logs.calls().map((c) => c.args[0].constructor.name)).toEqual(['DescribeLogGroupsCommand']);
       expect(ssm.calls().map((c) => c.args[0].constructor.name)).toEqual(['GetDocumentCommand']);
+      expect(iam.calls()).toHaveLength(0);
     });
 
     it('checks again while the first holder may still be creating them, writing nothing until the grace ends', async () => {

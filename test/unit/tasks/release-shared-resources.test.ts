@@ -5,6 +5,7 @@ import {
   UpdateDocumentCommand,
   UpdateDocumentDefaultVersionCommand,
 } from '@aws-sdk/client-ssm';
+import { DeleteRolePolicyCommand, IAMClient } from '@aws-sdk/client-iam';
 import { STSClient } from '@aws-sdk/client-sts';
 import {
   DynamoDBDocumentClient,
@@ -28,6 +29,9 @@ import { conditionFailed, labItem, labRecord, testRegistry } from '../../helpers
 const doc = mockClient(DynamoDBDocumentClient);
 const ssm = mockClient(SSMClient);
 const sts = mockClient(STSClient);
+const iam = mockClient(IAMClient);
+/** configure-session-logging's inline policy on the shared roles, per Region. */
+const LOGGING_POLICY = `SessionLabSessionLogging-${REGION}`;
 
 const TIER_ARN = `arn:aws:ssm:${REGION}:${ACCOUNT}:servicesetting/ssm/managed-instance/activation-tier`;
 const keyOf = (input: UpdateCommandInput) => String(input.Key!.pk).replace(/^shared#/, '');
@@ -73,7 +77,9 @@ beforeEach(() => {
   doc.reset();
   ssm.reset();
   sts.reset();
+  iam.reset();
   mockCallerIdentity(sts);
+  iam.on(DeleteRolePolicyCommand).resolves({});
   ssm.on(ResetServiceSettingCommand).resolves({});
   ssm.on(DeleteDocumentCommand).resolves({});
 });
@@ -131,6 +137,11 @@ describe('releaseSharedResources', () => {
     });
     expect(inputsOf(ssm, ResetServiceSettingCommand)).toEqual([{ SettingId: TIER_ARN }]);
     expect(inputsOf(ssm, DeleteDocumentCommand)).toEqual([{ Name: 'SSM-SessionManagerRunShell' }]);
+    // With the preferences go the session logging grants configure-session-logging gave the roles.
+    expect(inputsOf(iam, DeleteRolePolicyCommand)).toEqual([
+      { RoleName: 'SSMLabRole', PolicyName: LOGGING_POLICY },
+      { RoleName: 'SSMServiceRole', PolicyName: LOGGING_POLICY },
+    ]);
     // the shared roles are released, never reverted
     const revertible = inputsOf(doc, UpdateCommand).filter((w) =>
       w.UpdateExpression!.includes('REMOVE #holders'),
@@ -172,6 +183,26 @@ describe('releaseSharedResources', () => {
     expect(inputsOf(ssm, UpdateDocumentDefaultVersionCommand)).toEqual([
       { Name: 'SSM-SessionManagerRunShell', DocumentVersion: '7' },
     ]);
+    expect(iam.commandCalls(DeleteRolePolicyCommand)).toHaveLength(2);
+  });
+
+  it('takes the logging grants back even when a role or its policy is already gone', async () => {
+    singletons({ last: true, previous: { 'session-preferences': { exists: false } } });
+    iam.on(DeleteRolePolicyCommand).rejects(awsError('NoSuchEntityException'));
+    const result = await releaseSharedResources({ labId: 'demo' }, deps(true));
+    expect(result.reverted).toContainEqual({ key: 'session-preferences', action: 'deleted' });
+    expect(iam.commandCalls(DeleteRolePolicyCommand)).toHaveLength(2);
+  });
+
+  it('keeps the logging grants while the preferences stay (no revert, not the last holder, nothing recorded)', async () => {
+    singletons({ last: true });
+    await releaseSharedResources({ labId: 'demo' }, deps(false));
+    singletons({ last: false });
+    await releaseSharedResources({ labId: 'demo' }, deps(true));
+    singletons({ last: true });
+    const kept = await releaseSharedResources({ labId: 'demo' }, deps(true));
+    expect(kept.reverted).toContainEqual({ key: 'session-preferences', action: 'kept' });
+    expect(iam.calls()).toHaveLength(0);
   });
 
   it('treats identical restored content as restored (no new default version)', async () => {

@@ -1,0 +1,154 @@
+import {
+  DeleteRolePolicyCommand,
+  GetRolePolicyCommand,
+  PutRolePolicyCommand,
+  type IAMClient,
+} from '@aws-sdk/client-iam';
+import { ignoreErrors, isErrorNamed, NotReadyYet } from './errors.js';
+import { parsePolicyDocument, samePolicy, type PolicyDocument } from './iam-roles.js';
+import type { LabConfig } from './lab-config.js';
+import { SHARED_NAMES } from './names.js';
+import { pollUntil } from './polling.js';
+
+/**
+ * What the nodes' own roles need for the session logging the preferences ask for. Session Manager
+ * logs from the node: its agent, with the node's credentials (SSMLabRole for the EC2 hosts,
+ * SSMServiceRole for the hybrid nodes), looks the log group up with DescribeLogGroups (and with
+ * encryption required refuses the session when it cannot see the group's key), then creates a
+ * stream and puts the transcript; with a bucket it checks the bucket's encryption and uploads
+ * the log there (facts sheet 4.3). AmazonSSMManagedInstanceCore holds none of these.
+ * configure-session-logging puts them with the preferences; release-shared-resources removes them
+ * when the last lab's release puts the account's own preferences back.
+ */
+
+/** The shared roles whose nodes write session logs. */
+export const SESSION_LOGGING_ROLES = [SHARED_NAMES.instanceRole, SHARED_NAMES.serviceRole] as const;
+
+/**
+ * The inline policy's name on those roles. IAM roles are global but the preferences, the log group
+ * and the bucket are a Region's, so each Region where labs run has its own policy.
+ */
+export const sessionLoggingPolicyName = (region: string) => `SessionLabSessionLogging-${region}`;
+
+export interface PolicyScope {
+  partition: string;
+  region: string;
+  accountId: string;
+}
+
+/**
+ * The session logging grants for a lab's settings, and nothing more:
+ * - DescribeLogGroups is a list call authorized against no particular group (the request's
+ *   resource is `log-group::log-stream:`), so it is granted on the account's groups in the Region;
+ * - stream creation, the stream look-up and the events only on the lab's group;
+ * - with `s3BucketName`, uploads into the bucket and the read of its encryption setting.
+ * The KMS key of `logKmsKeyArn` needs no grant here: CloudWatch Logs encrypts with it under the
+ * key's own policy, and the preferences leave the session data key (`kmsKeyId`) empty
+ * (configure-session-logging/preferences.ts), which is what would make the node use a key itself.
+ */
+export function sessionLoggingPolicy(
+  lab: Pick<LabConfig, 'logGroupName' | 's3BucketName'>,
+  { partition, region, accountId }: PolicyScope,
+): PolicyDocument {
+  const logs = `arn:${partition}:logs:${region}:${accountId}`;
+  const group = `${logs}:log-group:${lab.logGroupName}`;
+  const statements: PolicyDocument['Statement'] = [
+    {
+      Sid: 'FindSessionLogGroup',
+      Effect: 'Allow',
+      Action: 'logs:DescribeLogGroups',
+      Resource: `${logs}:log-group:*`,
+    },
+    {
+      Sid: 'WriteSessionLogs',
+      Effect: 'Allow',
+      Action: ['logs:CreateLogStream', 'logs:DescribeLogStreams', 'logs:PutLogEvents'],
+      Resource: [group, `${group}:*`],
+    },
+  ];
+  if (lab.s3BucketName) {
+    const bucket = `arn:${partition}:s3:::${lab.s3BucketName}`;
+    statements.push(
+      { Sid: 'UploadSessionLogs', Effect: 'Allow', Action: 's3:PutObject', Resource: `${bucket}/*` },
+      {
+        Sid: 'CheckSessionLogBucketEncryption',
+        Effect: 'Allow',
+        Action: 's3:GetEncryptionConfiguration',
+        Resource: bucket,
+      },
+    );
+  }
+  return { Version: '2012-10-17', Statement: statements };
+}
+
+/**
+ * How long one invocation waits for a shared role that does not exist yet: the workflow creates
+ * the roles beside this task (facts sheet 1.4 for IAM's delays). Then NotReadyYet, retried.
+ */
+const ROLE_WAIT_SECONDS = 30;
+const ROLE_WAIT = { minDelaySeconds: 2, maxDelaySeconds: 5 };
+
+async function currentPolicy(iam: IAMClient, roleName: string, policyName: string): Promise<unknown> {
+  try {
+    const { PolicyDocument } = await iam.send(
+      new GetRolePolicyCommand({ RoleName: roleName, PolicyName: policyName }),
+    );
+    return PolicyDocument ? parsePolicyDocument(PolicyDocument) : undefined;
+  } catch (err) {
+    // The policy, or the role itself, is not there yet.
+    if (isErrorNamed(err, 'NoSuchEntityException')) return undefined;
+    throw err;
+  }
+}
+
+/**
+ * Puts `document` as the inline policy `policyName` on both shared roles, reading first: a role
+ * that already holds it gets no write (IAM writes are the scarce rate). PutRolePolicy replaces a
+ * policy of that name, so a lab with other settings converges the roles to its own.
+ */
+export async function ensureSessionLoggingPolicy(
+  iam: IAMClient,
+  policyName: string,
+  document: PolicyDocument,
+): Promise<void> {
+  await Promise.all(
+    SESSION_LOGGING_ROLES.map(async (roleName) => {
+      const done = await pollUntil(
+        async () => {
+          if (samePolicy(await currentPolicy(iam, roleName, policyName), document)) return true;
+          try {
+            await iam.send(
+              new PutRolePolicyCommand({
+                RoleName: roleName,
+                PolicyName: policyName,
+                PolicyDocument: JSON.stringify(document),
+              }),
+            );
+            return true;
+          } catch (err) {
+            // The role is being created beside this task, or changed by another execution.
+            if (isErrorNamed(err, 'NoSuchEntityException', 'ConcurrentModificationException'))
+              return undefined;
+            throw err;
+          }
+        },
+        { maxWaitSeconds: ROLE_WAIT_SECONDS, ...ROLE_WAIT },
+      );
+      if (!done) {
+        throw new NotReadyYet(`${roleName} cannot take its session logging policy yet (not created yet?)`);
+      }
+    }),
+  );
+}
+
+/** Removes the inline policy from both shared roles; one already gone (or its role) is fine. */
+export async function removeSessionLoggingPolicy(iam: IAMClient, policyName: string): Promise<void> {
+  await Promise.all(
+    SESSION_LOGGING_ROLES.map((roleName) =>
+      ignoreErrors(
+        () => iam.send(new DeleteRolePolicyCommand({ RoleName: roleName, PolicyName: policyName })),
+        'NoSuchEntityException',
+      ),
+    ),
+  );
+}
