@@ -29,8 +29,9 @@ export default {
   // alone in that clone (Jest's transform cache warm): 260.2 s, Jest 243.6 s. At 2026-12-05 07:55
   // (c941667, 926 tests), `npm test` in the working copy on a quiet machine: 281 s wall (one run).
   maxWorkers: 4,
-  // One moto per worker, reset by each integration file instead of started by it (moto-pool.ts).
-  globalSetup: '<rootDir>/test/helpers/moto-pool-setup.mjs',
-  globalTeardown: '<rootDir>/test/helpers/moto-pool-teardown.mjs',
+  // One moto per worker, reset by each integration file instead of started by it (moto-pool.ts),
+  // and the bundles and template that the workflow tests run, built once (global-setup.mjs).
+  globalSetup: '<rootDir>/test/helpers/global-setup.mjs',
+  globalTeardown: '<rootDir>/test/helpers/global-teardown.mjs',
   reporters: ['default', '<rootDir>/test/summary-reporter.js'],
 };

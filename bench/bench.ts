@@ -133,6 +133,9 @@ async function runLab(
     executionName: `${labId}-${workflow.replace('-lab', '')}-${generation}`,
     region: REGION,
     virtualTime: clock,
+    // The virtual clock cannot see into the Lambda service's worker threads: the sources run
+    // in-process here (the one place that still does; bench/README.md).
+    resolveHandler: importHandler,
     onInvoke: ({ startedAt: s, endedAt: e }) => {
       lambdaInvocations += 1;
       lambdaMs += e - s;

@@ -9,6 +9,7 @@ import {
 import { awsClient, resetClients } from '../functions/shared/clients.js';
 import { faultOptionsFromEnv } from '../local/emulator/faults.js';
 import { startEmulator, type Emulator } from '../local/emulator/index.js';
+import { stopLambdaServices } from '../local/runner/lambda-service.js';
 import { runLocally, type ExecutionEvent, type LocalRunResult } from '../local/runner/runner.js';
 import type { StateMachineName } from '../local/runner/definitions.js';
 
@@ -73,6 +74,7 @@ export async function openTarget(options: TargetOptions): Promise<Target> {
     run: (name, input, run) =>
       runLocally(name, { input, executionName: run.executionName, onEvent: run.onEvent, timeScale }),
     async close() {
+      await stopLambdaServices(process.env.AWS_ENDPOINT_URL);
       if (!emulator) return;
       await emulator.stop();
       delete process.env.AWS_ENDPOINT_URL;

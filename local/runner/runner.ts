@@ -15,6 +15,8 @@ import {
   stateMachineOfArn,
   type StateMachineName,
 } from './definitions.js';
+import { LOCAL_STACK_NAME } from '../deployment/artifacts.js';
+import { lambdaServiceFor, type LambdaService } from './lambda-service.js';
 import type { VirtualTime } from './virtual-time.js';
 
 /** A Lambda handler as the runner calls it: the deployed function's `handler` export. */
@@ -25,7 +27,8 @@ const imported = new Map<string, Promise<TaskHandler>>();
 let importing: Promise<unknown> = Promise.resolve();
 
 /**
- * Imports functions/<folder>/handler.ts in-process, exactly the module esbuild bundles. One import
+ * Imports functions/<folder>/handler.ts in-process, the module esbuild bundles: for the benchmark's
+ * virtual clock, which cannot see into the Lambda service's worker threads, and for unit tests. One import
  * at a time for the whole process, each handler once: runs side by side (a class's labs, the
  * labs `serve` provisions at once) would otherwise import concurrently, which races in Jest's ESM
  * loader.
@@ -45,6 +48,28 @@ export const importHandler: HandlerResolver = (folder) => {
   }
   return handler;
 };
+
+/**
+ * What runs by default: each function's deployed bundle, under its own role, through the local
+ * Lambda service of the emulator at AWS_ENDPOINT_URL (lambda-service.ts).
+ */
+async function defaultLambdaService(region: string): Promise<LambdaService> {
+  const endpoint = process.env.AWS_ENDPOINT_URL;
+  if (!endpoint) throw new Error('the local runner needs an emulator: set AWS_ENDPOINT_URL');
+  return lambdaServiceFor(endpoint, region);
+}
+
+/** The deployed bundle of functions/<folder>, as the runner runs it by default: for wrapping in tests. */
+export const deployedHandler: HandlerResolver = async (folder) =>
+  (await defaultLambdaService(process.env.AWS_REGION ?? 'us-east-1')).resolveHandler(folder);
+
+/** A Task's service integration its state machine's role does not allow, as Step Functions fails it. */
+class IntegrationDenied extends Error {
+  constructor(name: string, service: string, message: string) {
+    super(`${message} (Service: ${service}, Status Code: 403, Error Code: AccessDeniedException)`);
+    this.name = name;
+  }
+}
 
 /** One recorded execution event, flattened for printing and for assertions. */
 export interface ExecutionEvent {
@@ -72,7 +97,13 @@ export interface LocalRunOptions {
   region?: string;
   /** Real seconds per model second for Wait and Retry pauses (the emulator's time scale). */
   timeScale?: number;
+  /**
+   * Where the Lambda tasks run: by default the deployed bundles, through the local Lambda service of
+   * the emulator at AWS_ENDPOINT_URL, with the state machine's role checked before each Task.
+   * `resolveHandler` replaces it (in-process sources for the benchmark's virtual clock, fakes).
+   */
   resolveHandler?: HandlerResolver;
+  lambdaService?: LambdaService;
   onEvent?: (event: ExecutionEvent) => void;
   /**
    * Run on a virtual clock (the benchmark): pauses are model seconds slept on it (`timeScale` is
@@ -209,7 +240,17 @@ export async function runDefinition(
   const scale = virtual ? 1 : (options.timeScale ?? 0.001);
   // performance.now() keeps real time; on the virtual clock a Lambda's deadline must not.
   const clockNow = virtual ? () => virtual.now() : () => performance.now();
-  const resolveHandler = options.resolveHandler ?? importHandler;
+  const service = options.resolveHandler
+    ? options.lambdaService
+    : (options.lambdaService ?? (await defaultLambdaService(region)));
+  const resolveHandler = options.resolveHandler ?? service!.resolveHandler;
+  const machineName = `${LOCAL_STACK_NAME}-${name}`;
+  /** Step Functions calls a service with the state machine's role: a denial fails the Task. */
+  const authorize = async (action: string, resourceArn: string, errorName: string, serviceName: string) => {
+    if (!service) return;
+    const decision = await service.authorize(machineName, action, resourceArn);
+    if (!decision.allowed) throw new IntegrationDenied(errorName, serviceName, decision.message);
+  };
   const executionName = options.executionName ?? `${name}-${randomUUID()}`;
   const localized = localizePathWaits(scalePauses(raw, scale), undefined, { fixed: Boolean(virtual) });
   const definition = localized.definition as StateMachineDefinition;
@@ -263,6 +304,7 @@ export async function runDefinition(
       }
       const folder = typeof FunctionName === 'string' ? folderOfFunctionArn(FunctionName) : undefined;
       if (folder) {
+        await authorize('lambda:InvokeFunction', String(FunctionName), 'Lambda.AWSLambdaException', 'Lambda');
         const handler = loaded.get(folder) ?? (await resolveHandler(folder));
         // The Task events Step Functions keeps: the invocation's payload, then the Lambda's whole
         // answer or its error.
@@ -324,6 +366,16 @@ export async function runDefinition(
       }
       const child = typeof StateMachineArn === 'string' ? stateMachineOfArn(StateMachineArn) : undefined;
       if (child) {
+        const childArn =
+          service?.stack.stateMachines.get(`${LOCAL_STACK_NAME}-${child}`)?.arn ?? StateMachineArn;
+        const denied = 'StepFunctions.AWSStepFunctionsException';
+        await authorize('states:StartExecution', String(childArn), denied, 'AWSStepFunctions');
+        // `.sync` follows the child through a managed EventBridge rule and DescribeExecution.
+        const rule = `arn:aws:events:${region}:${service?.stack.accountId}:rule/StepFunctionsGetEventsForStepFunctionsExecutionRule`;
+        for (const action of ['events:PutTargets', 'events:PutRule', 'events:DescribeRule'])
+          await authorize(action, rule, denied, 'AWSStepFunctions');
+        const childExecution = `${String(childArn).replace(':stateMachine:', ':execution:')}:${String(Name ?? '')}`;
+        await authorize('states:DescribeExecution', childExecution, denied, 'AWSStepFunctions');
         const run = await runLocally(child, {
           ...options,
           input: typeof Input === 'string' ? JSON.parse(Input) : Input,

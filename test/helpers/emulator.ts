@@ -2,6 +2,7 @@ import { afterAll, beforeAll } from '@jest/globals';
 import { resetClients } from '../../functions/shared/clients.js';
 import { startEmulator, type Emulator, type EmulatorOptions } from '../../local/emulator/index.js';
 import { motoAt } from '../../local/emulator/moto.js';
+import { stopLambdaServices } from '../../local/runner/lambda-service.js';
 import { POOL_ENV } from './moto-pool.js';
 
 export const TEST_REGION = 'us-east-1';
@@ -48,6 +49,8 @@ export function useEmulator(options: EmulatorOptions = {}): () => Emulator {
     resetClients();
   }, 60_000);
   afterAll(async () => {
+    // The functions' execution environments of this emulator end with it.
+    if (emulator) await stopLambdaServices(emulator.url);
     await emulator?.stop();
     process.env = saved;
     resetClients();

@@ -1,21 +1,11 @@
-import { LabStepFailed } from '../../../functions/shared/errors.js';
 import { labClients } from '../../../functions/shared/clients.js';
 import { inventoryCount, labInventory } from '../../../functions/shared/lab-inventory.js';
-import { importHandler, runLocally, type HandlerResolver } from '../../../local/runner/runner.js';
+import { runLocally } from '../../../local/runner/runner.js';
+import { failingStep } from '../../helpers/failing-step.js';
 import { useEmulator } from '../../helpers/emulator.js';
 
 const LAB = 'fail-mid';
 const SCALE = 0.05;
-
-/** The real handlers, except `folder`, which fails permanently as a broken step would. */
-const failing =
-  (folder: string): HandlerResolver =>
-  async (name) =>
-    name === folder
-      ? async () => {
-          throw new LabStepFailed(`injected permanent failure in ${folder}`);
-        }
-      : importHandler(name);
 
 describe('provision-lab with a permanent failure in a middle step', () => {
   useEmulator({ time: { scale: SCALE } });
@@ -25,7 +15,7 @@ describe('provision-lab with a permanent failure in a middle step', () => {
       input: { labId: LAB },
       executionName: `${LAB}-provision-1`,
       timeScale: SCALE,
-      resolveHandler: failing('register-agents'),
+      resolveHandler: failingStep('register-agents'),
     });
     expect(provision.status).toBe('FAILED');
     expect(provision.error).toMatch(/^Register agents failed/);

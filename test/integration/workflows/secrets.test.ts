@@ -11,18 +11,20 @@ import { labClients } from '../../../functions/shared/clients.js';
 import { logger } from '../../../functions/shared/logger.js';
 import { labNames } from '../../../functions/shared/names.js';
 import {
-  importHandler,
+  deployedHandler,
   runLocally,
   type ExecutionEvent,
   type HandlerResolver,
 } from '../../../local/runner/runner.js';
 import type { LocalRunOutcome } from '../../../local/serve/local-starter.js';
+import { LOCAL_REGISTRY_TABLE } from '../../../local/serve/registry-table.js';
 import { startServing, type Serving } from '../../../local/serve/serve.js';
 import { runCli } from '../../helpers/cli.js';
 import { TEST_REGION, useEmulator } from '../../helpers/emulator.js';
 
 const LAB = 'secret-scan';
-const TABLE = 'secrets-registry';
+/** The registry the deployed functions write to (their template environment names it). */
+const TABLE = LOCAL_REGISTRY_TABLE;
 const SCALE = 0.05;
 
 /** The secret values of the run, read from where the product keeps them, right after they are made. */
@@ -33,7 +35,7 @@ const secrets = { activationCodes: [] as string[], privateKey: '', password: '' 
  * the value from Parameter Store or Secrets Manager, before anything can delete it.
  */
 const capturing: HandlerResolver = async (folder) => {
-  const handler = await importHandler(folder);
+  const handler = await deployedHandler(folder);
   return async (event, context) => {
     const output = (await handler(event, context)) as Record<string, unknown>;
     const { ssm, secrets: secretsManager } = labClients();
@@ -109,6 +111,9 @@ describe('no secret of a lab is observable during provision, verify and teardown
     // POWERTOOLS_LOG_LEVEL=DEBUG and POWERTOOLS_LOGGER_LOG_EVENT=true do for a deployed function).
     logger.setLogLevel('DEBUG');
     jest.spyOn(logger, 'getLogEvent').mockReturnValue(true);
+    // The same for the deployed functions, which read it from their environment.
+    process.env.POWERTOOLS_LOG_LEVEL = 'DEBUG';
+    process.env.POWERTOOLS_LOGGER_LOG_EVENT = 'true';
     for (const method of ['log', 'info', 'warn', 'debug'] as const)
       jest
         .spyOn(console, method)

@@ -1,26 +1,11 @@
-import { LabStepFailed } from '../../../functions/shared/errors.js';
 import { labClients } from '../../../functions/shared/clients.js';
 import { labInventory, type LabInventory } from '../../../functions/shared/lab-inventory.js';
-import {
-  importHandler,
-  runLocally,
-  type HandlerResolver,
-  type LocalRunResult,
-} from '../../../local/runner/runner.js';
+import { runLocally, type LocalRunResult } from '../../../local/runner/runner.js';
+import { failingStep } from '../../helpers/failing-step.js';
 import { SHORT_DELAYS, useEmulator } from '../../helpers/emulator.js';
 import { BOOKKEEPING_FUNCTIONS, workflowSteps } from '../../helpers/steps.js';
 
 const SCALE = 0.05;
-
-/** The real handlers, except `folder`, which fails permanently as a broken step would. */
-const failing =
-  (folder: string): HandlerResolver =>
-  async (name) =>
-    name === folder
-      ? async () => {
-          throw new LabStepFailed(`injected permanent failure in ${folder}`);
-        }
-      : importHandler(name);
 
 const EMPTY: LabInventory = {
   instances: [],
@@ -69,7 +54,7 @@ describe('provision-lab with a permanent failure at each step, then teardown-lab
           input: { labId: labOf(folder) },
           executionName: `${labOf(folder)}-provision-1`,
           timeScale: SCALE,
-          resolveHandler: failing(folder),
+          resolveHandler: failingStep(folder),
         }),
       ),
     );
