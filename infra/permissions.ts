@@ -47,8 +47,25 @@ const AMI_PARAMETERS = arn('ssm', 'parameter/aws/service/ami-amazon-linux-latest
 const RUN_SHELL_SCRIPT = arn('ssm', 'document/AWS-RunShellScript', { account: false });
 /** Session ids of an IAM user start with the user name (facts sheet 5.1). */
 const WORKSHOP_SESSIONS = ssmArn('session/MyWorkshopUser-*');
-/** Any log group: its name is lab input (`logGroupName`), so it cannot be narrowed further. */
+/**
+ * DescribeLogGroups lists across groups: it is authorized against no particular group, so only
+ * `log-group:*` grants it (a read).
+ */
 const LOG_GROUPS = arn('logs', 'log-group:*');
+/**
+ * The log groups a lab may name (`logGroupName`, shared/lab-config.ts SESSION_LOG_GROUP_PREFIX):
+ * the seed's SSM-Logs (a group's actions are authorized on `log-group:<name>:log-stream:`, tagging
+ * by ARN on `log-group:<name>`) and the groups under /session-lab/. Nothing else of the account's
+ * logs may be created, re-keyed or given another retention.
+ */
+const SESSION_LOG_GROUP_PATTERN = arn('logs', 'log-group:/session-lab/*');
+const SESSION_LOG_GROUPS = [
+  arn('logs', 'log-group:SSM-Logs'),
+  arn('logs', 'log-group:SSM-Logs:*'),
+  SESSION_LOG_GROUP_PATTERN,
+];
+/** Any bucket of the account (the condition): the session log bucket is lab input (`s3BucketName`). */
+const BUCKETS = arn('s3', '*', { region: false, account: false });
 
 const MANAGED_POLICY = (name: string) => `arn:\${AWS::Partition}:iam::aws:policy/${name}`;
 
@@ -91,7 +108,12 @@ export const WILDCARD_PATTERN_REASONS: Record<string, string> = {
     'activation ids are assigned by CreateActivation; tagging is limited to the session-lab tag (condition)',
   [LAB_SECRETS]: "the lab's password secrets are named session-lab/<labId>/...; only those",
   [WORKSHOP_SESSIONS]: 'session ids of the workshop users start with MyWorkshopUser-; ids are random',
-  [LOG_GROUPS]: 'the session log group name is lab input (logGroupName), so any group name is possible',
+  [LOG_GROUPS]: 'DescribeLogGroups only (a list across groups, authorized against no particular group)',
+  [arn('logs', 'log-group:SSM-Logs:*')]: "the seed's session log group SSM-Logs and its streams",
+  [SESSION_LOG_GROUP_PATTERN]:
+    'session log groups are lab input (logGroupName), allowed only under /session-lab/ (or SSM-Logs)',
+  [BUCKETS]:
+    'the session log bucket is lab input (s3BucketName); only buckets of the account (s3:ResourceAccount condition)',
   [AMI_PARAMETERS]: 'the public Amazon Linux AMI parameters (read only)',
   [ssmArn('managed-instance/*')]:
     'mi- node ids are assigned at registration; narrowed to the lab by its tags in code',
@@ -186,7 +208,14 @@ const startWorkflow = (why: string, ...workflows: string[]): Grant => ({
 });
 
 export const PERMISSIONS: Record<LabFunctionName, Grant[]> = {
-  'validate-lab-input': [],
+  'validate-lab-input': [
+    {
+      why: 's3BucketName must be a bucket of the account: the check call names the expected owner',
+      actions: ['s3:GetEncryptionConfiguration'],
+      resources: [BUCKETS],
+      conditions: { StringEquals: { 's3:ResourceAccount': '${AWS::AccountId}' } },
+    },
+  ],
 
   'create-instance-role': [
     ...ssmRoleGrants(LAB_ROLE_ARNS.instanceRole, [
@@ -468,18 +497,18 @@ export const PERMISSIONS: Record<LabFunctionName, Grant[]> = {
 
   'configure-session-logging': [
     {
-      why: 'create or reconcile the session log group (retention, KMS key, tags)',
+      why: 'create or reconcile the session log group (retention, KMS key, tags), only the names a lab may use',
       actions: [
         'logs:CreateLogGroup',
         'logs:PutRetentionPolicy',
         'logs:AssociateKmsKey',
-        'logs:DescribeLogGroups',
         'logs:TagResource',
         'logs:TagLogGroup',
         'logs:ListTagsForResource',
       ],
-      resources: [LOG_GROUPS],
+      resources: SESSION_LOG_GROUPS,
     },
+    { why: 'find the session log group', actions: ['logs:DescribeLogGroups'], resources: [LOG_GROUPS] },
     {
       why: 'create or update the Session Manager preferences document and make it the default',
       actions: [

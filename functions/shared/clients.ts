@@ -5,6 +5,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { IAMClient } from '@aws-sdk/client-iam';
+import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SSMClient } from '@aws-sdk/client-ssm';
@@ -104,6 +105,7 @@ export interface LabClients {
   events: EventBridgeClient;
   iam: IAMClient;
   logs: CloudWatchLogsClient;
+  s3: S3Client;
   secrets: SecretsManagerClient;
   sfn: SFNClient;
   ssm: SSMClient;
@@ -117,6 +119,7 @@ const clientClasses: { [K in keyof LabClients]: ClientClass<LabClients[K]> } = {
   events: EventBridgeClient,
   iam: IAMClient,
   logs: CloudWatchLogsClient,
+  s3: S3Client,
   secrets: SecretsManagerClient,
   sfn: SFNClient,
   ssm: SSMClient,

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { labIdSchema } from './names.js';
+import { SHARED_NAMES, labIdSchema } from './names.js';
 
 /** CloudWatch Logs accepts only these retention periods (facts sheet 8). */
 export const RETENTION_DAYS = [
@@ -19,6 +19,23 @@ export function isGravitonInstanceType(instanceType: string): boolean {
   if (family === 'a1') return true;
   const attributes = /^[a-z]+\d+([a-z]*)/.exec(family)?.[1] ?? '';
   return attributes.includes('g');
+}
+
+/**
+ * The log groups a lab may name as its session log group: the seed's `SSM-Logs` or a group under
+ * this prefix. The group is shared by every lab of the Region and configure-session-logging sets
+ * its retention and encryption, so a free choice would let one lab's input change any group of
+ * the account (a function's `/aws/lambda/...` group, another product's audit log). Its role may
+ * change only these groups (infra/permissions.ts).
+ */
+export const SESSION_LOG_GROUP_PREFIX = '/session-lab/';
+
+/** True for a log group name a lab may use (`SESSION_LOG_GROUP_PREFIX`). */
+export function isSessionLogGroupName(name: string): boolean {
+  return (
+    name === SHARED_NAMES.defaultLogGroup ||
+    (name.startsWith(SESSION_LOG_GROUP_PREFIX) && name.length > SESSION_LOG_GROUP_PREFIX.length)
+  );
 }
 
 const awsId = (prefix: string) =>
@@ -48,8 +65,11 @@ export const labInputSchema = z
       .min(1)
       .max(512)
       .regex(/^[.\-_/#A-Za-z0-9]+$/, 'may contain only letters, digits and . - _ / #')
-      .refine((name) => !name.startsWith('aws/'), 'must not start with aws/')
-      .default('SSM-Logs'),
+      .refine(
+        isSessionLogGroupName,
+        `must be ${SHARED_NAMES.defaultLogGroup} or a name under ${SESSION_LOG_GROUP_PREFIX}`,
+      )
+      .default(SHARED_NAMES.defaultLogGroup),
     logRetentionDays: z
       .number()
       .int()
@@ -60,11 +80,15 @@ export const labInputSchema = z
       .default(30),
     /** Stream session output as it happens (true) or upload it when the session ends (false). */
     cloudWatchStreaming: z.boolean().default(true),
-    /** A KMS key ARN: the log group is encrypted with it and the preferences say so. */
+    /**
+     * A KMS key ARN: the log group is encrypted with it and the preferences say so. Its account and
+     * Region must be the lab's, checked at run time by validate-lab-input (lab-scope.ts).
+     */
     logKmsKeyArn: z
       .string()
       .regex(/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[0-9a-f-]{36}$/, 'must be a KMS key ARN')
       .optional(),
+    /** Also keep session logs in this bucket; it must belong to the lab's account (lab-scope.ts). */
     s3BucketName: z
       .string()
       .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name')

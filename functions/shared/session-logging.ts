@@ -41,7 +41,8 @@ export interface PolicyScope {
  * - DescribeLogGroups is a list call authorized against no particular group (the request's
  *   resource is `log-group::log-stream:`), so it is granted on the account's groups in the Region;
  * - stream creation, the stream look-up and the events only on the lab's group;
- * - with `s3BucketName`, uploads into the bucket and the read of its encryption setting.
+ * - with `s3BucketName`, uploads into the bucket and the read of its encryption setting, while the
+ *   bucket belongs to the lab's account.
  * The KMS key of `logKmsKeyArn` needs no grant here: CloudWatch Logs encrypts with it under the
  * key's own policy, and the preferences leave the session data key (`kmsKeyId`) empty
  * (configure-session-logging/preferences.ts), which is what would make the node use a key itself.
@@ -68,13 +69,23 @@ export function sessionLoggingPolicy(
   ];
   if (lab.s3BucketName) {
     const bucket = `arn:${partition}:s3:::${lab.s3BucketName}`;
+    // Only while the bucket is the account's: a bucket name is global, and one deleted and
+    // re-created by another account must not receive the transcripts.
+    const ownBucket = { StringEquals: { 's3:ResourceAccount': accountId } };
     statements.push(
-      { Sid: 'UploadSessionLogs', Effect: 'Allow', Action: 's3:PutObject', Resource: `${bucket}/*` },
+      {
+        Sid: 'UploadSessionLogs',
+        Effect: 'Allow',
+        Action: 's3:PutObject',
+        Resource: `${bucket}/*`,
+        Condition: ownBucket,
+      },
       {
         Sid: 'CheckSessionLogBucketEncryption',
         Effect: 'Allow',
         Action: 's3:GetEncryptionConfiguration',
         Resource: bucket,
+        Condition: ownBucket,
       },
     );
   }

@@ -1,6 +1,8 @@
 import { z } from 'zod';
+import type { LabClients } from '../shared/clients.js';
 import { parseInput } from '../shared/input.js';
 import { labInputSchema, runIdSchema, type LabConfig } from '../shared/lab-config.js';
+import { checkLabScope } from '../shared/lab-scope.js';
 
 /**
  * What the provision state machine's first state passes: the execution input untouched, and the
@@ -12,10 +14,16 @@ export type ValidateLabInputInput = z.output<typeof inputSchema>;
 
 /**
  * The edge of the provision workflow: returns the LabConfig with its defaults, or throws
- * InvalidLabInput naming the offending field (unknown fields included). It creates nothing.
+ * InvalidLabInput naming the offending field (unknown fields included). It creates nothing. A
+ * `logKmsKeyArn` or `s3BucketName` is checked against the account too (shared/lab-scope.ts): only
+ * then does the task call AWS (GetCallerIdentity, and S3 for the bucket's owner).
  */
-export async function validateLabInput(event: ValidateLabInputInput): Promise<LabConfig> {
+export async function validateLabInput(
+  event: ValidateLabInputInput,
+  clients: Pick<LabClients, 's3' | 'sts'>,
+): Promise<LabConfig> {
   const lab = parseInput(labInputSchema, event.input);
   const runId = parseInput(z.object({ runId: runIdSchema }), { runId: event.runId }).runId;
+  await checkLabScope(lab, clients);
   return { ...lab, runId };
 }

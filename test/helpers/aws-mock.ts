@@ -1,6 +1,7 @@
 import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { IAMClient } from '@aws-sdk/client-iam';
+import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
@@ -26,6 +27,7 @@ export function testClients() {
     ec2: new EC2Client(clientConfig),
     iam: new IAMClient(clientConfig),
     logs: new CloudWatchLogsClient(clientConfig),
+    s3: new S3Client(clientConfig),
     secrets: new SecretsManagerClient(clientConfig),
     ssm: new SSMClient(clientConfig),
     sts: new STSClient(clientConfig),

@@ -182,7 +182,11 @@ describe('account-wide singletons', () => {
   });
 
   it('refuses a fourth lab with other preferences, naming the field, and leaves it holding nothing', async () => {
-    const other = labConfigSchema.parse({ labId: 'class-b-01', runId: 'r', logGroupName: 'Other-Logs' });
+    const other = labConfigSchema.parse({
+      labId: 'class-b-01',
+      runId: 'r',
+      logGroupName: '/session-lab/other-logs',
+    });
     await expect(
       acquireSharedResources({ lab: other }, { registry, clients: labClients() }),
     ).rejects.toMatchObject({

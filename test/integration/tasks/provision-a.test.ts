@@ -40,7 +40,7 @@ describe('provision tasks A against the emulator', () => {
 
   it('builds the hosts, registers the on-premises ones, closes the bootstrap access; no secret leaves', async () => {
     const clients = labClients();
-    const lab = await validateLabInput({ input: { labId: 'prova' }, runId: 'provision-prova-1' });
+    const lab = await validateLabInput({ input: { labId: 'prova' }, runId: 'provision-prova-1' }, clients);
     const outputs: unknown[] = [lab];
 
     // Seed task 1.

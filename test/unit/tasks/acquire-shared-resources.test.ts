@@ -123,7 +123,7 @@ describe('acquireSharedResources', () => {
   });
 
   it('refuses different preferences naming the field, and gives back the references it took', async () => {
-    const heldConfig = preferencesConfig(testLab({ logGroupName: 'Class-Logs' }));
+    const heldConfig = preferencesConfig(testLab({ logGroupName: '/session-lab/class-logs' }));
     doc.on(UpdateCommand).callsFake(async (input: UpdateCommandInput) => {
       if (keyOf(input) === 'session-preferences') throw conditionFailed();
       if (isFirstHolderWrite(input)) return { Attributes: { holderCount: 1 } };

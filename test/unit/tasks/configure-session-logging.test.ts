@@ -265,12 +265,15 @@ describe('configureSessionLogging', () => {
         Effect: 'Allow',
         Action: 's3:PutObject',
         Resource: 'arn:aws:s3:::lab-session-logs/*',
+        // Only while the bucket is the account's (a bucket name can change hands).
+        Condition: { StringEquals: { 's3:ResourceAccount': ACCOUNT } },
       },
       {
         Sid: 'CheckSessionLogBucketEncryption',
         Effect: 'Allow',
         Action: 's3:GetEncryptionConfiguration',
         Resource: 'arn:aws:s3:::lab-session-logs',
+        Condition: { StringEquals: { 's3:ResourceAccount': ACCOUNT } },
       },
     ]);
     // The log group's key is CloudWatch Logs' to use: no KMS grant for the nodes.

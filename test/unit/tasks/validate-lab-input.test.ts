@@ -1,7 +1,19 @@
+import { GetBucketEncryptionCommand, S3Client } from '@aws-sdk/client-s3';
+import { STSClient } from '@aws-sdk/client-sts';
 import type { Context } from 'aws-lambda';
+import { mockClient } from 'aws-sdk-client-mock';
 import { handler } from '../../../functions/validate-lab-input/handler.js';
 import { validateLabInput } from '../../../functions/validate-lab-input/task.js';
 import { isGravitonInstanceType, labConfigSchema } from '../../../functions/shared/lab-config.js';
+import { ACCOUNT, REGION, awsError, mockCallerIdentity, testClients } from '../../helpers/aws-mock.js';
+
+const s3 = mockClient(S3Client);
+const sts = mockClient(STSClient);
+beforeEach(() => {
+  s3.reset();
+  sts.reset();
+  mockCallerIdentity(sts);
+});
 
 const context = { functionName: 'validate-lab-input', awsRequestId: 'r' } as unknown as Context;
 
@@ -31,6 +43,7 @@ describe('validate-lab-input', () => {
         subnetId: 'subnet-0123abcd',
         policyMode: 'seed',
       }),
+      testClients(),
     );
     expect(lab).toMatchObject({
       vpcId: 'vpc-0123456789abcdef0',
@@ -56,6 +69,11 @@ describe('validate-lab-input', () => {
     [payload({ labId: 'demo', instanceType: 't4g.micro' }), 'instanceType'],
     [payload({ labId: 'demo', instanceType: 'a1.medium' }), 'instanceType'],
     [payload({ labId: 'demo', logRetentionDays: 2 }), 'logRetentionDays'],
+    [payload({ labId: 'demo', logGroupName: 'aws/x' }), 'logGroupName'],
+    [payload({ labId: 'demo', logGroupName: '/aws/lambda/session-lab-verify-lab' }), 'logGroupName'],
+    [payload({ labId: 'demo', logGroupName: 'Other-Logs' }), 'logGroupName'],
+    [payload({ labId: 'demo', logGroupName: 'SSM-Logs2' }), 'logGroupName'],
+    [payload({ labId: 'demo', logGroupName: '/session-lab/' }), 'logGroupName'],
     [payload({ labId: 'demo', subnetId: 'sg-12345678' }), 'subnetId'],
     [payload({ labId: 'demo', labid: 'typo' }), 'labid'],
     [{ ...payload({ labId: 'demo' }), extra: 1 }, 'extra'],
@@ -99,5 +117,73 @@ describe('validate-lab-input', () => {
     const runId = `${'a'.repeat(71)}-_.()!@=+`;
     expect(runId).toHaveLength(80);
     await expect(handler(payload({ labId: 'demo' }, runId), context)).resolves.toMatchObject({ runId });
+  });
+
+  it('accepts SSM-Logs and the groups under /session-lab/ as the session log group', async () => {
+    for (const logGroupName of ['SSM-Logs', '/session-lab/Systems-Manager-Workshop', '/session-lab/a/b']) {
+      await expect(handler(payload({ labId: 'demo', logGroupName }), context)).resolves.toMatchObject({
+        logGroupName,
+      });
+    }
+    expect(sts.calls()).toHaveLength(0); // nothing to check against the account
+  });
+});
+
+describe('validate-lab-input: KMS key and bucket of the lab’s account', () => {
+  const key = (account = ACCOUNT, region = REGION, partition = 'aws') =>
+    `arn:${partition}:kms:${region}:${account}:key/0123abcd-0123-4567-89ab-0123456789ab`;
+
+  it('accepts a key of the account and Region and a bucket the account owns, asking S3 with the expected owner', async () => {
+    s3.on(GetBucketEncryptionCommand).resolves({});
+    const lab = await validateLabInput(
+      payload({ labId: 'demo', logKmsKeyArn: key(), s3BucketName: 'lab-session-logs' }),
+      testClients(),
+    );
+    expect(lab).toMatchObject({ logKmsKeyArn: key(), s3BucketName: 'lab-session-logs' });
+    expect(s3.commandCalls(GetBucketEncryptionCommand).map((c) => c.args[0].input)).toEqual([
+      { Bucket: 'lab-session-logs', ExpectedBucketOwner: ACCOUNT },
+    ]);
+  });
+
+  it.each([
+    ['another account', key('210987654321')],
+    ['another Region', key(ACCOUNT, 'eu-west-1')],
+    ['another partition', key(ACCOUNT, REGION, 'aws-cn')],
+  ])('refuses a KMS key of %s, naming logKmsKeyArn, and asks S3 nothing', async (_, logKmsKeyArn) => {
+    await expect(
+      validateLabInput(payload({ labId: 'demo', logKmsKeyArn }), testClients()),
+    ).rejects.toMatchObject({
+      name: 'InvalidLabInput',
+      field: 'logKmsKeyArn',
+      message: `logKmsKeyArn: must be a KMS key of the lab's account ${ACCOUNT} in ${REGION}`,
+    });
+    expect(s3.calls()).toHaveLength(0);
+  });
+
+  it.each([
+    [
+      'another account’s bucket (403 for the expected owner)',
+      'AccessDenied',
+      /is not a bucket of the lab's account/,
+    ],
+    ['a bucket that does not exist', 'NoSuchBucket', /does not exist/],
+  ])('refuses %s, naming s3BucketName', async (_, error, message) => {
+    s3.on(GetBucketEncryptionCommand).rejects(awsError(error, 'no'));
+    await expect(
+      validateLabInput(payload({ labId: 'demo', s3BucketName: 'someone-elses' }), testClients()),
+    ).rejects.toMatchObject({ name: 'InvalidLabInput', field: 's3BucketName', message });
+  });
+
+  it('accepts a bucket of the account without default encryption; passes on a throttled check', async () => {
+    s3.on(GetBucketEncryptionCommand).rejectsOnce(
+      awsError('ServerSideEncryptionConfigurationNotFoundError', 'none'),
+    );
+    await expect(
+      validateLabInput(payload({ labId: 'demo', s3BucketName: 'old-bucket' }), testClients()),
+    ).resolves.toMatchObject({ s3BucketName: 'old-bucket' });
+    s3.on(GetBucketEncryptionCommand).rejects(awsError('SlowDown', 'slow'));
+    await expect(
+      validateLabInput(payload({ labId: 'demo', s3BucketName: 'old-bucket' }), testClients()),
+    ).rejects.toMatchObject({ name: 'SlowDown' });
   });
 });
