@@ -543,16 +543,22 @@ export const PERMISSIONS: Record<LabFunctionName, Grant[]> = {
       resources: [WORKSHOP_USERS],
     },
     {
-      why: 'attach only the lab policy and the seed’s read-only managed policies',
-      actions: ['iam:AttachUserPolicy', 'iam:DetachUserPolicy'],
+      why: 'attach only the lab policy and IAMUserChangePassword',
+      actions: ['iam:AttachUserPolicy'],
       resources: [WORKSHOP_USERS],
       conditions: {
-        ArnLike: {
+        ArnLike: { 'iam:PolicyARN': [WORKSHOP_POLICIES, MANAGED_POLICY('IAMUserChangePassword')] },
+      },
+    },
+    {
+      why: 'detach the seed’s read-only managed policies from a user of an earlier release (every student’s transcripts, all account activity)',
+      actions: ['iam:DetachUserPolicy'],
+      resources: [WORKSHOP_USERS],
+      conditions: {
+        ArnEquals: {
           'iam:PolicyARN': [
-            WORKSHOP_POLICIES,
             MANAGED_POLICY('CloudWatchLogsReadOnlyAccess'),
             MANAGED_POLICY('AWSCloudTrail_ReadOnlyAccess'),
-            MANAGED_POLICY('IAMUserChangePassword'),
           ],
         },
       },

@@ -29,8 +29,57 @@ export const nodeResources = (partition: string) => [
 /** The user's own sessions: a session id starts with the IAM user name (facts sheet 5.1). */
 const ownSessions = (partition: string) => `arn:${partition}:ssm:*:*:session/\${aws:username}-*`;
 
-/** The seed's SSMDevAccess exactly as written (seed task 4.3), gap included. */
-function seedPolicy(partition: string): PolicyDocument {
+/**
+ * Session ids and the session log streams named after them are `<user name>-<suffix>`, and user
+ * names are `MyWorkshopUser-<labId>`, where a lab id may contain hyphens: so `${aws:username}-*`
+ * of lab `sec101` also matches `MyWorkshopUser-sec101-01-<suffix>`, the sessions and transcripts
+ * of lab `sec101-01`. The suffix is random letters and digits, without a hyphen (terminate-sessions
+ * relies on the same), so one more hyphen after the user name and its separator always means
+ * another user's resource: these patterns are denied. Keeping the user names (the sign-in names
+ * students are given) and pinning the suffix this way fails closed: if a suffix ever held a
+ * hyphen, the user would lose its own session, never gain another's.
+ */
+const longerUserNames = (partition: string) => [
+  `arn:${partition}:ssm:*:*:session/\${aws:username}-*-*`,
+  `arn:${partition}:logs:*:*:log-group:*:log-stream:\${aws:username}-*-*`,
+];
+
+/**
+ * The user's own session transcripts: Session Manager names each stream in the session log group
+ * after the session. GetLogEvents is authorized on the stream; the group-wide reads
+ * (FilterLogEvents, StartQuery, StartLiveTail, the managed CloudWatchLogsReadOnlyAccess) would show
+ * every student's transcripts, so they are not granted.
+ */
+const ownTranscripts = (partition: string, logGroupName: string) =>
+  `arn:${partition}:logs:*:*:log-group:${logGroupName}:log-stream:\${aws:username}-*`;
+
+/**
+ * What both modes add to the session statements: the user's own transcripts, which the seed read
+ * through CloudWatchLogsReadOnlyAccess, and the guard against the sessions and transcripts of a
+ * lab whose id extends this one's.
+ */
+function ownSessionStatements(partition: string, logGroupName: string): PolicyStatement[] {
+  return [
+    {
+      Sid: 'ReadOwnSessionTranscripts',
+      Effect: 'Allow',
+      Action: 'logs:GetLogEvents',
+      Resource: ownTranscripts(partition, logGroupName),
+    },
+    {
+      Sid: 'DenyLongerUserNamesSessions',
+      Effect: 'Deny',
+      Action: ['ssm:TerminateSession', 'ssm:ResumeSession', 'logs:GetLogEvents'],
+      Resource: longerUserNames(partition),
+    },
+  ];
+}
+
+/**
+ * The seed's SSMDevAccess as written (seed task 4.3), gap included, plus the user's own
+ * transcripts and the guard on sessions (`ownSessionStatements`).
+ */
+function seedPolicy(partition: string, logGroupName: string): PolicyDocument {
   return {
     Version: '2012-10-17',
     Statement: [
@@ -64,6 +113,7 @@ function seedPolicy(partition: string): PolicyDocument {
         Resource: [`arn:${partition}:ec2:*:*:instance/*`],
         Condition: { StringLike: { 'ssm:resourceTag/Environment': 'Prod' } },
       },
+      ...ownSessionStatements(partition, logGroupName),
     ],
   };
 }
@@ -75,9 +125,12 @@ function seedPolicy(partition: string): PolicyDocument {
  * - StartSession is allowed only on this lab's Dev/Prod nodes (not other labs', not the bootstrap
  *   host, whose role reads the lab's secrets) and only with the lab's preferences document;
  * - the seed's `ssm:Get*` would let the user decrypt the lab's SecureString parameters (activation
- *   codes, private key) through the aws/ssm key, so those are denied.
+ *   codes, private key) through the aws/ssm key, so those are denied, with the tree's root; and
+ *   GetParametersByPath everywhere: it is authorized against the requested path only, so a
+ *   recursive read of `/` or `/session-lab` would return every lab's parameters despite the deny.
+ * - the user's own transcripts, and nothing of another lab's sessions (`ownSessionStatements`).
  */
-function strictPolicy(labId: string, partition: string): PolicyDocument {
+function strictPolicy(labId: string, partition: string, logGroupName: string): PolicyDocument {
   return {
     Version: '2012-10-17',
     Statement: [
@@ -140,17 +193,34 @@ function strictPolicy(labId: string, partition: string): PolicyDocument {
           'ssm:GetParametersByPath',
           'ssm:GetParameterHistory',
         ],
-        // Every lab's parameters (`/session-lab/*`), not only this lab's.
-        Resource: `arn:${partition}:ssm:*:*:parameter${labPath('*')}`,
+        // Every lab's parameters (`/session-lab/*`), not only this lab's, and the tree's root.
+        Resource: [
+          `arn:${partition}:ssm:*:*:parameter${labPath('*')}`,
+          `arn:${partition}:ssm:*:*:parameter${labPath('*').replace(/\/\*$/, '')}`,
+        ],
       },
+      {
+        Sid: 'DenyParameterTreeReads',
+        Effect: 'Deny',
+        Action: 'ssm:GetParametersByPath',
+        Resource: '*',
+      },
+      ...ownSessionStatements(partition, logGroupName),
     ],
   };
 }
 
 /**
  * The workshop user's customer policy (`SSMDevAccess-<labId>`) for a policy mode, naming the
- * resources of `partition` (the lab's Region's, `partitionOf`). Pure.
+ * resources of `partition` (the lab's Region's, `partitionOf`) and the lab's session log group.
+ * Pure. It is the user's only grant besides IAMUserChangePassword: the seed's read-only managed
+ * policies are not attached (README.md, deploying).
  */
-export function workshopUserPolicy(mode: PolicyMode, labId: string, partition: string): PolicyDocument {
-  return mode === 'seed' ? seedPolicy(partition) : strictPolicy(labId, partition);
+export function workshopUserPolicy(
+  mode: PolicyMode,
+  labId: string,
+  partition: string,
+  logGroupName: string = SHARED_NAMES.defaultLogGroup,
+): PolicyDocument {
+  return mode === 'seed' ? seedPolicy(partition, logGroupName) : strictPolicy(labId, partition, logGroupName);
 }

@@ -6,6 +6,7 @@ import {
   CreatePolicyVersionCommand,
   CreateUserCommand,
   DeletePolicyVersionCommand,
+  DetachUserPolicyCommand,
   GetAccountPasswordPolicyCommand,
   GetLoginProfileCommand,
   GetPolicyCommand,
@@ -30,7 +31,7 @@ import {
 } from '../shared/errors.js';
 import { parsePolicyDocument } from '../shared/iam-roles.js';
 import { labConfigSchema } from '../shared/lab-config.js';
-import { labNames, managedPolicies } from '../shared/names.js';
+import { isSupersededUserPolicy, labNames, managedPolicies } from '../shared/names.js';
 import { pollUntil } from '../shared/polling.js';
 import { findSecret, generatePassword, putSecret, tagSecret } from '../shared/secrets.js';
 import { TAG_LAB_ID, TAG_RUN_ID, labTags, toTagList } from '../shared/tags.js';
@@ -81,9 +82,12 @@ interface LabUser {
 }
 
 /**
- * Seed task 4: the lab's IAM user with a console password, its customer policy and the read-only
- * managed policies, checked afterwards like the seed's list-attached-user-policies step.
- * IAMUserChangePassword is attached too: the API, unlike the console, does not add it, and
+ * Seed task 4: the lab's IAM user with a console password and its customer policy, checked
+ * afterwards like the seed's list-attached-user-policies step. The seed's read-only managed
+ * policies (CloudWatch Logs, CloudTrail) are not attached: they read every student's transcripts
+ * and the whole account's activity; the customer policy grants the user's own transcripts instead
+ * (`isSupersededUserPolicy`: a user that holds them from an earlier release has them detached).
+ * IAMUserChangePassword is attached: the API, unlike the console, does not add it, and
  * without it a user whose password must be reset cannot finish signing in (facts sheet 1.3).
  */
 export async function createWorkshopUser(
@@ -100,18 +104,15 @@ export async function createWorkshopUser(
     iam,
     policyArn,
     names.userPolicy,
-    workshopUserPolicy(lab.policyMode, lab.labId, partition),
+    workshopUserPolicy(lab.policyMode, lab.labId, partition, lab.logGroupName),
     lab.labId,
   );
   const passwordSecretArn =
     (user.waitUntil === undefined && (await passwordSetByRun(secrets, names.passwordSecret, lab.runId))) ||
     (await setPassword(iam, secrets, user, names.passwordSecret, lab));
-  const policies = managedPolicies(partition);
   const attachedPolicies = await attachRequired(iam, user, [
     policyArn,
-    policies.userChangePassword,
-    policies.cloudWatchLogsReadOnly,
-    policies.cloudTrailReadOnly,
+    managedPolicies(partition).userChangePassword,
   ]);
   return { userName: user.name, userArn: user.arn, policyArn, passwordSecretArn, attachedPolicies };
 }
@@ -354,8 +355,15 @@ async function attachRequired(iam: IAMClient, user: LabUser, required: string[])
   const listed = user.waitUntil === undefined;
   const before = listed ? await attachedPolicyArns(iam, user.name) : [];
   const missing = required.filter((arn) => !before.includes(arn));
-  // Nothing to attach: the list just read is the check (one IAM read fewer on a retried run).
-  if (listed && missing.length === 0) return before.sort();
+  const superseded = before.filter(isSupersededUserPolicy);
+  // Nothing to change: the list just read is the check (one IAM read fewer on a retried run).
+  if (listed && missing.length === 0 && superseded.length === 0) return before.sort();
+  for (const arn of superseded) {
+    await ignoreErrors(
+      () => iam.send(new DetachUserPolicyCommand({ UserName: user.name, PolicyArn: arn })),
+      'NoSuchEntityException',
+    );
+  }
   for (const arn of missing) {
     await sendWhenVisible(user, `AttachUserPolicy ${arn}`, () =>
       iam.send(new AttachUserPolicyCommand({ UserName: user.name, PolicyArn: arn })),
@@ -367,6 +375,10 @@ async function attachRequired(iam: IAMClient, user: LabUser, required: string[])
     throw new LabStateMismatch(
       `${user.name} is missing attached policies after attaching: ${absent.join(', ')}`,
     );
+  }
+  const kept = attached.filter(isSupersededUserPolicy);
+  if (kept.length > 0) {
+    throw new LabStateMismatch(`${user.name} still holds after detaching: ${kept.join(', ')}`);
   }
   return attached;
 }

@@ -88,11 +88,26 @@ export function managedPolicies(partition: string) {
   return {
     ssmCore: awsManagedPolicy(partition, 'AmazonSSMManagedInstanceCore'),
     cloudWatchAgent: awsManagedPolicy(partition, 'CloudWatchAgentServerPolicy'),
-    cloudWatchLogsReadOnly: awsManagedPolicy(partition, 'CloudWatchLogsReadOnlyAccess'),
-    // The seed's AWSCloudTrailReadOnlyAccess was replaced by this name.
-    cloudTrailReadOnly: awsManagedPolicy(partition, 'AWSCloudTrail_ReadOnlyAccess'),
     userChangePassword: awsManagedPolicy(partition, 'IAMUserChangePassword'),
   } as const;
+}
+
+/**
+ * The seed's read-only managed policies for the workshop user, which session-lab no longer
+ * attaches: CloudWatchLogsReadOnlyAccess reads every student's transcripts in the shared log group,
+ * AWSCloudTrail_ReadOnlyAccess (the seed's AWSCloudTrailReadOnlyAccess, renamed) all the account's
+ * activity. The user's own policy grants its own transcripts instead (create-workshop-user/policy.ts);
+ * a user of an earlier release that holds them has them detached. By name, in any partition.
+ */
+const SUPERSEDED_USER_POLICY_NAMES: readonly string[] = [
+  'CloudWatchLogsReadOnlyAccess',
+  'AWSCloudTrail_ReadOnlyAccess',
+];
+
+/** True for the ARN of a managed policy a workshop user must no longer hold (`SUPERSEDED_USER_POLICY_NAMES`). */
+export function isSupersededUserPolicy(policyArn: string): boolean {
+  const match = /^arn:[a-z-]+:iam::aws:policy\/(.+)$/.exec(policyArn);
+  return match !== null && SUPERSEDED_USER_POLICY_NAMES.includes(match[1]!);
 }
 
 /** The root of everything a lab keeps in Parameter Store and Secrets Manager. */

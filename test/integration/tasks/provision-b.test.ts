@@ -72,7 +72,7 @@ describe('provisioning tasks against the emulator', () => {
     const lab = labConfigSchema.parse({
       labId: 'logs',
       runId: 'r1',
-      logGroupName: 'SSM-Logs-it',
+      logGroupName: '/session-lab/it',
       logRetentionDays: 14,
     });
     // The shared roles, which the workflow creates beside this task.
@@ -84,7 +84,7 @@ describe('provisioning tasks against the emulator', () => {
       const { PolicyDocument } = await clients.iam.send(
         new GetRolePolicyCommand({ RoleName, PolicyName: 'SessionLabSessionLogging-us-east-1' }),
       );
-      expect(decodeURIComponent(PolicyDocument!)).toContain(':log-group:SSM-Logs-it:*');
+      expect(decodeURIComponent(PolicyDocument!)).toContain(':log-group:/session-lab/it:*');
     }
     const second = await configureSessionLogging({ lab }, clients);
     expect(second).toEqual(first);
@@ -94,9 +94,9 @@ describe('provisioning tasks against the emulator', () => {
       configureSessionLogging({ lab, logGroup: holder, preferences: holder }, clients),
     ).resolves.toEqual(first);
     const { logGroups } = await clients.logs.send(
-      new DescribeLogGroupsCommand({ logGroupNamePrefix: 'SSM-Logs-it' }),
+      new DescribeLogGroupsCommand({ logGroupNamePrefix: '/session-lab/it' }),
     );
-    expect(logGroups?.[0]).toMatchObject({ logGroupName: 'SSM-Logs-it', retentionInDays: 14 });
+    expect(logGroups?.[0]).toMatchObject({ logGroupName: '/session-lab/it', retentionInDays: 14 });
 
     const changed = await configureSessionLogging(
       { lab: { ...lab, idleSessionTimeoutMinutes: 45, logRetentionDays: 30 } },
@@ -107,22 +107,15 @@ describe('provisioning tasks against the emulator', () => {
     expect(doc.DocumentVersion).toBe(changed.documentVersion);
     expect(JSON.parse(doc.Content!).inputs).toMatchObject({
       idleSessionTimeout: '45',
-      cloudWatchLogGroupName: 'SSM-Logs-it',
+      cloudWatchLogGroupName: '/session-lab/it',
     });
   });
 
-  it('create-workshop-user: user, password in Secrets Manager only, four policies; converges and follows the mode', async () => {
+  it('create-workshop-user: user, password in Secrets Manager only, its policy and IAMUserChangePassword; converges and follows the mode', async () => {
     const clients = labClients();
     const lab = labConfigSchema.parse({ labId: 'users', runId: 'r1' });
     const out = await retrying(() => createWorkshopUser({ lab }, clients));
-    expect(out.attachedPolicies).toEqual(
-      [
-        out.policyArn,
-        MANAGED_POLICIES.userChangePassword,
-        MANAGED_POLICIES.cloudWatchLogsReadOnly,
-        MANAGED_POLICIES.cloudTrailReadOnly,
-      ].sort(),
-    );
+    expect(out.attachedPolicies).toEqual([out.policyArn, MANAGED_POLICIES.userChangePassword].sort());
     const { SecretString } = await clients.secrets.send(
       new GetSecretValueCommand({ SecretId: out.passwordSecretArn }),
     );

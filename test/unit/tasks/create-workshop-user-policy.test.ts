@@ -68,6 +68,78 @@ describe('workshopUserPolicy, evaluated by an IAM policy simulator', () => {
     );
   });
 
+  const session = (id: string) => `arn:aws:ssm:us-east-1:${ACCOUNT}:session/${id}`;
+  const stream = (group: string, id: string) =>
+    `arn:aws:logs:us-east-1:${ACCOUNT}:log-group:${group}:log-stream:${id}`;
+
+  it.each(['strict', 'seed'] as const)(
+    '%s: the sessions of a lab whose id extends this one’s (demo-2 for demo) are denied',
+    async (mode) => {
+      const policy = [workshopUserPolicy(mode, 'demo', 'aws')];
+      for (const action of ['ssm:TerminateSession', 'ssm:ResumeSession']) {
+        if (mode === 'strict' || action === 'ssm:TerminateSession') {
+          await expect(
+            simulate(policy, action, session('MyWorkshopUser-demo-0a1b2c3d4e5f6a7b8')),
+          ).resolves.toBe('allowed');
+        }
+        await expect(
+          simulate(policy, action, session('MyWorkshopUser-demo-2-0a1b2c3d4e5f6a7b8')),
+        ).resolves.toBe('explicitDeny');
+        await expect(
+          simulate(policy, action, session('MyWorkshopUser-demo-class-01-0a1b2c3d4e5f6a7b8')),
+        ).resolves.toBe('explicitDeny');
+      }
+      // And the other way round: lab demo-2's user has nothing of lab demo's sessions.
+      const demo2 = [workshopUserPolicy(mode, 'demo-2', 'aws')];
+      await expect(
+        simulate(
+          demo2,
+          'ssm:TerminateSession',
+          session('MyWorkshopUser-demo-0a1b2c3d4e5f6a7b8'),
+          {},
+          `arn:aws:iam::${ACCOUNT}:user/MyWorkshopUser-demo-2`,
+        ),
+      ).resolves.toBe('implicitDeny');
+    },
+  );
+
+  it.each(['strict', 'seed'] as const)(
+    '%s: reads only the user’s own transcripts, in the lab’s log group, never the whole group',
+    async (mode) => {
+      const policy = [workshopUserPolicy(mode, 'demo', 'aws', '/session-lab/class')];
+      const read = (resource: string, action = 'logs:GetLogEvents') => simulate(policy, action, resource);
+      await expect(read(stream('/session-lab/class', 'MyWorkshopUser-demo-0a1b2c3d4e5f6a7b8'))).resolves.toBe(
+        'allowed',
+      );
+      await expect(
+        read(stream('/session-lab/class', 'MyWorkshopUser-demo-2-0a1b2c3d4e5f6a7b8')),
+      ).resolves.toBe('explicitDeny');
+      await expect(
+        read(stream('/session-lab/class', 'MyWorkshopUser-other-0a1b2c3d4e5f6a7b8')),
+      ).resolves.toBe('implicitDeny');
+      await expect(read(stream('SSM-Logs', 'MyWorkshopUser-demo-0a1b2c3d4e5f6a7b8'))).resolves.toBe(
+        'implicitDeny',
+      );
+      // Group-wide reads would show every student's transcripts.
+      for (const action of ['logs:FilterLogEvents', 'logs:StartQuery', 'logs:StartLiveTail']) {
+        await expect(read(stream('/session-lab/class', ''), action)).resolves.toBe('implicitDeny');
+      }
+      expect(JSON.stringify(workshopUserPolicy(mode, 'demo', 'aws'))).toContain(':log-group:SSM-Logs:');
+    },
+  );
+
+  it('strict: GetParametersByPath is denied everywhere (a recursive read of / would bypass the deny)', async () => {
+    const policy = [workshopUserPolicy('strict', 'demo', 'aws')];
+    for (const path of ['session-lab', 'session-lab/demo', 'other-app']) {
+      await expect(
+        simulate(policy, 'ssm:GetParametersByPath', `arn:aws:ssm:us-east-1:${ACCOUNT}:parameter/${path}`),
+      ).resolves.toBe('explicitDeny');
+    }
+    await expect(
+      simulate(policy, 'ssm:GetParameter', `arn:aws:ssm:us-east-1:${ACCOUNT}:parameter/session-lab`),
+    ).resolves.toBe('explicitDeny');
+  });
+
   it('strict: the lab secrets in Parameter Store are denied; the seed let ssm:Get* read them', async () => {
     const parameter = `arn:aws:ssm:us-east-1:${ACCOUNT}:parameter/session-lab/demo/activation/Prod/code`;
     await expect(
@@ -82,9 +154,16 @@ describe('workshopUserPolicy, evaluated by an IAM policy simulator', () => {
     ).resolves.toBe('allowed');
   });
 
-  it('seed mode is the seed document verbatim', () => {
+  it('seed mode is the seed document verbatim, plus the own-transcripts grant and the session guard', () => {
     const seed = workshopUserPolicy('seed', 'ignored', 'aws');
-    expect(seed.Statement).toHaveLength(4);
+    expect(seed.Statement.map((statement) => statement.Sid)).toEqual([
+      undefined,
+      'ReadAlltheSSMThings',
+      'SameUserTerminate',
+      'DenySMtoProd',
+      'ReadOwnSessionTranscripts',
+      'DenyLongerUserNamesSessions',
+    ]);
     expect(seed.Statement[3]).toEqual({
       Sid: 'DenySMtoProd',
       Effect: 'Deny',

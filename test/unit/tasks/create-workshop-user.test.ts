@@ -25,7 +25,7 @@ import { workshopUserPolicy } from '../../../functions/create-workshop-user/poli
 import { createWorkshopUser } from '../../../functions/create-workshop-user/task.js';
 import { managedPolicies } from '../../../functions/shared/names.js';
 import { TAG_RUN_ID, labTags, toTagRecord } from '../../../functions/shared/tags.js';
-import { ACCOUNT, awsError, testClients, testLab } from '../../helpers/aws-mock.js';
+import { ACCOUNT, awsError, inputsOf, testClients, testLab } from '../../helpers/aws-mock.js';
 import { FakeIamUsers } from '../../helpers/fake-iam-users.js';
 import { FakeSecrets } from '../../helpers/fake-secrets.js';
 
@@ -40,12 +40,12 @@ let secrets: FakeSecrets;
 const USER = 'MyWorkshopUser-demo';
 const POLICY_ARN = `arn:aws:iam::${ACCOUNT}:policy/SSMDevAccess-demo`;
 const SECRET = 'session-lab/demo/MyWorkshopUser-password';
-const REQUIRED = [
-  POLICY_ARN,
-  MANAGED_POLICIES.userChangePassword,
-  MANAGED_POLICIES.cloudWatchLogsReadOnly,
-  MANAGED_POLICIES.cloudTrailReadOnly,
-].sort();
+const REQUIRED = [POLICY_ARN, MANAGED_POLICIES.userChangePassword].sort();
+/** The seed's read-only managed policies, which an earlier release attached. */
+const SEED_READ_ONLY = [
+  'arn:aws:iam::aws:policy/CloudWatchLogsReadOnlyAccess',
+  'arn:aws:iam::aws:policy/AWSCloudTrail_ReadOnlyAccess',
+];
 
 beforeEach(() => {
   iamMock.reset();
@@ -58,7 +58,7 @@ const run = (overrides: Parameters<typeof testLab>[0] = {}) =>
   createWorkshopUser({ lab: testLab(overrides) }, testClients());
 
 describe('createWorkshopUser', () => {
-  it('creates the tagged user, a login profile that must be reset, the policy, and attaches all four', async () => {
+  it('creates the tagged user, a login profile that must be reset, the policy, and attaches it and IAMUserChangePassword only', async () => {
     const out = await run();
 
     expect(out).toEqual({
@@ -108,7 +108,7 @@ describe('createWorkshopUser', () => {
 
     expect(second).toEqual(first);
     expect(iam.policies.get(POLICY_ARN)!.versions).toHaveLength(1);
-    expect(iamMock.commandCalls(AttachUserPolicyCommand)).toHaveLength(4);
+    expect(iamMock.commandCalls(AttachUserPolicyCommand)).toHaveLength(REQUIRED.length);
     expect(iamMock.commandCalls(UpdateLoginProfileCommand)).toHaveLength(1);
     // The secret always holds the password in effect.
     expect(secrets.values.get(SECRET)).not.toBe(firstPassword);
@@ -241,15 +241,28 @@ describe('createWorkshopUser', () => {
   });
 
   it('fails with LabStateMismatch naming the policy when an attachment does not show up', async () => {
-    // Attach "succeeds" but CloudTrail read-only never appears in the list.
+    // Attach "succeeds" but IAMUserChangePassword never appears in the list.
     iamMock.on(AttachUserPolicyCommand).callsFake(({ UserName, PolicyArn }) => {
-      if (PolicyArn !== MANAGED_POLICIES.cloudTrailReadOnly) iam.users.get(UserName)!.attached.add(PolicyArn);
+      if (PolicyArn !== MANAGED_POLICIES.userChangePassword) iam.users.get(UserName)!.attached.add(PolicyArn);
       return {};
     });
     await expect(run()).rejects.toMatchObject({
       name: 'LabStateMismatch',
-      message: expect.stringContaining(MANAGED_POLICIES.cloudTrailReadOnly),
+      message: expect.stringContaining(MANAGED_POLICIES.userChangePassword),
     });
+  });
+
+  it('detaches the seed’s read-only managed policies from a user an earlier release gave them, and only those', async () => {
+    await run();
+    for (const arn of SEED_READ_ONLY) iam.users.get(USER)!.attached.add(arn);
+    iam.users.get(USER)!.attached.add('arn:aws:iam::aws:policy/ReadOnlyAccess'); // someone else's doing
+    await expect(run({ runId: 'provision-demo-2' })).resolves.toMatchObject({
+      attachedPolicies: [...REQUIRED, 'arn:aws:iam::aws:policy/ReadOnlyAccess'].sort(),
+    });
+    expect(inputsOf(iamMock, DetachUserPolicyCommand).map((input) => input.PolicyArn)).toEqual(
+      SEED_READ_ONLY,
+    );
+    expect(iamMock.commandCalls(AttachUserPolicyCommand)).toHaveLength(REQUIRED.length); // the first run's
   });
 
   it('re-attaches a policy someone detached', async () => {
