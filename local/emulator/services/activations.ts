@@ -3,7 +3,7 @@ import { GetRoleCommand, IAMClient } from '@aws-sdk/client-iam';
 import type { EmulatorContext, OperationHandler } from '../context.js';
 import { AwsError, type AwsCall } from '../protocol.js';
 import { decodeToken, encodeToken, rangeError } from './managed-nodes.js';
-import { parsePolicyDocument } from './role-permissions.js';
+import { parseTrustPolicy } from '../authorization/trust.js';
 
 /**
  * SSM hybrid activations. moto has none, so they live here: the code is kept only to check
@@ -69,7 +69,7 @@ async function checkRole(ctx: EmulatorContext, iamRole: string): Promise<void> {
   if (role.Path?.startsWith('/aws-service-role/')) {
     throw validation(`Service-linked role arn:aws:iam::${ctx.accountId}:role/${iamRole} cannot be used.`);
   }
-  const trusts = parsePolicyDocument(role.AssumeRolePolicyDocument).some((s) => {
+  const trusts = (parseTrustPolicy(role.AssumeRolePolicyDocument) ?? []).some((s) => {
     const statement = s as typeof s & { Principal?: { Service?: string | string[] } | string };
     if (statement.Effect !== 'Allow') return false;
     const actions = ([] as string[]).concat(statement.Action ?? []);

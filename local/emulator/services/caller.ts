@@ -2,7 +2,7 @@ import { IAMClient, ListAccessKeysCommand, ListUsersCommand, type User } from '@
 import { expiredToken, invalidToken } from '../authorization/errors.js';
 import type { EmulatorContext } from '../context.js';
 import type { AwsCall } from '../protocol.js';
-import { ACCESS_KEY_PATTERN, roleSessionOf } from './role-sessions.js';
+import { ACCESS_KEY_PATTERN, roleSessionOf, type RoleSession } from './role-sessions.js';
 
 /**
  * Who is calling: the SigV4 access key id of a request names the principal. Keys that IAM issued
@@ -150,11 +150,16 @@ function roleSessionCaller(ctx: EmulatorContext, call: AwsCall, accessKeyId: str
   const token = call.raw.headers['x-amz-security-token'];
   if (!session || token !== session.sessionToken) throw invalidToken(call);
   if (Date.now() >= session.expiresAtMs) throw expiredToken(call);
+  return sessionCaller(ctx, session);
+}
+
+/** The caller a role session is: what a request signed with its credentials is authorized as. */
+export function sessionCaller(ctx: EmulatorContext, session: RoleSession): Caller {
   return {
     type: 'AssumedRole',
     arn: `arn:aws:sts::${ctx.accountId}:assumed-role/${session.roleName}/${session.sessionName}`,
     accountId: ctx.accountId,
-    accessKeyId,
+    accessKeyId: session.accessKeyId,
     principalId: `${session.roleId}:${session.sessionName}`,
     roleArn: session.roleArn,
     roleName: session.roleName,

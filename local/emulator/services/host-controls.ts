@@ -1,5 +1,4 @@
 import { DescribeSecurityGroupsCommand, EC2Client, type IpPermission } from '@aws-sdk/client-ec2';
-import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import type { ControlHandler, EmulatorContext } from '../context.js';
 import { AwsError } from '../protocol.js';
 import { consumeActivation, RegistrationRefused } from './activations.js';
@@ -10,18 +9,20 @@ import {
   findHost,
   hasRegistration,
   hostAgent,
+  hostRegistration,
   listHosts,
-  profileRole,
   setAgentRunning,
   type HostView,
 } from './managed-nodes.js';
-import { roleAllows } from './role-permissions.js';
+import { hybridSession, instanceProfileSession } from './node-credentials.js';
+import { credentialsOf } from './role-sessions.js';
 
 /**
  * The control endpoints behind the simulated host commands (host-commands/). Each request names the
  * calling host; the endpoint answers from the emulator's state the way the real system would answer
- * that host: the CLI with the instance profile's permissions, ssh through security groups and the
- * key pair, the agent through activations.
+ * that host: the CLI's credentials as the instance metadata service or the agent hands them out
+ * (the CLI then signs its own requests to the emulator's endpoint), ssh through security groups
+ * and the key pair, the agent through activations.
  */
 
 interface HostRequest {
@@ -36,49 +37,30 @@ async function callingHost(body: unknown, ctx: EmulatorContext): Promise<HostVie
   return host;
 }
 
-// ---- aws ssm get-parameter ----
+// ---- the credentials `aws` finds on a host ----
 
-async function getParameter(body: unknown, ctx: EmulatorContext) {
+/**
+ * POST /__emulator/host-credentials {osUser}: the credentials the AWS CLI's default chain finds on
+ * the host once the environment and the user's own ~/.aws files (which the command reads itself)
+ * have none: for root on a host whose agent is registered on-prem, the hybrid node's credentials
+ * in /root/.aws/credentials (the agent shares them with root by default: ShareCreds true, profile
+ * "default"); else the instance profile role's session from the instance metadata service; else
+ * none (an EC2 instance without a profile has no credentials for the CLI, DHMC's stay the agent's).
+ */
+async function hostCredentials(body: unknown, ctx: EmulatorContext) {
   const host = await callingHost(body, ctx);
-  const { name, withDecryption, cliRegion } = body as {
-    name: string;
-    withDecryption?: boolean;
-    cliRegion?: string;
-  };
-  const region = cliRegion || host.region;
-  // The CLI on an EC2 host gets credentials from the instance profile only (IMDS); a host without
-  // one has none, whatever the agent's own registration.
-  const role = host.instanceProfileArn ? await profileRole(ctx, host.instanceProfileArn) : undefined;
-  if (!role) {
-    throw new AwsError(
-      'NoCredentials',
-      'Unable to locate credentials. You can configure credentials by running "aws configure".',
-    );
+  const { osUser } = (body ?? {}) as { osUser?: string };
+  const registered = osUser === 'root' ? hostRegistration(ctx, host) : undefined;
+  if (registered) {
+    const session = await hybridSession(ctx, registered);
+    if (session) return { source: 'shared-credentials-file', ...credentialsOf(session) };
   }
-  const arn = `arn:aws:ssm:${region}:${ctx.accountId}:parameter/${name.replace(/^\//, '')}`;
-  if (!(await roleAllows(ctx, role, 'ssm:GetParameter', arn))) {
-    throw new AwsError(
-      'AccessDeniedException',
-      `User: arn:aws:sts::${ctx.accountId}:assumed-role/${role}/${host.instanceId} is not authorized to perform: ssm:GetParameter on resource: ${arn} because no identity-based policy allows the ssm:GetParameter action`,
-    );
-  }
-  try {
-    const { Parameter } = await ctx
-      .moto(SSMClient, region)
-      .send(new GetParameterCommand({ Name: name, WithDecryption: withDecryption === true }));
-    return {
-      Parameter: {
-        ...Parameter,
-        LastModifiedDate: Parameter?.LastModifiedDate?.toISOString(),
-      },
-    };
-  } catch (err) {
-    const error = err as Error;
-    if (error.name === 'ParameterNotFound' || error.name === 'ParameterVersionNotFound') {
-      throw new AwsError(error.name, error.message || '');
-    }
-    throw err;
-  }
+  const session = await instanceProfileSession(ctx, host);
+  if (session) return { source: 'instance-metadata', ...credentialsOf(session) };
+  throw new AwsError(
+    'NoCredentials',
+    'Unable to locate credentials. You can configure credentials by running "aws configure".',
+  );
 }
 
 // ---- ssh ----
@@ -205,7 +187,7 @@ async function agentClear(body: unknown, ctx: EmulatorContext) {
 }
 
 export const hostControls: Record<string, ControlHandler> = {
-  'host-ssm-get-parameter': getParameter,
+  'host-credentials': hostCredentials,
   'host-ssh-connect': sshConnect,
   'host-systemctl': systemctl,
   'host-agent-register': agentRegister,

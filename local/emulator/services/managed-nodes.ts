@@ -1,17 +1,30 @@
 import { randomBytes } from 'node:crypto';
 import { DescribeInstancesCommand, EC2Client, type Filter, type Instance } from '@aws-sdk/client-ec2';
-import { GetInstanceProfileCommand, IAMClient } from '@aws-sdk/client-iam';
 import type { EmulatorContext, OperationHandler } from '../context.js';
 import { AwsError, type AwsCall } from '../protocol.js';
 import { execOnHost, type HostRunResult } from './host-exec.js';
-import { reuseIamRead, roleAllows } from './role-permissions.js';
+import { agentMayReport, dhmcSession, hybridSession, instanceProfileSession } from './node-credentials.js';
+import type { RoleSession } from './role-sessions.js';
+import { dhmcRoleName } from './service-settings.js';
 
 /**
  * The simulated fleet. Hosts are the EC2 instances moto holds; each runs an SSM agent (AL2023 ships
- * it preinstalled and running). A host whose instance profile role may call
- * ssm:UpdateInstanceInformation is an `EC2Instance` node once it has booted; a host registered with a
- * hybrid activation reports as an `mi-` node instead (the agent's OnPrem identity comes first), and is
- * Online only while its agent runs with that registration.
+ * it preinstalled and running). The agent takes the first identity that applies, in the real
+ * agent's default order OnPrem, then EC2:
+ * - OnPrem: a host registered with a hybrid activation reports as an `mi-` node, Online while its
+ *   agent runs with that registration and the activation's role (SSMServiceRole, assumed by
+ *   Systems Manager for the node) may call ssm:UpdateInstanceInformation on it. Its EC2 identity
+ *   goes quiet: an `i-` record it had stays, ConnectionLost.
+ * - EC2: once the instance has booted, through its instance profile (the role's session for
+ *   ec2.amazonaws.com) when that role may call ssm:UpdateInstanceInformation; otherwise through
+ *   Default Host Management Configuration when the account's setting names a role
+ *   (service-settings.ts) and the instance requires IMDSv2 (HttpTokens required, as the product
+ *   launches every host): the DHMC role's session for ssm.amazonaws.com. So with DHMC on, the lab's
+ *   "on-premises" hosts (EC2 instances without a profile) are `i-` managed nodes too until they
+ *   register, and their `i-` records linger ConnectionLost afterwards. AWS's up-to-30-minute
+ *   onboarding delay after DHMC is turned on is not modelled (the node appears with the boot).
+ * Every one of these checks is the node's own role session authorized with the full evaluator
+ * (node-credentials.ts), conditions and tags included.
  */
 
 export interface NodeInfo {
@@ -46,6 +59,8 @@ export interface HostView {
   securityGroupIds: string[];
   keyName?: string;
   vpcId?: string;
+  /** IMDS's HttpTokens: `required` is IMDSv2 only (DHMC needs it). */
+  httpTokens?: string;
   tags: Record<string, string>;
 }
 
@@ -106,6 +121,7 @@ function toHost(ctx: EmulatorContext, region: string, instance: Instance): HostV
     securityGroupIds: (instance.SecurityGroups ?? []).map((g) => g.GroupId!).filter(Boolean),
     keyName: instance.KeyName,
     vpcId: instance.VpcId,
+    httpTokens: instance.MetadataOptions?.HttpTokens,
     tags: tagMap(instance.Tags),
   };
 }
@@ -149,27 +165,6 @@ export async function findHost(
     return instance ? toHost(ctx, region, instance) : undefined;
   } catch (err) {
     if ((err as Error).name.startsWith('InvalidInstanceID')) return undefined;
-    throw err;
-  }
-}
-
-/** The role inside an instance profile ARN, or undefined when the profile or its role is gone. */
-export function profileRole(ctx: EmulatorContext, instanceProfileArn: string): Promise<string | undefined> {
-  return reuseIamRead(ctx, `profile:${instanceProfileArn}`, () => readProfileRole(ctx, instanceProfileArn));
-}
-
-async function readProfileRole(
-  ctx: EmulatorContext,
-  instanceProfileArn: string,
-): Promise<string | undefined> {
-  const name = instanceProfileArn.slice(instanceProfileArn.lastIndexOf('/') + 1);
-  try {
-    const { InstanceProfile } = await ctx
-      .moto(IAMClient, 'us-east-1')
-      .send(new GetInstanceProfileCommand({ InstanceProfileName: name }));
-    return InstanceProfile?.Roles?.[0]?.RoleName;
-  } catch (err) {
-    if ((err as Error).name.startsWith('NoSuchEntity')) return undefined;
     throw err;
   }
 }
@@ -235,14 +230,24 @@ export function hasRegistration(
   return hostAgent(ctx, host).registration !== undefined;
 }
 
-function hybridRecord(ctx: EmulatorContext, node: HybridNode, host: HostView | undefined): NodeRecord {
+async function hybridRecord(
+  ctx: EmulatorContext,
+  node: HybridNode,
+  host: HostView | undefined,
+): Promise<NodeRecord> {
   const agent = host ? hostAgent(ctx, host) : undefined;
-  const online =
+  const running =
     host?.state === 'running' &&
     agent?.running === true &&
     agent.registration === node.id &&
     agent.changedAt >= node.registeredAt &&
     ctx.clock.hasElapsed(agent.changedAt, ctx.clock.profile.agentOnlineSeconds);
+  // The agent reports with the credentials Systems Manager issues the node (its activation's role).
+  let online = false;
+  if (running) {
+    const session = await hybridSession(ctx, node);
+    online = session !== undefined && (await agentMayReport(ctx, session, node.region, node.id, node.tags));
+  }
   const lastPingMs = online ? Date.now() : Math.max(node.registeredAt, agent?.changedAt ?? 0);
   return {
     nodeId: node.id,
@@ -261,18 +266,35 @@ function hybridRecord(ctx: EmulatorContext, node: HybridNode, host: HostView | u
 }
 
 /**
- * An EC2 node exists once the instance runs, has booted and its profile role lets the agent call
- * ssm:UpdateInstanceInformation; stopped or terminated instances are not nodes at all.
+ * The EC2 identity of a host's agent: the instance profile role's session when that role may
+ * report as the instance (it takes precedence), else the DHMC role's session when DHMC is on, the
+ * instance requires IMDSv2 and that role may report. Undefined: the instance is no managed node.
  */
-async function ec2Record(
+export async function ec2Identity(
   ctx: EmulatorContext,
   host: HostView,
-  roleCanManage: (role: string) => Promise<boolean>,
-): Promise<NodeRecord | undefined> {
-  if (host.state !== 'running' || !host.instanceProfileArn) return undefined;
+): Promise<{ session: RoleSession; via: 'instance-profile' | 'dhmc' } | undefined> {
+  const mayReport = (session: RoleSession | undefined): Promise<boolean> =>
+    session ? agentMayReport(ctx, session, host.region, host.instanceId, host.tags) : Promise.resolve(false);
+  const profile = await instanceProfileSession(ctx, host);
+  if (profile && (await mayReport(profile))) return { session: profile, via: 'instance-profile' };
+  const dhmcRole = dhmcRoleName(ctx, host.region);
+  if (!dhmcRole || host.httpTokens !== 'required') return undefined;
+  const dhmc = await dhmcSession(ctx, host, dhmcRole);
+  return dhmc && (await mayReport(dhmc)) ? { session: dhmc, via: 'dhmc' } : undefined;
+}
+
+/**
+ * An EC2 node exists once the instance runs, has booted and its agent has an EC2 identity (above);
+ * stopped or terminated instances are not nodes at all.
+ */
+async function ec2Record(ctx: EmulatorContext, host: HostView): Promise<NodeRecord | undefined> {
+  if (host.state !== 'running') return undefined;
   if (!ctx.clock.hasElapsed(host.launchMs, ctx.clock.profile.ec2BootSeconds)) return undefined;
-  const role = await profileRole(ctx, host.instanceProfileArn);
-  if (!role || !(await roleCanManage(role))) return undefined;
+  // Without a profile only DHMC can make the instance a node: skip the reads when it is off.
+  if (!host.instanceProfileArn && !dhmcRoleName(ctx, host.region)) return undefined;
+  const identity = await ec2Identity(ctx, host);
+  if (!identity) return undefined;
   const agent = hostAgent(ctx, host);
   // Once registered on-prem the agent speaks as the mi- node, so the EC2 identity goes quiet.
   const online = agent.running && agent.registration === undefined;
@@ -285,19 +307,9 @@ async function ec2Record(
     tags: host.tags,
     ipAddress: host.privateIp,
     computerName: host.privateDnsName,
-    iamRole: role,
+    iamRole: identity.session.roleName,
     lastPingMs: online ? Date.now() : agent.changedAt,
   };
-}
-
-function roleChecker(ctx: EmulatorContext, region: string) {
-  return (role: string) =>
-    roleAllows(
-      ctx,
-      role,
-      'ssm:UpdateInstanceInformation',
-      `arn:aws:ec2:${region}:${ctx.accountId}:instance/*`,
-    );
 }
 
 /**
@@ -347,10 +359,9 @@ export async function listNodes(
   const hostFilters = ec2HostFilters(filters);
   const hosts = hostFilters === null ? [] : await listHosts(ctx, region, hostFilters);
   const byId = new Map(hosts.map((h) => [h.instanceId, h]));
-  const canManage = roleChecker(ctx, region);
   const records: NodeRecord[] = [];
   for (const host of hosts) {
-    const record = await ec2Record(ctx, host, canManage);
+    const record = await ec2Record(ctx, host);
     if (record) records.push(record);
   }
   const hybrid = [...fleet(ctx).nodes.values()].filter(
@@ -367,7 +378,7 @@ export async function listNodes(
       node.hostRegion === region
         ? byId.get(node.hostInstanceId)
         : await findHost(ctx, node.hostRegion, node.hostInstanceId);
-    records.push(hybridRecord(ctx, node, host));
+    records.push(await hybridRecord(ctx, node, host));
   }
   return records.sort((a, b) => a.nodeId.localeCompare(b.nodeId));
 }
@@ -389,7 +400,37 @@ async function findRecord(
     return hybridRecord(ctx, node, host);
   }
   const host = await findHost(ctx, region, nodeId);
-  return host ? ec2Record(ctx, host, roleChecker(ctx, region)) : undefined;
+  return host ? ec2Record(ctx, host) : undefined;
+}
+
+/**
+ * The credentials the agent of node `nodeId` (i- or mi-) works with (session logging, ...):
+ * undefined when it is not a managed node of `region` or has no such credentials now.
+ */
+export async function nodeSession(
+  ctx: EmulatorContext,
+  region: string,
+  nodeId: string,
+): Promise<RoleSession | undefined> {
+  if (nodeId.startsWith('mi-')) {
+    const node = fleet(ctx).nodes.get(nodeId);
+    return node && node.region === region ? hybridSession(ctx, node) : undefined;
+  }
+  const host = await findHost(ctx, region, nodeId);
+  return host ? (await ec2Identity(ctx, host))?.session : undefined;
+}
+
+/**
+ * The hybrid node a host's agent is registered as, when its vault holds a registration Systems
+ * Manager still knows: the agent shares that node's credentials with root (below).
+ */
+export function hostRegistration(
+  ctx: EmulatorContext,
+  host: Pick<HostView, 'instanceId' | 'launchMs'>,
+): { id: string; region: string; iamRole: string } | undefined {
+  const id = hostAgent(ctx, host).registration;
+  const node = id ? fleet(ctx).nodes.get(id) : undefined;
+  return node && { id: node.id, region: node.region, iamRole: node.iamRole };
 }
 
 /** The managed node `nodeId` (i- or mi-) in `region`, or undefined when it is not a managed node. */

@@ -4,13 +4,14 @@ import { evaluateTrust, parseTrustPolicy, type TrustPrincipal } from '../authori
 import type { ControlHandler, EmulatorContext, OperationHandler } from '../context.js';
 import { AwsError, STS_NAMESPACE, iamReply, type AwsCall } from '../protocol.js';
 import { callerOf, requestContext } from './caller.js';
-import { credentialsOf, issueRoleSession } from './role-sessions.js';
+import { credentialsOf, issueRoleSession, type RoleSession } from './role-sessions.js';
 
 /**
  * Role credentials: STS AssumeRole and GetCallerIdentity, served here for every caller, and the
- * control endpoint through which the local runner (and later the simulated hosts) acts as an AWS
- * service assuming a role: `POST /__emulator/assume-role-for-service`. Both check the role's trust
- * policy (authorization/trust.ts); AssumeRole also the caller's identity policy.
+ * control endpoint through which the local runner acts as an AWS service assuming a role:
+ * `POST /__emulator/assume-role-for-service`. The simulated hosts get theirs from
+ * assumeRoleAsService as well (node-credentials.ts). Both check the role's trust policy
+ * (authorization/trust.ts); AssumeRole also the caller's identity policy.
  */
 
 const ROLE_ARN = /^arn:aws:iam::(\d{12}):role\/(?:[\w+=,.@-]+\/)*([\w+=,.@-]+)$/;
@@ -70,6 +71,55 @@ interface ServiceAssumeRequest {
   durationSeconds?: unknown;
 }
 
+/** What an AWS service presents when it assumes a role for a resource of the account. */
+export interface ServiceAssumption {
+  roleArn: string;
+  /** The service principal, e.g. lambda.amazonaws.com, ec2.amazonaws.com, ssm.amazonaws.com. */
+  service: string;
+  sessionName: string;
+  sourceAccount?: string;
+  sourceArn?: string;
+  durationSeconds?: unknown;
+}
+
+/**
+ * A role session for `service`, when the role exists and its trust policy lets the service call
+ * sts:AssumeRole given the request's aws:SourceAccount and aws:SourceArn; AccessDenied otherwise.
+ * The control endpoint below uses it for the local runner's functions, the fleet
+ * (node-credentials.ts) for the lab hosts' instance profiles, hybrid nodes and DHMC.
+ */
+export async function assumeRoleAsService(
+  ctx: EmulatorContext,
+  request: ServiceAssumption,
+): Promise<RoleSession> {
+  const { roleArn, service, sessionName } = request;
+  if (!SESSION_NAME.test(sessionName))
+    throw new AwsError('ValidationError', `sessionName must match ${SESSION_NAME.source}`, 400);
+  const role = await findRole(ctx, roleArn);
+  if (!role)
+    throw new AwsError(
+      'AccessDenied',
+      `${service} cannot assume ${roleArn}: no such role in this account`,
+      403,
+    );
+  const context: Record<string, string> = {};
+  if (request.sourceAccount !== undefined) context['aws:SourceAccount'] = request.sourceAccount;
+  if (request.sourceArn !== undefined) context['aws:SourceArn'] = request.sourceArn;
+  const decision = evaluateTrust(
+    parseTrustPolicy(role.AssumeRolePolicyDocument) ?? [],
+    { kind: 'service', service },
+    'sts:AssumeRole',
+    context,
+  );
+  if (decision !== 'allowed') throw trustRefusal(service, roleArn, decision);
+  return issueRoleSession(
+    ctx,
+    { roleArn, roleName: role.RoleName!, roleId: role.RoleId! },
+    sessionName,
+    durationOf(request.durationSeconds, role),
+  );
+}
+
 /**
  * `{roleArn, service, sessionName, sourceAccount?, sourceArn?, durationSeconds?}` ->
  * `{accessKeyId, secretAccessKey, sessionToken, expiration}`, when the role exists and its trust
@@ -81,31 +131,14 @@ async function assumeRoleForService(body: unknown, ctx: EmulatorContext) {
   const { roleArn, service, sessionName } = request;
   if (typeof roleArn !== 'string' || typeof service !== 'string' || typeof sessionName !== 'string')
     throw new AwsError('ValidationError', 'roleArn, service and sessionName are required strings', 400);
-  if (!SESSION_NAME.test(sessionName))
-    throw new AwsError('ValidationError', `sessionName must match ${SESSION_NAME.source}`, 400);
-  const role = await findRole(ctx, roleArn);
-  if (!role)
-    throw new AwsError(
-      'AccessDenied',
-      `${service} cannot assume ${roleArn}: no such role in this account`,
-      403,
-    );
-  const context: Record<string, string> = {};
-  if (typeof request.sourceAccount === 'string') context['aws:SourceAccount'] = request.sourceAccount;
-  if (typeof request.sourceArn === 'string') context['aws:SourceArn'] = request.sourceArn;
-  const decision = evaluateTrust(
-    parseTrustPolicy(role.AssumeRolePolicyDocument) ?? [],
-    { kind: 'service', service },
-    'sts:AssumeRole',
-    context,
-  );
-  if (decision !== 'allowed') throw trustRefusal(service, roleArn, decision);
-  const session = issueRoleSession(
-    ctx,
-    { roleArn, roleName: role.RoleName!, roleId: role.RoleId! },
+  const session = await assumeRoleAsService(ctx, {
+    roleArn,
+    service,
     sessionName,
-    durationOf(request.durationSeconds, role),
-  );
+    sourceAccount: typeof request.sourceAccount === 'string' ? request.sourceAccount : undefined,
+    sourceArn: typeof request.sourceArn === 'string' ? request.sourceArn : undefined,
+    durationSeconds: request.durationSeconds,
+  });
   return credentialsOf(session);
 }
 

@@ -2,13 +2,22 @@ import { AwsError, type AwsCall } from '../protocol.js';
 import type { EmulatorContext, OperationHandler } from '../context.js';
 
 /**
- * SSM service settings: the account-wide activation tier. A change passes through PendingUpdate for
- * the profile's `tierChangeSeconds` before the new value is in effect, as AWS documents.
+ * SSM service settings: the account-wide activation tier, whose change passes through
+ * PendingUpdate for the profile's `tierChangeSeconds` before the new value is in effect, as AWS
+ * documents; and Default Host Management Configuration (DHMC), the role name Systems Manager
+ * assumes to make EC2 instances without an instance profile managed nodes (managed-nodes.ts).
  */
 
 const ACTIVATION_TIER = '/ssm/managed-instance/activation-tier';
-const DEFAULTS: Record<string, string> = { [ACTIVATION_TIER]: 'standard' };
-const ALLOWED: Record<string, string[]> = { [ACTIVATION_TIER]: ['standard', 'advanced'] };
+const DHMC_ROLE = '/ssm/managed-instance/default-ec2-instance-management-role';
+const DEFAULTS: Record<string, string> = { [ACTIVATION_TIER]: 'standard', [DHMC_ROLE]: '' };
+/** The values a setting takes: a list, or a pattern (DHMC: a role name, with its path, or empty). */
+const ALLOWED: Record<string, string[] | RegExp> = {
+  [ACTIVATION_TIER]: ['standard', 'advanced'],
+  [DHMC_ROLE]: /^([\w+=,.@-]+\/)*[\w+=,.@-]{1,64}$|^$/,
+};
+/** Settings whose change waits in PendingUpdate (the tier); the others take effect at once. */
+const PENDING = new Set([ACTIVATION_TIER]);
 
 interface Setting {
   value: string;
@@ -60,9 +69,18 @@ export function effectiveActivationTier(ctx: EmulatorContext, region: string): s
     : setting.value;
 }
 
+/**
+ * The DHMC role name in effect in `region` (with its path, as the setting holds it), or undefined
+ * when DHMC is off.
+ */
+export function dhmcRoleName(ctx: EmulatorContext, region: string): string | undefined {
+  return current(ctx, region, DHMC_ROLE).value || undefined;
+}
+
 function change(call: AwsCall, ctx: EmulatorContext, value: string, status: 'Default' | 'Customized'): void {
   const id = settingId(call, ctx);
-  if (!ALLOWED[id]!.includes(value)) {
+  const allowed = ALLOWED[id]!;
+  if (Array.isArray(allowed) ? !allowed.includes(value) : !allowed.test(value)) {
     throw new AwsError('ValidationException', `SettingValue ${value} is not valid for ${id}.`);
   }
   const setting = current(ctx, call.region, id);
@@ -71,8 +89,10 @@ function change(call: AwsCall, ctx: EmulatorContext, value: string, status: 'Def
   }
   if (setting.value === value && setting.status === status) return;
   setting.value = value;
-  setting.status = 'PendingUpdate';
-  setting.pending = { value, status, since: Date.now() };
+  if (PENDING.has(id)) {
+    setting.status = 'PendingUpdate';
+    setting.pending = { value, status, since: Date.now() };
+  } else setting.status = status;
   setting.modifiedAt = new Date();
   setting.modifiedBy = `arn:aws:iam::${ctx.accountId}:root`;
 }

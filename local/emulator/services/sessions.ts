@@ -14,8 +14,9 @@ import { AwsError, type AwsCall } from '../protocol.js';
 import { callerOf, type Caller } from './caller.js';
 import { recordEvent, type TrailResource } from './cloudtrail.js';
 import type { ContextValues } from './iam-simulation.js';
-import { findNode, listNodes, runOnHost, type NodeInfo } from './managed-nodes.js';
-import { roleAllows } from './role-permissions.js';
+import { findNode, nodeSession, runOnHost, type NodeInfo } from './managed-nodes.js';
+import { nodeCaller } from './node-credentials.js';
+import type { RoleSession } from './role-sessions.js';
 import { effectiveActivationTier } from './service-settings.js';
 
 /**
@@ -56,6 +57,8 @@ type SessionStatus = 'Connected' | 'Terminating' | 'Terminated' | 'Failed';
 interface Preferences {
   logGroup?: string;
   encryption: boolean;
+  s3Bucket?: string;
+  s3Encryption: boolean;
   streaming: boolean;
   runAsEnabled: boolean;
   runAsDefaultUser?: string;
@@ -88,6 +91,10 @@ interface SessionRecord {
   prefs: Preferences;
   /** The log group the agent writes to; unset when logging is off or the agent cannot log. */
   logGroup?: string;
+  /** The agent's CloudWatch Logs client, with the node's credentials (set with `logGroup`). */
+  logs?: CloudWatchLogsClient;
+  /** What the agent wrote to its own log about this session (warnings). */
+  agentLog: string[];
   outputUrl?: string;
   transcript: TranscriptEntry[];
   /** Transcript entries already in CloudWatch Logs. */
@@ -120,6 +127,8 @@ function preferencesFrom(inputs: Record<string, unknown> | undefined): Preferenc
         ? i.cloudWatchLogGroupName
         : undefined,
     encryption: bool(i.cloudWatchEncryptionEnabled),
+    s3Bucket: typeof i.s3BucketName === 'string' && i.s3BucketName ? i.s3BucketName : undefined,
+    s3Encryption: bool(i.s3EncryptionEnabled),
     streaming: bool(i.cloudWatchStreamingEnabled),
     runAsEnabled: bool(i.runAsEnabled),
     runAsDefaultUser:
@@ -226,38 +235,92 @@ async function authorize(
 }
 
 // ---------------------------------------------------------------------------------------------
-// Logging, as the agent does it
+// Logging, as the agent does it: with the node's own credentials (its instance profile role, DHMC
+// role or activation role session, node-credentials.ts), through the emulator's endpoint like any
+// caller, so every call is authorized as the node with the full evaluator.
 
-const logsOf = (ctx: EmulatorContext, region: string) => ctx.moto(CloudWatchLogsClient, region);
-
-async function describeLogGroup(ctx: EmulatorContext, region: string, name: string) {
-  const logs = logsOf(ctx, region);
-  let nextToken: string | undefined;
-  do {
-    const page = await logs.send(new DescribeLogGroupsCommand({ logGroupNamePrefix: name, nextToken }));
-    const group = page.logGroups?.find((g) => g.logGroupName === name);
-    if (group) return group;
-    nextToken = page.nextToken;
-  } while (nextToken);
-  return undefined;
+/** A CloudWatch Logs client that signs as the node, against the emulator itself. */
+function agentLogsClient(ctx: EmulatorContext, region: string, session: RoleSession): CloudWatchLogsClient {
+  return new CloudWatchLogsClient({
+    region,
+    endpoint: ctx.url,
+    credentials: {
+      accessKeyId: session.accessKeyId,
+      secretAccessKey: session.secretAccessKey,
+      sessionToken: session.sessionToken,
+      expiration: new Date(session.expiresAtMs),
+    },
+  });
 }
 
-/** The IAM role the node's agent runs with (instance profile role or the activation's role). */
-async function nodeRole(ctx: EmulatorContext, region: string, nodeId: string): Promise<string | undefined> {
-  const nodes = await listNodes(ctx, region, [{ key: 'InstanceIds', values: [nodeId] }]);
-  const role = nodes.find((n) => n.nodeId === nodeId)?.iamRole;
-  // An activation may name the role with its path (`service-role/Name`); IAM looks roles up by name.
-  return role?.slice(role.lastIndexOf('/') + 1);
+/**
+ * The agent's IsLogGroupPresent: DescribeLogGroups by prefix, page by page, for the exact name;
+ * any error (AccessDeniedException when the node's role may not list groups) means not found.
+ */
+async function describeLogGroup(logs: CloudWatchLogsClient, name: string) {
+  let nextToken: string | undefined;
+  try {
+    do {
+      const page = await logs.send(new DescribeLogGroupsCommand({ logGroupNamePrefix: name, nextToken }));
+      const group = page.logGroups?.find((g) => g.logGroupName === name);
+      if (group) return group;
+      nextToken = page.nextToken;
+    } while (nextToken);
+  } catch (err) {
+    if (err instanceof Error && (err as { $metadata?: unknown }).$metadata) return undefined;
+    throw err;
+  }
+  return undefined;
 }
 
 const ENCRYPTION_NOT_SET_UP =
   "We couldn't start the session because encryption is not set up on the selected CloudWatch Logs log group. " +
   'Either encrypt the log group or choose an option to enable logging without encryption.';
 
+const S3_ENCRYPTION_NOT_SET_UP =
+  "We couldn't start the session because encryption is not set up on the selected Amazon S3 bucket. " +
+  'Either encrypt the bucket or choose an option to enable logging without encryption.';
+
+const GROUP_NOT_VALIDATED =
+  'The CloudWatch log group specified in session preferences either does not exist or unable to validate its existence. ' +
+  'This might result in no logging of session data to CloudWatch.';
+
 /**
- * What the agent on the node decides about logging when the session starts (facts 4.3): with its
- * own role it describes the group; a missing or undescribable group means no logging (a warning in
- * the agent log only); with encryption required, an unencrypted group fails the session.
+ * The agent's bucket encryption check (GetBucketEncryption with the node's credentials):
+ * s3:GetEncryptionConfiguration authorized for the node like any request, then the bucket's
+ * setting read from moto. Undefined when encrypted, else why not.
+ */
+async function bucketEncryptionProblem(
+  ctx: EmulatorContext,
+  region: string,
+  session: RoleSession | undefined,
+  bucket: string,
+): Promise<string | undefined> {
+  const unable = (why: string) =>
+    `Couldn't start the session because we are unable to validate encryption on Amazon S3 bucket. Error: ${why}`;
+  if (!session) return unable('NoCredentialProviders: no valid providers in chain');
+  try {
+    await authorizeRequests(ctx, { protocol: 'query', service: 's3', region }, nodeCaller(ctx, session), [
+      { action: 's3:GetEncryptionConfiguration', resource: `arn:aws:s3:::${bucket}` },
+    ]);
+  } catch (err) {
+    if (err instanceof AwsError) return unable(`${err.code}: ${err.message}`);
+    throw err;
+  }
+  const res = await fetch(`${ctx.motoUrl}/${encodeURIComponent(bucket)}?encryption`);
+  const text = await res.text();
+  if (res.ok) return undefined;
+  const code = /<Code>([^<]+)<\/Code>/.exec(text)?.[1] ?? `HTTP ${res.status}`;
+  if (code === 'ServerSideEncryptionConfigurationNotFoundError') return S3_ENCRYPTION_NOT_SET_UP;
+  return unable(code);
+}
+
+/**
+ * What the agent on the node decides about logging when the session starts (its validate step),
+ * with the node's credentials: it looks the group up (DescribeLogGroups); a group it cannot find or
+ * may not list means no logging, with a warning in its own log; with cloudWatchEncryptionEnabled,
+ * a group it cannot see as KMS-encrypted (missing, not listable or unencrypted) fails the session;
+ * with a bucket and s3EncryptionEnabled, a bucket it cannot see as encrypted fails it too.
  */
 async function loggingPlan(
   ctx: EmulatorContext,
@@ -265,20 +328,31 @@ async function loggingPlan(
   node: NodeInfo,
   prefs: Preferences,
   kind: SessionKind,
-): Promise<{ logGroup?: string; failure?: string }> {
-  if (!prefs.logGroup || kind === 'port') return {};
-  const logs = `arn:aws:logs:${region}:${ctx.accountId}`;
-  const groupArn = `${logs}:log-group:${prefs.logGroup}:*`;
-  const role = await nodeRole(ctx, region, node.nodeId);
-  const can = async (action: string, resource = groupArn) =>
-    role !== undefined && (await roleAllows(ctx, role, action, resource));
-  // DescribeLogGroups lists; AWS authorizes it against no particular group, as this resource.
-  if (!(await can('logs:DescribeLogGroups', `${logs}:log-group::log-stream:`))) return {};
-  const group = await describeLogGroup(ctx, region, prefs.logGroup);
-  if (!group) return {};
-  if (prefs.encryption && !group.kmsKeyId) return { failure: ENCRYPTION_NOT_SET_UP };
-  if (!(await can('logs:CreateLogStream')) || !(await can('logs:PutLogEvents'))) return {};
-  return { logGroup: prefs.logGroup };
+): Promise<{ logGroup?: string; logs?: CloudWatchLogsClient; failure?: string; warnings: string[] }> {
+  const warnings: string[] = [];
+  if (kind === 'port' || (!prefs.logGroup && !(prefs.s3Bucket && prefs.s3Encryption))) return { warnings };
+  const session = await nodeSession(ctx, region, node.nodeId);
+  let logGroup: string | undefined;
+  let logs: CloudWatchLogsClient | undefined;
+  if (prefs.logGroup) {
+    logs = session && agentLogsClient(ctx, region, session);
+    const group = logs && (await describeLogGroup(logs, prefs.logGroup));
+    if (!group) warnings.push(GROUP_NOT_VALIDATED);
+    if (prefs.encryption && !group?.kmsKeyId) {
+      logs?.destroy();
+      return { failure: ENCRYPTION_NOT_SET_UP, warnings };
+    }
+    if (group) logGroup = prefs.logGroup;
+    else logs?.destroy();
+  }
+  if (prefs.s3Bucket && prefs.s3Encryption) {
+    const problem = await bucketEncryptionProblem(ctx, region, session, prefs.s3Bucket);
+    if (problem) {
+      logs?.destroy();
+      return { failure: problem, warnings };
+    }
+  }
+  return { logGroup, logs: logGroup ? logs : undefined, warnings };
 }
 
 /** The agent's streamed record time format (Go's "2006-01-02 15:04:05", UTC). */
@@ -341,9 +415,9 @@ function logEvents(session: SessionRecord, entries: TranscriptEntry[]): InputLog
 }
 
 /** Writes the transcript entries not yet in the log group, to the stream named after the session. */
-async function writeTranscript(ctx: EmulatorContext, session: SessionRecord): Promise<void> {
-  if (!session.logGroup || session.written >= session.transcript.length) return;
-  const logs = logsOf(ctx, session.region);
+async function writeTranscript(session: SessionRecord): Promise<void> {
+  const { logs } = session;
+  if (!session.logGroup || !logs || session.written >= session.transcript.length) return;
   if (!session.streamCreated) {
     try {
       await logs.send(
@@ -394,10 +468,12 @@ function terminate(ctx: EmulatorContext, session: SessionRecord, details?: strin
   session.status = 'Terminating';
   session.endMs = Date.now();
   if (details) session.details = details;
-  session.upload = enqueue(session, () => writeTranscript(ctx, session)).catch((err: unknown) => {
-    // The upload is the agent's business; a failure shows in the session details, not in an API error.
-    session.details = `Session log upload failed: ${(err as Error).message}`;
-  });
+  session.upload = enqueue(session, () => writeTranscript(session))
+    .catch((err: unknown) => {
+      // The upload is the agent's business; a failure shows in the session details, not in an API error.
+      session.details = `Session log upload failed: ${(err as Error).message}`;
+    })
+    .finally(() => session.logs?.destroy());
 }
 
 /**
@@ -583,6 +659,8 @@ async function startSession(call: AwsCall, ctx: EmulatorContext) {
         lastActivityMs: now,
         prefs: document.prefs,
         logGroup: plan.logGroup,
+        logs: plan.logs,
+        agentLog: plan.warnings,
         transcript: [],
         written: 0,
         streamCreated: false,
@@ -598,6 +676,7 @@ async function startSession(call: AwsCall, ctx: EmulatorContext) {
         session.status = 'Failed';
         session.endMs = now;
         session.details = failure;
+        session.logs?.destroy();
       }
       sessionsOf(ctx).set(session.id, session);
       if (session.status === 'Connected' && session.kind === 'shell' && document.prefs.shellProfile) {
@@ -848,7 +927,12 @@ async function runInput(ctx: EmulatorContext, session: SessionRecord, command: s
     session.lastActivityMs = Date.now();
     session.transcript.push({ at: new Date(), input: command, output: result.stdout + result.stderr });
     // Streaming sends each record as it happens; otherwise the log is uploaded when the session ends.
-    if (session.prefs.streaming) await writeTranscript(ctx, session);
+    if (session.prefs.streaming) {
+      // A refused or failed write is the agent's to log and retry with the next record.
+      await writeTranscript(session).catch((err: unknown) => {
+        session.agentLog.push(`Failed to stream session data to CloudWatch: ${(err as Error).message}`);
+      });
+    }
     return result;
   });
 }

@@ -164,7 +164,7 @@ describe('emulator: Run Command executes AWS-RunShellScript for real', () => {
     expect(result.StandardErrorContent).toContain('sudo: stop: command not found');
   });
 
-  it('answers aws ssm get-parameter from the emulator with the instance profile permissions', async () => {
+  it('answers aws ssm get-parameter (a signed call as the instance profile role session)', async () => {
     const { ssm } = clients();
     const read = [
       'aws ssm get-parameter --name /lab/secret --with-decryption --query Parameter.Value --output text',
@@ -187,7 +187,13 @@ describe('emulator: Run Command executes AWS-RunShellScript for real', () => {
     expect(denied.StandardErrorContent).toContain('(AccessDeniedException)');
     expect(denied.StandardErrorContent).toContain('is not authorized to perform: ssm:GetParameter');
 
-    const unsupported = await runScript(ssm, node, ['aws ec2 describe-instances']);
+    // Any operation of the services the lab touches is a signed call as the host's role session.
+    const ec2 = await runScript(ssm, node, ['aws ec2 describe-instances']);
+    expect(ec2).toMatchObject({ Status: 'Failed', ResponseCode: 254 });
+    expect(ec2.StandardErrorContent).toContain(
+      'An error occurred (UnauthorizedOperation) when calling the DescribeInstances operation',
+    );
+    const unsupported = await runScript(ssm, node, ['aws s3 ls']);
     expect(unsupported).toMatchObject({ Status: 'Failed', ResponseCode: 2 });
     expect(unsupported.StandardErrorContent).toContain('not available on this simulated host');
   });

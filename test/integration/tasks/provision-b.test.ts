@@ -17,7 +17,7 @@ import { labConfigSchema } from '../../../functions/shared/lab-config.js';
 import { managedPolicies } from '../../../functions/shared/names.js';
 import { inputSchema as verifyInputSchema, verifyLab } from '../../../functions/verify-lab/task.js';
 import { waitForAdvancedTier } from '../../../functions/wait-for-advanced-tier/task.js';
-import { IAM_REUSE_MS } from '../../../local/emulator/services/role-permissions.js';
+import { IAM_REUSE_MS } from '../../../local/emulator/services/node-credentials.js';
 import { useEmulator } from '../../helpers/emulator.js';
 import { buildLab, polling, retrying } from '../../helpers/lab-builder.js';
 
