@@ -837,7 +837,12 @@ export const PROGRESS_ACTIONS = {
  */
 export const API_PERMISSIONS: Record<ApiRouteName, Grant[]> = {
   'create-lab': [
-    registry('read the lab (idempotent replay, conflict) and record it', 'GetItem', 'PutItem'),
+    registry(
+      'read the lab (idempotent replay, conflict), count the labs held (the caps) and record it',
+      'GetItem',
+      'PutItem',
+      'Scan',
+    ),
     startWorkflow('provision the lab', 'provision-lab'),
   ],
   'list-labs': [registry('list labs a page at a time (a filtered Scan)', 'Scan')],
@@ -851,7 +856,12 @@ export const API_PERMISSIONS: Record<ApiRouteName, Grant[]> = {
     startWorkflow('reset the lab', 'reset-lab'),
   ],
   'create-class': [
-    registry('check every lab id, then record the labs', 'GetItem', 'PutItem'),
+    registry(
+      'check every lab id and the caps (the labs held), then record the labs',
+      'GetItem',
+      'PutItem',
+      'Scan',
+    ),
     startWorkflow('provision the class’s labs (one Map execution)', 'provision-class'),
   ],
 };

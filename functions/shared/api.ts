@@ -44,7 +44,13 @@ export interface ApiReply {
 }
 
 export interface ApiLimits {
-  /** The most labs one `POST /classes` may create. */
+  /**
+   * The most labs (any status but deleted) the account may hold: a create beyond it is 429
+   * `LabLimitExceeded`. Checked before the write, so creates racing each other may pass it by a
+   * few; it bounds what a portal can spend, it is not a lock.
+   */
+  maxLabs: number;
+  /** The most labs a class may hold (one `POST /classes`, or its labs not deleted): 429 `ClassLimitExceeded` beyond. */
   maxClassSize: number;
   /** How many labs of a class provision at once (provision-class's Map MaxConcurrency). */
   maxClassConcurrency: number;
@@ -158,11 +164,55 @@ export function labIdOfPath(event: APIGatewayProxyEvent): string {
 }
 
 /**
- * Who is asking: with IAM authorization API Gateway puts the caller's ARN in the request context;
- * locally (no SigV4) there is none.
+ * Who is asking: with IAM authorization API Gateway puts the signed caller in the request context
+ * (`userArn`, the IAM user or assumed role's ARN; `caller`, its principal id when there is no ARN).
+ * `session-lab serve` puts the local user there the same way. Never a body field: a body says what
+ * the caller claims, the context who signed the request.
  */
 export function callerOf(event: APIGatewayProxyEvent): string | undefined {
-  return event.requestContext?.identity?.userArn ?? undefined;
+  const identity = event.requestContext?.identity;
+  return identity?.userArn ?? identity?.caller ?? undefined;
+}
+
+/** The signed caller of a request that changes labs; none (the API is misdeployed) is a 403. */
+export function requireCaller(event: APIGatewayProxyEvent): string {
+  const caller = callerOf(event);
+  if (!caller) {
+    throw new ApiError(403, 'CallerUnknown', 'the request carries no signed caller identity');
+  }
+  return caller;
+}
+
+/**
+ * Refuses, before anything is written, labs beyond the deployment's caps: `newLabIds` (the labs the
+ * request would add; a replayed or existing one adds nothing) against the labs the account holds
+ * (`MAX_LABS`) and, for a class, against its labs (`MAX_CLASS_SIZE`). 429, naming the cap.
+ */
+export async function checkLabCaps(
+  deps: ApiDeps,
+  newLabIds: string[],
+  classId?: string,
+): Promise<void> {
+  const active = await deps.registry.activeLabs();
+  const adding = newLabIds.filter((labId) => !active.some((lab) => lab.labId === labId));
+  if (adding.length === 0) return;
+  if (active.length + adding.length > deps.limits.maxLabs) {
+    throw new ApiError(
+      429,
+      'LabLimitExceeded',
+      `the account holds ${active.length} labs; ${adding.length} more would pass the deployment's cap of ${deps.limits.maxLabs} (MAX_LABS)`,
+    );
+  }
+  if (classId !== undefined) {
+    const inClass = active.filter((lab) => lab.classId === classId).length;
+    if (inClass + adding.length > deps.limits.maxClassSize) {
+      throw new ApiError(
+        429,
+        'ClassLimitExceeded',
+        `class ${classId} holds ${inClass} labs; ${adding.length} more would pass the deployment's cap of ${deps.limits.maxClassSize} per class (MAX_CLASS_SIZE)`,
+      );
+    }
+  }
 }
 
 /** A client request token: what makes a retried create answer the same lab instead of a 409. */
@@ -219,6 +269,7 @@ export function checkLifetime(expiresInHours: number | undefined, deps: ApiDeps)
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 
 export const apiEnvSchema = z.object({
+  MAX_LABS: positiveInt(100),
   MAX_CLASS_SIZE: positiveInt(30),
   MAX_CLASS_CONCURRENCY: positiveInt(10),
   DEFAULT_LAB_HOURS: positiveInt(72),
@@ -228,6 +279,7 @@ export const apiEnvSchema = z.object({
 export function apiLimitsFromEnv(env: NodeJS.ProcessEnv = process.env): ApiLimits {
   const parsed = readEnv(apiEnvSchema, env);
   return {
+    maxLabs: parsed.MAX_LABS,
     maxClassSize: parsed.MAX_CLASS_SIZE,
     maxClassConcurrency: parsed.MAX_CLASS_CONCURRENCY,
     defaultLabHours: parsed.DEFAULT_LAB_HOURS,
@@ -278,6 +330,7 @@ export function labSummary(lab: LabRecord) {
     generation: lab.generation,
     ...(lab.currentStep ? { currentStep: lab.currentStep } : {}),
     ...(lab.owner ? { owner: lab.owner } : {}),
+    ...(lab.requestedBy ? { requestedBy: lab.requestedBy } : {}),
     ...(lab.classId ? { classId: lab.classId } : {}),
     expiresAt: iso(lab.expiresAt),
     createdAt: lab.createdAt,

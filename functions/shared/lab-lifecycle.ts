@@ -31,6 +31,8 @@ export const RESET_GUARD_SECONDS = 3600;
 export interface CreateLabRequest {
   options: LabOptions;
   owner?: string;
+  /** The signed caller that asked (the API's request context). */
+  requestedBy?: string;
   classId?: string;
   clientRequestToken?: string;
   expiresInHours: number;
@@ -103,6 +105,7 @@ export async function createLab(deps: LifecycleDeps, request: CreateLabRequest):
       steps: {},
       ledger: {},
       owner: request.owner,
+      requestedBy: request.requestedBy,
       classId: request.classId,
       clientRequestToken: request.clientRequestToken,
       expiresAt: at + Math.round(request.expiresInHours * 3600),

@@ -83,6 +83,8 @@ export interface LabRecord {
   report?: Record<string, unknown>;
   error?: LabFailure;
   owner?: string;
+  /** The signed caller that asked for the lab (API Gateway's caller identity), never a body field. */
+  requestedBy?: string;
   classId?: string;
   clientRequestToken?: string;
   /** Epoch seconds; the table's TTL attribute. The schedule tears the lab down once it passes. */
@@ -438,6 +440,23 @@ export class LabRegistry {
     }
     labs.sort((a, b) => a.labId.localeCompare(b.labId));
     return { labs, nextKey: startKey };
+  }
+
+  /**
+   * The labs the account holds (every status but deleted), id and class only: what the API's caps
+   * count. A Scan of the whole registry, a few hundred items.
+   */
+  async activeLabs(): Promise<Pick<LabRecord, 'labId' | 'classId'>[]> {
+    const expr = new Expression();
+    const items = await this.scanAll({
+      FilterExpression: `${expr.name('kind')} = ${expr.value('lab')} AND ${expr.name('status')} <> ${expr.value('deleted')}`,
+      ProjectionExpression: `${expr.name('labId')}, ${expr.name('classId')}`,
+      ...expr.input(),
+    });
+    return items.map((item) => ({
+      labId: String(item.labId),
+      ...(item.classId !== undefined ? { classId: String(item.classId) } : {}),
+    }));
   }
 
   /**

@@ -24,6 +24,8 @@ export const OPENAPI_PATH = new URL('../../functions/api/openapi.yaml', import.m
 
 /** The API's limits (functions/shared/api.ts reads them from the environment). */
 export interface ApiLimitsProps {
+  /** The most labs (not deleted) the account may hold: the API refuses more with 429 LabLimitExceeded. */
+  maxLabs: number;
   maxClassSize: number;
   maxClassConcurrency: number;
   defaultLabHours: number;
@@ -31,6 +33,7 @@ export interface ApiLimitsProps {
 }
 
 export const DEFAULT_API_LIMITS: ApiLimitsProps = {
+  maxLabs: 100,
   maxClassSize: 30,
   maxClassConcurrency: 10,
   defaultLabHours: 72,
@@ -114,6 +117,7 @@ export class PortalApi extends Construct {
         variables: registryVariables(props.registry),
         environment: {
           REGISTRY_TABLE: props.registry.tableName,
+          MAX_LABS: String(limits.maxLabs),
           MAX_CLASS_SIZE: String(limits.maxClassSize),
           MAX_CLASS_CONCURRENCY: String(limits.maxClassConcurrency),
           DEFAULT_LAB_HOURS: String(limits.defaultLabHours),

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { userInfo } from 'node:os';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { API_ROUTES, type ApiRouteSpec } from '../../functions/api/routes.js';
 import { ApiError, MAX_BODY_BYTES, errorResult, respond, type ApiDeps } from '../../functions/shared/api.js';
@@ -78,14 +79,29 @@ function headersOf(req: IncomingMessage) {
 }
 
 /**
+ * Who asks locally: `serve` listens on 127.0.0.1 and trusts only the local user, so every request
+ * is that user's, reported where API Gateway's IAM authorization reports the signed caller.
+ */
+export function localCaller(): string {
+  let name: string;
+  try {
+    name = userInfo().username;
+  } catch {
+    name = process.env.USER ?? 'unknown';
+  }
+  return `local-user/${name}`;
+}
+
+/**
  * The API Gateway REST proxy event for a request, as the deployed API hands it to the route's
- * function (no SigV4 locally, so no caller identity).
+ * function; the caller identity is the local user's (`localCaller`: no SigV4 locally).
  */
 export function toProxyEvent(
   req: IncomingMessage,
   url: URL,
   match: Match,
   body: string,
+  caller: string = localCaller(),
 ): APIGatewayProxyEvent {
   const { headers, multi } = headersOf(req);
   const query: Record<string, string> = {};
@@ -123,9 +139,9 @@ export function toProxyEvent(
       identity: {
         sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
         userAgent: headers['user-agent'] ?? headers['User-Agent'] ?? null,
-        userArn: null,
-        user: null,
-        caller: null,
+        userArn: caller,
+        user: caller,
+        caller,
         accountId: null,
         accessKey: null,
         apiKey: null,
@@ -141,6 +157,68 @@ export function toProxyEvent(
   } as APIGatewayProxyEvent;
 }
 
+/** The names a local server is reached by; anything else in `Host` is another site's name. */
+const LOCAL_HOSTNAMES = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
+/** The hostname of a `Host` header value or an origin's host (`[::1]:8080` -> `[::1]`). */
+function hostnameOf(host: string): string {
+  return host.startsWith('[') ? host.slice(0, host.indexOf(']') + 1) : host.split(':')[0]!;
+}
+
+/** An http(s) origin of this machine; `null` (a sandboxed frame, a file) and any other site are not. */
+function isLocalOrigin(origin: string): boolean {
+  try {
+    const url = new URL(origin);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && LOCAL_HOSTNAMES.has(url.hostname);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Refuses what a web page in the user's browser could send to this server: `serve` trusts only the
+ * local user and signs nothing, so a page of any site could otherwise create or delete labs.
+ * - `Host` must name this machine: a DNS-rebinding page reaches 127.0.0.1 under its own name.
+ * - `Origin`, which browsers send on every cross-origin POST and DELETE, must be absent (curl, the
+ *   CLI, scripts) or a localhost origin.
+ * - A body must be JSON (`application/json`): the content types a page may post without a CORS
+ *   preflight (forms, `text/plain`) are refused, and a preflight is never answered here.
+ */
+export function crossSiteRefusal(req: IncomingMessage, hasBody: boolean): ApiError | undefined {
+  const host = req.headers.host;
+  if (!host || !LOCAL_HOSTNAMES.has(hostnameOf(host.toLowerCase()))) {
+    return new ApiError(
+      403,
+      'CrossSiteRequest',
+      `Host: must be 127.0.0.1 or localhost, not ${host ?? 'absent'}`,
+      'Host',
+    );
+  }
+  const origin = req.headers.origin;
+  if (origin !== undefined) {
+    if (!isLocalOrigin(origin)) {
+      return new ApiError(
+        403,
+        'CrossSiteRequest',
+        `Origin: must be absent or a localhost origin, not ${origin}`,
+        'Origin',
+      );
+    }
+  }
+  if (hasBody) {
+    const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+    if (type !== 'application/json') {
+      return new ApiError(
+        415,
+        'UnsupportedMediaType',
+        `Content-Type: a body must be application/json, not ${type || 'absent'}`,
+        'Content-Type',
+      );
+    }
+  }
+  return undefined;
+}
+
 function send(res: ServerResponse, result: APIGatewayProxyResult): void {
   res.writeHead(result.statusCode, result.headers as Record<string, string>);
   res.end(result.body);
@@ -148,8 +226,9 @@ function send(res: ServerResponse, result: APIGatewayProxyResult): void {
 
 /**
  * Serves the portal API over HTTP on 127.0.0.1 (never another interface: no SigV4 locally), each
- * request translated into the API Gateway proxy event the deployed route function receives and
- * answered by the very same route function. Port 0 picks a free port.
+ * request translated into the API Gateway proxy event the deployed route function receives, as the
+ * local user, and answered by the very same route function. Cross-site requests are refused first
+ * (`crossSiteRefusal`). Port 0 picks a free port.
  */
 export async function startApiServer(
   deps: ApiDeps,
@@ -165,7 +244,9 @@ export async function startApiServer(
         const url = new URL(req.url ?? '/', 'http://127.0.0.1');
         let result: APIGatewayProxyResult;
         const match = matchRoute(routes, req.method ?? 'GET', url.pathname);
-        if (match instanceof ApiError) result = errorResult(match);
+        const refusal = crossSiteRefusal(req, body.trim() !== '' || tooLarge);
+        if (refusal) result = errorResult(refusal);
+        else if (match instanceof ApiError) result = errorResult(match);
         else if (tooLarge)
           result = errorResult(
             new ApiError(400, 'InvalidRequest', `body: larger than ${MAX_BODY_BYTES} bytes`, 'body'),

@@ -83,11 +83,17 @@ export function testApiDeps(registry: LabRegistry, starter: WorkflowStarter): Ap
     registry,
     starter,
     clock: () => NOW,
-    limits: { maxClassSize: 5, maxClassConcurrency: 2, defaultLabHours: 72, maxLabHours: 240 },
+    limits: { maxLabs: 8, maxClassSize: 5, maxClassConcurrency: 2, defaultLabHours: 72, maxLabHours: 240 },
   };
 }
 
-/** An API Gateway REST proxy event for a route, as the deployed API (or `serve`) hands it over. */
+/** The signed caller of API test requests: the portal's role, as API Gateway's IAM authorization reports it. */
+export const PORTAL_CALLER = 'arn:aws:sts::123456789012:assumed-role/portal/portal-session';
+
+/**
+ * An API Gateway REST proxy event for a route, as the deployed API (or `serve`) hands it over;
+ * signed by PORTAL_CALLER unless `userArn` says otherwise (null: no caller identity at all).
+ */
 export function apiEvent(request: {
   method: string;
   resource: string;
@@ -96,7 +102,7 @@ export function apiEvent(request: {
   query?: Record<string, string>;
   headers?: Record<string, string>;
   body?: unknown;
-  userArn?: string;
+  userArn?: string | null;
 }): APIGatewayProxyEvent {
   const body =
     request.body === undefined
@@ -120,7 +126,7 @@ export function apiEvent(request: {
     isBase64Encoded: false,
     requestContext: {
       requestId: 'req-1',
-      identity: { userArn: request.userArn ?? null },
+      identity: { userArn: request.userArn === undefined ? PORTAL_CALLER : request.userArn, caller: null },
     },
   } as unknown as APIGatewayProxyEvent;
 }

@@ -728,6 +728,7 @@ describe('the training-portal API', () => {
       const fn = resources[logicalId(stack.portalApi.functions.get(route)!)]!.Properties;
       expect((fn.Environment as { Variables: Record<string, unknown> }).Variables).toMatchObject({
         REGISTRY_TABLE: { Ref: logicalId(stack.registry.table) },
+        MAX_LABS: '100',
         MAX_CLASS_SIZE: '30',
         DEFAULT_LAB_HOURS: '72',
         MAX_LAB_HOURS: '720',

@@ -2,10 +2,11 @@ import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { z } from 'zod';
 import {
   ApiError,
-  callerOf,
+  checkLabCaps,
   checkLifetime,
   parseBody,
   requestTokenOf,
+  requireCaller,
   requestTokenSchema,
   type ApiDeps,
   type ApiReply,
@@ -54,7 +55,8 @@ export interface ProvisionClassInput {
 
 /**
  * `POST /classes`: creates `count` labs with the same options (202 `{classId, labs}`); at most the
- * deployment's class size. Every lab id is checked before any is created (409 naming a lab that
+ * deployment's class size, and within the caps on labs in the account and in the class (429,
+ * `checkLabCaps`). Each lab records the signed caller as `requestedBy`. Every lab id is checked before any is created (409 naming a lab that
  * exists under another request token). Each lab is recorded with its own execution name, then one
  * provision-class execution provisions them all through a Map, at most the deployment's class
  * concurrency at once. With a request token the whole call is idempotent: a replay answers the
@@ -62,6 +64,7 @@ export interface ProvisionClassInput {
  * a replay of a class whose start went through starts nothing new).
  */
 export async function createClassRoute(event: APIGatewayProxyEvent, deps: ApiDeps): Promise<ApiReply> {
+  const caller = requireCaller(event);
   const body = parseBody(event, createClassBodySchema);
   const token = requestTokenOf(event, body.clientRequestToken);
   if (body.count > deps.limits.maxClassSize) {
@@ -85,13 +88,15 @@ export async function createClassRoute(event: APIGatewayProxyEvent, deps: ApiDep
       `lab ${taken.labId} already exists (${taken.status}); choose another classId`,
     );
   }
-  const owner = body.options.owner ?? callerOf(event);
+  await checkLabCaps(deps, labIds, body.classId);
+  const owner = body.options.owner ?? caller;
   const labs: { labId: string; status: string }[] = [];
   const items: ClassItem[] = [];
   for (const labId of labIds) {
     const result = await createLab(deps, {
       options: { ...body.options, labId },
       owner,
+      requestedBy: caller,
       classId: body.classId,
       clientRequestToken: tokenOf(labId),
       expiresInHours,

@@ -1,10 +1,11 @@
 import { z } from 'zod';
 import {
   ApiError,
-  callerOf,
+  checkLabCaps,
   checkLifetime,
   parseBody,
   requestTokenOf,
+  requireCaller,
   requestTokenSchema,
   type ApiDeps,
   type ApiReply,
@@ -31,15 +32,19 @@ export function splitCreateBody(body: z.output<typeof createLabBodySchema>) {
  * Creates a lab and starts provisioning it: 202 `{labId, status}`. Idempotent by the client
  * request token (`Idempotency-Key` header or `clientRequestToken`): the same token answers the same
  * lab; a lab that exists under another token (or none) is a 409. Everything is validated before
- * anything is written.
+ * anything is written; a new lab past the account's cap is a 429 (`checkLabCaps`). The lab records
+ * the signed caller as `requestedBy`; `owner` is the body's free text, else that caller.
  */
 export async function createLabRoute(event: APIGatewayProxyEvent, deps: ApiDeps): Promise<ApiReply> {
+  const caller = requireCaller(event);
   const body = splitCreateBody(parseBody(event, createLabBodySchema));
   const token = requestTokenOf(event, body.clientRequestToken);
   const expiresInHours = checkLifetime(body.expiresInHours, deps);
+  await checkLabCaps(deps, [body.options.labId]);
   const result = await createLab(deps, {
     options: body.options,
-    owner: body.options.owner ?? callerOf(event),
+    owner: body.options.owner ?? caller,
+    requestedBy: caller,
     clientRequestToken: token,
     expiresInHours,
     nightlyReset: body.nightlyReset,

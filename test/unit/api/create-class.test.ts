@@ -1,4 +1,4 @@
-import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import {
   classLabIds,
@@ -12,6 +12,7 @@ import {
   apiEvent,
   labItem,
   labRecord,
+  PORTAL_CALLER,
   replyOf,
   testApiDeps,
   testRegistry,
@@ -32,6 +33,39 @@ beforeEach(() => {
   starter = new RecordingStarter();
   doc.on(GetCommand).resolves({});
   doc.on(PutCommand).resolves({});
+  doc.on(ScanCommand).resolves({ Items: [] });
+});
+
+describe('POST /classes: caps and caller', () => {
+  it('records the signed caller on every lab', async () => {
+    await expect(post({ classId: 'cls', count: 2 })).resolves.toMatchObject({ status: 202 });
+    expect(inputsOf(doc, PutCommand).map((put) => put.Item!.requestedBy)).toEqual([
+      PORTAL_CALLER,
+      PORTAL_CALLER,
+    ]);
+  });
+
+  it('refuses labs past the account’s cap with 429 LabLimitExceeded; nothing is written or started', async () => {
+    doc.on(ScanCommand).resolves({ Items: Array.from({ length: 7 }, (_, i) => ({ labId: `lab-${i}` })) });
+    const reply = await post({ classId: 'cls', count: 2 });
+    expect(reply).toMatchObject({ status: 429, body: { code: 'LabLimitExceeded' } });
+    expect(String(reply.body.message)).toMatch(/MAX_LABS/);
+    expect(doc.commandCalls(PutCommand)).toHaveLength(0);
+    expect(starter.started).toHaveLength(0);
+  });
+
+  it('refuses labs past the cap per class with 429 ClassLimitExceeded, naming MAX_CLASS_SIZE', async () => {
+    // Labs of the class recorded under other ids (an earlier release, a larger cap then).
+    doc.on(ScanCommand).resolves({
+      Items: ['cls-101', 'cls-102', 'cls-103', 'cls-104'].map((labId) => ({ labId, classId: 'cls' })),
+    });
+    const reply = await post({ classId: 'cls', count: 2 });
+    expect(reply).toMatchObject({ status: 429, body: { code: 'ClassLimitExceeded' } });
+    expect(String(reply.body.message)).toMatch(
+      /class cls holds 4 labs; 2 more .* cap of 5 per class \(MAX_CLASS_SIZE\)/,
+    );
+    expect(doc.commandCalls(PutCommand)).toHaveLength(0);
+  });
 });
 
 describe('POST /classes', () => {

@@ -1,5 +1,5 @@
 import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { createLabRoute } from '../../../functions/api/create-lab/route.js';
 import { respond, type ApiDeps } from '../../../functions/shared/api.js';
@@ -11,6 +11,7 @@ import {
   conditionFailed,
   labItem,
   labRecord,
+  PORTAL_CALLER,
   replyOf,
   testApiDeps,
   testRegistry,
@@ -27,7 +28,7 @@ const deps = (): ApiDeps =>
       PROVISION_LAB_STATE_MACHINE_ARN: PROVISION_ARN,
     }),
   );
-const post = (body: unknown, headers: Record<string, string> = {}, userArn?: string) =>
+const post = (body: unknown, headers: Record<string, string> = {}, userArn?: string | null) =>
   respond(
     createLabRoute,
     apiEvent({ method: 'POST', resource: '/labs', body, headers, userArn }),
@@ -39,6 +40,7 @@ beforeEach(() => {
   sfn.reset();
   doc.on(GetCommand).resolves({});
   doc.on(PutCommand).resolves({});
+  doc.on(ScanCommand).resolves({ Items: [] });
   sfn.on(StartExecutionCommand).resolves({ executionArn: 'arn:exec' });
 });
 
@@ -69,6 +71,53 @@ describe('POST /labs', () => {
       input: JSON.stringify(put!.Item!.options),
     });
     expect(String(put!.Item!.executionName)).toMatch(/^stu-01-g1-provision-\d{14}-[0-9a-f]{6}$/);
+  });
+
+  it('records the signed caller as requestedBy, whatever the body says; owner stays the body’s free text', async () => {
+    await expect(post({ labId: 'stu-01', owner: 'Alice Example' })).resolves.toMatchObject({ status: 202 });
+    expect(inputsOf(doc, PutCommand)[0]!.Item).toMatchObject({
+      owner: 'Alice Example',
+      requestedBy: PORTAL_CALLER,
+    });
+    // requestedBy is not a body field: it cannot be claimed.
+    await expect(post({ labId: 'stu-02', requestedBy: 'someone-else' })).resolves.toMatchObject({
+      status: 400,
+      body: { field: 'requestedBy' },
+    });
+  });
+
+  it('takes the caller id when API Gateway reports no ARN, and refuses a request with no caller (403)', async () => {
+    const event = apiEvent({ method: 'POST', resource: '/labs', body: { labId: 'stu-01' }, userArn: null });
+    event.requestContext.identity.caller = 'AROAEXAMPLE:portal-session';
+    await expect(respond(createLabRoute, event, deps()).then(replyOf)).resolves.toMatchObject({
+      status: 202,
+    });
+    expect(inputsOf(doc, PutCommand)[0]!.Item).toMatchObject({ requestedBy: 'AROAEXAMPLE:portal-session' });
+
+    doc.resetHistory();
+    await expect(post({ labId: 'stu-02' }, {}, null)).resolves.toEqual({
+      status: 403,
+      body: { code: 'CallerUnknown', message: 'the request carries no signed caller identity' },
+    });
+    expect(doc.calls()).toHaveLength(0);
+  });
+
+  it('refuses a lab past the account’s cap with 429 LabLimitExceeded, naming MAX_LABS; a replay still answers', async () => {
+    const active = Array.from({ length: 8 }, (_, i) => ({ labId: `lab-${i}` }));
+    doc.on(ScanCommand).resolves({ Items: active });
+    const reply = await post({ labId: 'stu-01' });
+    expect(reply).toMatchObject({ status: 429, body: { code: 'LabLimitExceeded' } });
+    expect(String(reply.body.message)).toMatch(/cap of 8 \(MAX_LABS\)/);
+    expect(doc.commandCalls(PutCommand)).toHaveLength(0);
+    expect(sfn.calls()).toHaveLength(0);
+    // Only labs that are not deleted count (the Scan's filter), and a lab already there adds nothing.
+    expect(inputsOf(doc, ScanCommand)[0]!.FilterExpression).toMatch(/<>/);
+    const lab = labRecord({ labId: 'lab-3', status: 'provisioning', clientRequestToken: 'k' });
+    doc.on(GetCommand).resolves({ Item: labItem(lab) });
+    sfn
+      .on(StartExecutionCommand)
+      .rejects(Object.assign(new Error('exists'), { name: 'ExecutionAlreadyExists' }));
+    await expect(post({ labId: 'lab-3', clientRequestToken: 'k' })).resolves.toMatchObject({ status: 202 });
   });
 
   it('is idempotent by Idempotency-Key: the same key answers the same lab and re-starts the same run', async () => {

@@ -7,6 +7,7 @@ describe('session-lab serve limits', () => {
     try {
       delete process.env.MAX_CLASS_CONCURRENCY;
       expect(localLimits(3)).toEqual({
+        maxLabs: 100,
         maxClassSize: 30,
         maxClassConcurrency: 3,
         defaultLabHours: 72,
