@@ -60,7 +60,14 @@ async function deployRole(iam: IAMClient, role: LocalRole): Promise<void> {
 }
 
 export async function deployLocalStack(stack: LocalStack, endpoint: string): Promise<void> {
-  const config = { region: stack.region, endpoint, credentials: OPERATOR_CREDENTIALS };
+  // Like CloudFormation, the deployment outlasts throttling (an emulator may inject it).
+  const config = {
+    region: stack.region,
+    endpoint,
+    credentials: OPERATOR_CREDENTIALS,
+    retryMode: 'adaptive',
+    maxAttempts: 20,
+  };
   const iam = new IAMClient(config);
   const dynamodb = new DynamoDBClient(config);
   const events = new EventBridgeClient(config);

@@ -13,14 +13,11 @@ import type { HandlerResolver, TaskHandler } from './runner.js';
  * The local Lambda service: runs each function's deployed bundle in an execution environment of its
  * own (a worker thread: its own module instances, its own process.env), with the environment,
  * timeout and memory its resource in the synthesized template declares and the credentials of its
- * own role, obtained from the emulator as Lambda obtains them from STS. One invocation per
- * environment at a time; concurrent invocations get more environments, as Lambda scales out.
+ * own role, obtained from the emulator as Lambda obtains them from STS.
  */
 
 /** Step Functions refuses a state's input or output larger than this (256 KiB). */
 export const PAYLOAD_LIMIT_BYTES = 256 * 1024;
-/** An environment idle this long is ended (Lambda reclaims idle environments too). */
-const IDLE_MS = 5 * 60_000;
 const WORKER = fileURLToPath(new URL('./lambda-worker.mjs', import.meta.url));
 /** Operator settings that reach the functions' logs only (verbosity), passed through when set. */
 const PASSED_THROUGH = ['POWERTOOLS_LOG_LEVEL', 'POWERTOOLS_LOGGER_LOG_EVENT', 'POWERTOOLS_DEV'] as const;
@@ -60,25 +57,40 @@ async function assumeForLambda(
   return body;
 }
 
+type Reply = {
+  id?: number;
+  ready?: boolean;
+  ok?: boolean;
+  payload?: string;
+  errorType?: string;
+  errorMessage?: string;
+};
+
+/**
+ * A function's execution environment: its bundle loaded once in a worker thread with its own
+ * environment variables and credentials. Invocations are answered by id.
+ */
 class ExecutionEnvironment {
   readonly worker: Worker;
   readonly ready: Promise<void>;
-  idleTimer?: NodeJS.Timeout;
-  private pending?: { resolve: (value: unknown) => void; reject: (err: Error) => void };
+  private readonly pending = new Map<
+    number,
+    { resolve: (value: unknown) => void; reject: (err: Error) => void }
+  >();
+  private nextId = 0;
+  exited = false;
 
   constructor(fn: LocalFunction, env: Record<string, string>) {
     this.worker = new Worker(WORKER, {
       workerData: { bundle: join(BUNDLE_DIR, fn.bundle, 'index.mjs') },
       env,
       resourceLimits: { maxOldGenerationSizeMb: fn.memoryMb },
-      stdout: false,
-      stderr: false,
     });
     this.worker.unref();
     this.ready = new Promise((resolve, reject) => {
       this.worker.once('message', () => resolve());
+      // An error at cold start (a missing variable, a bad import) is the function's init error.
       this.worker.once('error', (err) =>
-        // An error at cold start (a missing variable, a bad import) is the function's init error.
         reject(
           new LambdaInvocationError(
             err.name === 'Error' ? 'Runtime.ImportModuleError' : err.name,
@@ -88,41 +100,42 @@ class ExecutionEnvironment {
       );
     });
     this.ready.catch(() => undefined);
-    this.worker.on(
-      'message',
-      (message: {
-        ready?: boolean;
-        ok?: boolean;
-        payload?: string;
-        errorType?: string;
-        errorMessage?: string;
-      }) => {
-        if (message.ready) return;
-        const pending = this.pending;
-        this.pending = undefined;
-        if (!pending) return;
-        if (message.ok) pending.resolve(JSON.parse(message.payload ?? 'null'));
-        else
-          pending.reject(new LambdaInvocationError(message.errorType ?? 'Error', message.errorMessage ?? ''));
-      },
-    );
-    this.worker.on('error', (err) => {
-      this.pending?.reject(new LambdaInvocationError('Runtime.ExitError', err.message));
-      this.pending = undefined;
+    this.worker.on('message', (message: Reply) => {
+      if (message.ready || message.id === undefined) return;
+      const pending = this.pending.get(message.id);
+      this.pending.delete(message.id);
+      if (!pending) return;
+      if (message.ok) pending.resolve(JSON.parse(message.payload ?? 'null'));
+      else
+        pending.reject(new LambdaInvocationError(message.errorType ?? 'Error', message.errorMessage ?? ''));
     });
+    const failAll = (err: Error) => {
+      for (const pending of this.pending.values()) pending.reject(err);
+      this.pending.clear();
+    };
+    this.worker.on('error', (err) => failAll(new LambdaInvocationError('Runtime.ExitError', err.message)));
     this.worker.on('exit', (code) => {
-      this.pending?.reject(
-        new LambdaInvocationError('Runtime.ExitError', `the runtime exited with code ${code}`),
-      );
-      this.pending = undefined;
+      this.exited = true;
+      failAll(new LambdaInvocationError('Runtime.ExitError', `the runtime exited with code ${code}`));
     });
   }
 
-  invoke(event: unknown, context: Record<string, unknown>): Promise<unknown> {
-    return new Promise((resolve, reject) => {
-      this.pending = { resolve, reject };
-      this.worker.postMessage({ event, context });
+  get inFlight(): number {
+    return this.pending.size;
+  }
+
+  invoke(event: unknown, context: Record<string, unknown>): { id: number; result: Promise<unknown> } {
+    const id = this.nextId++;
+    const result = new Promise<unknown>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.worker.postMessage({ id, event, context });
     });
+    return { id, result };
+  }
+
+  /** Gives up on one invocation (its timeout); it keeps running in the environment. */
+  abandon(id: number): void {
+    this.pending.delete(id);
   }
 }
 
@@ -155,16 +168,10 @@ export async function startLambdaService(options: LambdaServiceOptions): Promise
   const template = options.template ?? (await ensureTemplate());
   const stack = localStack(template, options.region);
   await deployLocalStack(stack, options.endpoint);
-  const idle = new Map<string, ExecutionEnvironment[]>();
-  const all = new Set<ExecutionEnvironment>();
+  const environments = new Map<string, Promise<ExecutionEnvironment>>();
   const credentials = new Map<string, RoleCredentials>();
 
-  const environmentFor = async (fn: LocalFunction): Promise<ExecutionEnvironment> => {
-    const reusable = idle.get(fn.bundle)?.pop();
-    if (reusable) {
-      clearTimeout(reusable.idleTimer);
-      return reusable;
-    }
+  const startEnvironment = async (fn: LocalFunction): Promise<ExecutionEnvironment> => {
     let creds = credentials.get(fn.bundle);
     if (!creds || Date.parse(creds.expiration) - Date.now() < 5 * 60_000) {
       creds = await assumeForLambda(options.endpoint, fn.role.arn, fn.functionName);
@@ -190,24 +197,27 @@ export async function startLambdaService(options: LambdaServiceOptions): Promise
     };
     for (const name of PASSED_THROUGH) if (process.env[name]) env[name] = process.env[name]!;
     const environment = new ExecutionEnvironment(fn, env);
-    all.add(environment);
-    environment.worker.once('exit', () => all.delete(environment));
     await environment.ready;
     return environment;
   };
 
-  const release = (fn: LocalFunction, environment: ExecutionEnvironment) => {
-    const list = idle.get(fn.bundle) ?? [];
-    list.push(environment);
-    idle.set(fn.bundle, list);
-    environment.idleTimer = setTimeout(() => {
-      idle.set(
-        fn.bundle,
-        (idle.get(fn.bundle) ?? []).filter((e) => e !== environment),
-      );
-      void environment.worker.terminate();
-    }, IDLE_MS);
-    environment.idleTimer.unref();
+  /**
+   * The function's environment, started on first use. Unlike Lambda, one environment serves the
+   * function's concurrent invocations: a cold start costs about half a second of CPU here (the
+   * bundle's SDK clients), and a class of labs would otherwise start one per lab per function.
+   * Each function still runs alone in its own environment, with its own role, as deployed.
+   */
+  const environmentFor = (fn: LocalFunction): Promise<ExecutionEnvironment> => {
+    let environment = environments.get(fn.bundle);
+    if (!environment) {
+      environment = startEnvironment(fn);
+      environments.set(fn.bundle, environment);
+      const forget = () => {
+        if (environments.get(fn.bundle) === environment) environments.delete(fn.bundle);
+      };
+      environment.then((e) => e.worker.once('exit', forget), forget);
+    }
+    return environment;
   };
 
   const invoke = async (fn: LocalFunction, event: unknown, context: Context): Promise<unknown> => {
@@ -219,11 +229,23 @@ export async function startLambdaService(options: LambdaServiceOptions): Promise
       );
     const environment = await environmentFor(fn);
     const requestId = context.awsRequestId || randomUUID();
+    const { id, result } = environment.invoke(JSON.parse(input), {
+      functionName: fn.functionName,
+      functionVersion: '$LATEST',
+      invokedFunctionArn: fn.arn,
+      memoryLimitInMB: String(fn.memoryMb),
+      awsRequestId: requestId,
+      logGroupName: `/aws/lambda/${fn.functionName}`,
+      logStreamName: 'local',
+      remainingMs: fn.timeoutSeconds * 1000,
+    });
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
-        // Lambda ends the environment at the timeout; the invocation fails as Sandbox.Timedout.
-        void environment.worker.terminate();
+        // Lambda ends the environment at the timeout. Here it is ended only when no other
+        // invocation runs in it; otherwise the late one is abandoned and runs on unobserved.
+        environment.abandon(id);
+        if (environment.inFlight === 0) void environment.worker.terminate();
         reject(
           new LambdaInvocationError(
             'Sandbox.Timedout',
@@ -233,35 +255,16 @@ export async function startLambdaService(options: LambdaServiceOptions): Promise
       }, fn.timeoutSeconds * 1000);
     });
     try {
-      const result = await Promise.race([
-        environment.invoke(JSON.parse(input), {
-          functionName: fn.functionName,
-          functionVersion: '$LATEST',
-          invokedFunctionArn: fn.arn,
-          memoryLimitInMB: String(fn.memoryMb),
-          awsRequestId: requestId,
-          logGroupName: `/aws/lambda/${fn.functionName}`,
-          logStreamName: 'local',
-          remainingMs: fn.timeoutSeconds * 1000,
-        }),
-        timedOut,
-      ]);
-      clearTimeout(timer);
-      release(fn, environment);
-      const size = Buffer.byteLength(JSON.stringify(result));
+      const output = await Promise.race([result, timedOut]);
+      const size = Buffer.byteLength(JSON.stringify(output));
       if (size > PAYLOAD_LIMIT_BYTES)
         throw new LambdaInvocationError(
           'States.DataLimitExceeded',
           `the result of ${fn.functionName} is ${size} bytes, over the ${PAYLOAD_LIMIT_BYTES}-byte limit`,
         );
-      return result;
-    } catch (err) {
+      return output;
+    } finally {
       clearTimeout(timer);
-      if (!(err instanceof LambdaInvocationError && err.name === 'Sandbox.Timedout')) {
-        // A function error leaves the environment usable; a crashed one has exited already.
-        if (all.has(environment)) release(fn, environment);
-      }
-      throw err;
     }
   };
 
@@ -317,10 +320,9 @@ export async function startLambdaService(options: LambdaServiceOptions): Promise
     authorize,
     async stop() {
       iam.destroy();
-      for (const list of idle.values()) for (const environment of list) clearTimeout(environment.idleTimer);
-      idle.clear();
-      await Promise.all([...all].map((environment) => environment.worker.terminate()));
-      all.clear();
+      const started = [...environments.values()];
+      environments.clear();
+      await Promise.all(started.map(async (e) => (await e.catch(() => undefined))?.worker.terminate()));
     },
   };
 }

@@ -1,6 +1,6 @@
 // One Lambda execution environment: a worker thread that loads one function's bundle (the file the
-// stack deploys) with that function's environment, and runs one invocation at a time as Lambda
-// does. Plain JavaScript: Node loads it as it is, no TypeScript loader in the worker.
+// stack deploys) with that function's environment and runs its invocations, each answered by id.
+// Plain JavaScript: Node loads it as it is, no TypeScript loader in the worker.
 import { parentPort, workerData } from 'node:worker_threads';
 import { pathToFileURL } from 'node:url';
 
@@ -10,7 +10,7 @@ process.setSourceMapsEnabled?.(true);
 const { handler } = await import(pathToFileURL(workerData.bundle).href);
 if (typeof handler !== 'function') throw new Error(`${workerData.bundle} exports no handler`);
 
-parentPort.on('message', async ({ event, context }) => {
+parentPort.on('message', async ({ id, event, context }) => {
   const deadline = Date.now() + context.remainingMs;
   const lambdaContext = {
     ...context,
@@ -23,12 +23,12 @@ parentPort.on('message', async ({ event, context }) => {
   try {
     const result = await handler(event, lambdaContext);
     // Lambda returns the result serialized as JSON; undefined becomes null.
-    parentPort.postMessage({ ok: true, payload: JSON.stringify(result ?? null) });
+    parentPort.postMessage({ id, ok: true, payload: JSON.stringify(result ?? null) });
   } catch (err) {
     // The runtime reports the thrown error's own `name` as the error type.
     const errorType = err instanceof Error ? err.name : 'Error';
     const errorMessage = err instanceof Error ? err.message : String(err);
-    parentPort.postMessage({ ok: false, errorType, errorMessage });
+    parentPort.postMessage({ id, ok: false, errorType, errorMessage });
   }
 });
 parentPort.postMessage({ ready: true });

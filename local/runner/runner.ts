@@ -240,15 +240,20 @@ export async function runDefinition(
   const scale = virtual ? 1 : (options.timeScale ?? 0.001);
   // performance.now() keeps real time; on the virtual clock a Lambda's deadline must not.
   const clockNow = virtual ? () => virtual.now() : () => performance.now();
-  const service = options.resolveHandler
-    ? options.lambdaService
-    : (options.lambdaService ?? (await defaultLambdaService(region)));
-  const resolveHandler = options.resolveHandler ?? service!.resolveHandler;
+  // The Lambda service (deployed on first use) only when the run calls a function through it.
+  let servicePromise: Promise<LambdaService> | undefined;
+  const lambdaService = () =>
+    (servicePromise ??= options.lambdaService
+      ? Promise.resolve(options.lambdaService)
+      : defaultLambdaService(region));
+  const checksRoles = Boolean(options.lambdaService) || !options.resolveHandler;
+  const resolveHandler: HandlerResolver =
+    options.resolveHandler ?? (async (folder) => (await lambdaService()).resolveHandler(folder));
   const machineName = `${LOCAL_STACK_NAME}-${name}`;
   /** Step Functions calls a service with the state machine's role: a denial fails the Task. */
   const authorize = async (action: string, resourceArn: string, errorName: string, serviceName: string) => {
-    if (!service) return;
-    const decision = await service.authorize(machineName, action, resourceArn);
+    if (!checksRoles) return;
+    const decision = await (await lambdaService()).authorize(machineName, action, resourceArn);
     if (!decision.allowed) throw new IntegrationDenied(errorName, serviceName, decision.message);
   };
   const executionName = options.executionName ?? `${name}-${randomUUID()}`;
@@ -366,16 +371,19 @@ export async function runDefinition(
       }
       const child = typeof StateMachineArn === 'string' ? stateMachineOfArn(StateMachineArn) : undefined;
       if (child) {
-        const childArn =
-          service?.stack.stateMachines.get(`${LOCAL_STACK_NAME}-${child}`)?.arn ?? StateMachineArn;
-        const denied = 'StepFunctions.AWSStepFunctionsException';
-        await authorize('states:StartExecution', String(childArn), denied, 'AWSStepFunctions');
-        // `.sync` follows the child through a managed EventBridge rule and DescribeExecution.
-        const rule = `arn:aws:events:${region}:${service?.stack.accountId}:rule/StepFunctionsGetEventsForStepFunctionsExecutionRule`;
-        for (const action of ['events:PutTargets', 'events:PutRule', 'events:DescribeRule'])
-          await authorize(action, rule, denied, 'AWSStepFunctions');
-        const childExecution = `${String(childArn).replace(':stateMachine:', ':execution:')}:${String(Name ?? '')}`;
-        await authorize('states:DescribeExecution', childExecution, denied, 'AWSStepFunctions');
+        if (checksRoles) {
+          const { stack } = await lambdaService();
+          const childArn =
+            stack.stateMachines.get(`${LOCAL_STACK_NAME}-${child}`)?.arn ?? String(StateMachineArn);
+          const denied = 'StepFunctions.AWSStepFunctionsException';
+          await authorize('states:StartExecution', childArn, denied, 'AWSStepFunctions');
+          // `.sync` follows the child through a managed EventBridge rule and DescribeExecution.
+          const rule = `arn:aws:events:${region}:${stack.accountId}:rule/StepFunctionsGetEventsForStepFunctionsExecutionRule`;
+          for (const action of ['events:PutTargets', 'events:PutRule', 'events:DescribeRule'])
+            await authorize(action, rule, denied, 'AWSStepFunctions');
+          const childExecution = `${childArn.replace(':stateMachine:', ':execution:')}:${String(Name ?? '')}`;
+          await authorize('states:DescribeExecution', childExecution, denied, 'AWSStepFunctions');
+        }
         const run = await runLocally(child, {
           ...options,
           input: typeof Input === 'string' ? JSON.parse(Input) : Input,

@@ -15,6 +15,7 @@ import { runLocally } from '../../../local/runner/runner.js';
 import type { LocalRunOutcome } from '../../../local/serve/local-starter.js';
 import { startServing, type Serving } from '../../../local/serve/serve.js';
 import { runCli, type CliResult } from '../../helpers/cli.js';
+import { lambdaServiceFor } from '../../../local/runner/lambda-service.js';
 import { TEST_REGION, useEmulator } from '../../helpers/emulator.js';
 import { BOOKKEEPING_FUNCTIONS, workflowSteps } from '../../helpers/steps.js';
 
@@ -329,6 +330,8 @@ describe('bad input at every edge is refused naming the field, before anything i
         return { status: 'FAILED', error: 'NotRun', cause: 'the bad-input test runs no workflow' };
       },
     });
+    // The stack's own roles are deployed first: they are the product, not something a lab made.
+    await lambdaServiceFor(emulator().url, TEST_REGION);
     before = await accountSnapshot();
   });
   afterAll(async () => {
