@@ -8,7 +8,8 @@ import { AwsError, type AwsCall } from '../protocol.js';
 type Protocol = Pick<AwsCall, 'protocol' | 'service'>;
 
 /** Why the evaluation refused: no Allow, or an explicit Deny in one kind of policy. */
-export type DenialReason = 'implicit' | 'identity-deny' | 'resource-deny' | 'boundary' | 'unmodelled';
+export type DenialReason =
+  'implicit' | 'identity-deny' | 'resource-deny' | 'boundary' | 'no-resource-allow' | 'unmodelled';
 
 function because(action: string, reason: DenialReason): string {
   switch (reason) {
@@ -18,6 +19,8 @@ function because(action: string, reason: DenialReason): string {
       return 'with an explicit deny in a resource-based policy';
     case 'boundary':
       return `because no permissions boundary allows the ${action} action`;
+    case 'no-resource-allow':
+      return `because no resource-based policy allows the ${action} action`;
     default:
       return `because no identity-based policy allows the ${action} action`;
   }

@@ -3,9 +3,15 @@ import { typeForContextKey } from '@cloud-copilot/iam-simulate';
 import type { EmulatorContext } from '../context.js';
 import type { AwsCall } from '../protocol.js';
 import { requestContext, type Caller } from '../services/caller.js';
-import { simulate, type ContextValues, type PrincipalPolicies } from '../services/iam-simulation.js';
+import {
+  simulate,
+  sourcePolicy,
+  type ContextValues,
+  type PrincipalPolicies,
+  type SimulationRequest,
+} from '../services/iam-simulation.js';
 import { resourceTagContext } from './context-keys.js';
-import { accessDenied, type DenialReason } from './errors.js';
+import { accessDenied, denialMessage, type DenialReason } from './errors.js';
 import type { AuthRequest } from './model.js';
 import { principalPolicies } from './principals.js';
 import { needsLookup, readResource } from './resources.js';
@@ -66,11 +72,45 @@ async function knownContext(context: ContextValues): Promise<ContextValues> {
   return Object.fromEntries(entries.filter((_, i) => known[i]));
 }
 
+const keyIdOf = (request: AuthRequest) =>
+  request.existing?.kind === 'kms-key' ? request.existing.id : request.resource;
+
+/** The request context of a service principal acting itself (aws:PrincipalIsAWSService). */
+function serviceContext(servicePrincipal: string, region: string, now = new Date()): ContextValues {
+  return {
+    'aws:PrincipalIsAWSService': 'true',
+    'aws:PrincipalServiceName': servicePrincipal,
+    'aws:ViaAWSService': 'false',
+    'aws:SecureTransport': 'true',
+    'aws:RequestedRegion': region,
+    'aws:CurrentTime': now.toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    'aws:EpochTime': String(Math.floor(now.getTime() / 1000)),
+  };
+}
+
+const ALLOW_ALL = sourcePolicy(
+  'AllowAll',
+  'none',
+  JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }] }),
+);
+
+/**
+ * Whether no identity grant could have allowed the refused request: the resource policy (a key
+ * policy) neither allows the principal nor delegates to the account. AWS then says that no
+ * resource-based policy allows the action.
+ */
+async function identityCannotHelp(simulation: SimulationRequest): Promise<boolean> {
+  if (simulation.identity.length === 0 && simulation.principalArn.endsWith('.amazonaws.com')) return true;
+  const granted = await simulate({ ...simulation, identity: [ALLOW_ALL], boundary: undefined });
+  return granted.decision !== 'allowed';
+}
+
 const accountOf = (arn: string) => /^arn:[^:]*:[^:]*:[^:]*:(\d{12}):/.exec(arn)?.[1];
 
 /**
  * Authorizes every triple for the caller, or throws the AWS error of the first refused one. The
- * admin (root) is allowed everything. `call` gives the protocol the refusal is worded for.
+ * admin (root) is allowed everything but what a service principal asks as itself (a log group's
+ * KMS key). `call` gives the protocol the refusal is worded for.
  */
 export async function authorizeRequests(
   ctx: EmulatorContext,
@@ -78,8 +118,12 @@ export async function authorizeRequests(
   caller: Caller,
   requests: AuthRequest[],
 ): Promise<void> {
-  if (caller.type === 'Root' || requests.length === 0) return;
-  const policies = await policiesOf(ctx, caller);
+  // The admin is allowed everything it asks itself; a service principal's own requests still count.
+  if (caller.type === 'Root') requests = requests.filter((r) => r.servicePrincipal);
+  if (requests.length === 0) return;
+  const policies = requests.every((r) => r.servicePrincipal)
+    ? ({ ...NO_POLICIES, arn: caller.arn, kind: 'user', name: '' } as PrincipalPolicies)
+    : await policiesOf(ctx, caller);
   const global = requestContext(caller, call.region, new Date(), policies.tags);
   const readTags = policiesReadTags(policies);
   for (const request of requests) {
@@ -88,20 +132,32 @@ export async function authorizeRequests(
     let resourcePolicy;
     if (request.existing && (readTags || needsLookup(request.existing))) {
       const facts = await readResource(ctx, request.existing);
+      if (facts.missing) {
+        // A KMS key that is not there: the service that wanted it says so; KMS itself answers NotFound.
+        const refusal = request.refuse?.({ message: '', missing: true, keyId: keyIdOf(request) });
+        if (refusal) throw refusal;
+        continue;
+      }
       if (facts.arn) resource = facts.arn;
       resourceContext = resourceTagContext(request.action.split(':')[0]!, facts.tags);
       resourcePolicy = facts.resourcePolicy;
     }
-    const evaluation = await simulate({
-      principalArn: caller.arn,
+    const principalArn = request.servicePrincipal ?? caller.arn;
+    const simulation = {
+      principalArn,
       action: request.action,
       resourceArn: resource,
       resourceAccount: accountOf(resource) ?? ctx.accountId,
-      identity: policies.identity,
-      boundary: policies.boundary,
+      identity: request.servicePrincipal ? [] : policies.identity,
+      boundary: request.servicePrincipal ? undefined : policies.boundary,
       resourcePolicy,
-      context: await knownContext({ ...global, ...resourceContext, ...request.context }),
-    });
+      context: await knownContext({
+        ...(request.servicePrincipal ? serviceContext(request.servicePrincipal, call.region) : global),
+        ...resourceContext,
+        ...request.context,
+      }),
+    };
+    const evaluation = await simulate(simulation);
     if (evaluation.decision === 'allowed') continue;
     let reason: DenialReason = 'implicit';
     if (evaluation.decision === 'explicitDeny') {
@@ -110,7 +166,15 @@ export async function authorizeRequests(
         : 'identity-deny';
     } else if (evaluation.allowedByPermissionsBoundary === false) {
       reason = 'boundary';
+    } else if (resourcePolicy && (await identityCannotHelp(simulation))) {
+      // A KMS key whose policy neither allows the caller nor delegates to the account's IAM.
+      reason = 'no-resource-allow';
     }
-    throw accessDenied(call, caller.arn, request.action, resource, reason);
+    const refusal = request.refuse?.({
+      message: denialMessage(principalArn, request.action, resource, reason),
+      missing: false,
+      keyId: keyIdOf(request),
+    });
+    throw refusal ?? accessDenied(call, principalArn, request.action, resource, reason);
   }
 }

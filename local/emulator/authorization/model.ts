@@ -1,5 +1,5 @@
 import type { EmulatorContext } from '../context.js';
-import type { AwsCall } from '../protocol.js';
+import type { AwsCall, AwsError } from '../protocol.js';
 import type { Caller } from '../services/caller.js';
 import type { ContextValues } from '../services/iam-simulation.js';
 
@@ -18,7 +18,28 @@ export interface AuthRequest {
   context?: ContextValues;
   /** The existing resource: its tags (aws:ResourceTag/…), its resource policy, its real ARN. */
   existing?: ExistingResource;
+  /**
+   * A service principal (`logs.<region>.amazonaws.com`) that makes this request itself, in place of
+   * the caller: only the resource policy can allow it (kms.ts: CloudWatch Logs and a group's key).
+   */
+  servicePrincipal?: string;
+  /**
+   * The error the caller's service answers when this triple is refused, in place of the standard
+   * refusal: a KMS request a service makes for its caller (kms.ts). Also called, `missing` true,
+   * when the KMS key does not exist; a missing key it returns nothing for (and any missing key of a
+   * request without it) is left to the service to answer.
+   */
+  refuse?: Refusal;
 }
+
+/** What a service answers when the KMS request it made for the caller is refused (kms.ts). */
+export type Refusal = (denial: {
+  /** KMS's own refusal: `User: <arn> is not authorized to perform: kms:<Action> on resource: ...`. */
+  message: string;
+  missing: boolean;
+  /** The key as the request named it. */
+  keyId: string;
+}) => AwsError | undefined;
 
 /** Where an existing resource's tags, resource policy and real ARN are read (resources.ts). */
 export type ExistingResource =
@@ -29,7 +50,8 @@ export type ExistingResource =
   | { kind: 'iam-role' | 'iam-user' | 'iam-group' | 'iam-instance-profile'; name: string }
   | { kind: 'iam-policy'; arn: string }
   | { kind: 'secret'; region: string; id: string }
-  | { kind: 'log-group'; region: string; name: string };
+  | { kind: 'log-group'; region: string; name: string }
+  | { kind: 'kms-key'; region: string; id: string };
 
 export interface OperationInput {
   call: AwsCall;

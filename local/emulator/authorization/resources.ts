@@ -21,6 +21,7 @@ import type { EmulatorContext } from '../context.js';
 import { sourcePolicy, type SourcePolicy } from '../services/iam-simulation.js';
 import { findNode } from '../services/managed-nodes.js';
 import { tagMap } from './context-keys.js';
+import { readKey } from './kms.js';
 import type { ExistingResource } from './model.js';
 
 /**
@@ -34,6 +35,8 @@ export interface ResourceFacts {
   arn?: string;
   tags: Record<string, string>;
   resourcePolicy?: SourcePolicy;
+  /** A KMS key that was looked up and does not exist. */
+  missing?: boolean;
 }
 
 const NOT_FOUND = new Set([
@@ -57,7 +60,7 @@ async function orNothing(read: () => Promise<ResourceFacts>): Promise<ResourceFa
 
 /** Whether the ARN must be read even when no policy reads tags (a path or suffix, a resource policy). */
 export function needsLookup(resource: ExistingResource): boolean {
-  return resource.kind.startsWith('iam-') || resource.kind === 'secret';
+  return resource.kind.startsWith('iam-') || resource.kind === 'secret' || resource.kind === 'kms-key';
 }
 
 export function readResource(ctx: EmulatorContext, resource: ExistingResource): Promise<ResourceFacts> {
@@ -128,6 +131,12 @@ export function readResource(ctx: EmulatorContext, resource: ExistingResource): 
             ? sourcePolicy('ResourcePolicy', 'resource', ResourcePolicy)
             : undefined,
         };
+      }
+      case 'kms-key': {
+        // The key policy is the resource policy of every request on a key (kms.ts).
+        const key = await readKey(ctx, resource.region, resource.id);
+        if (!key) return { tags: {}, missing: true };
+        return { arn: key.arn, tags: {}, resourcePolicy: sourcePolicy('KeyPolicy', 'resource', key.policy) };
       }
       case 'log-group': {
         const arn = `arn:aws:logs:${resource.region}:${ctx.accountId}:log-group:${resource.name}`;

@@ -333,6 +333,67 @@ function rawStatement(policy: SourcePolicy | undefined, index: number): unknown 
   return Array.isArray(statements) ? statements[index - 1] : statements;
 }
 
+const ENCRYPTION_CONTEXT = /^kms:EncryptionContext:(.+)$/i;
+
+/** A stand-in for kms:EncryptionContext:<key> that iam-simulate keeps (a `/` variable key). */
+const proxyKey = (key: string) =>
+  `aws:ResourceTag/session-lab-encryption-context-${key.replace(/[^A-Za-z0-9]/g, (c) => `_${c.charCodeAt(0).toString(16)}`)}`;
+
+function proxyConditions(document: unknown): unknown {
+  const doc = document as { Statement?: unknown };
+  const rewrite = (statement: Record<string, unknown>) => {
+    const condition = statement.Condition as Record<string, Record<string, unknown>> | undefined;
+    if (!condition) return statement;
+    const blocks = Object.fromEntries(
+      Object.entries(condition).map(([operator, block]) => [
+        operator,
+        Object.fromEntries(
+          Object.entries(block ?? {}).map(([key, value]) => {
+            const match = ENCRYPTION_CONTEXT.exec(key);
+            return [match ? proxyKey(match[1]!) : key, value];
+          }),
+        ),
+      ]),
+    );
+    return { ...statement, Condition: blocks };
+  };
+  if (Array.isArray(doc.Statement))
+    return { ...doc, Statement: doc.Statement.map((st) => rewrite(st as Record<string, unknown>)) };
+  if (doc.Statement && typeof doc.Statement === 'object')
+    return { ...doc, Statement: rewrite(doc.Statement as Record<string, unknown>) };
+  return document;
+}
+
+/**
+ * iam-simulate drops request context keys whose variable part follows a colon
+ * (kms:EncryptionContext:<key>, which the emulator sets on the KMS requests services make), so a
+ * condition on one could never match. Such keys, in the context and in every policy's conditions,
+ * are renamed to a `/` variable key it keeps (an aws:ResourceTag/ spelling no real tag uses).
+ */
+function withEncryptionContextProxies(request: SimulationRequest): SimulationRequest {
+  const mentions = (p: SourcePolicy) => /kms:EncryptionContext:/i.test(p.text);
+  const policies = [
+    ...request.identity,
+    ...(request.boundary ?? []),
+    ...(request.resourcePolicy ? [request.resourcePolicy] : []),
+  ];
+  if (!policies.some(mentions)) return request;
+  const proxied = (p: SourcePolicy): SourcePolicy =>
+    mentions(p) ? { ...p, document: proxyConditions(p.document) } : p;
+  const context: ContextValues = {};
+  for (const [key, value] of Object.entries(request.context)) {
+    const match = ENCRYPTION_CONTEXT.exec(key);
+    context[match ? proxyKey(match[1]!) : key] = value;
+  }
+  return {
+    ...request,
+    identity: request.identity.map(proxied),
+    boundary: request.boundary?.map(proxied),
+    resourcePolicy: request.resourcePolicy && proxied(request.resourcePolicy),
+    context,
+  };
+}
+
 export interface SimulationRequest {
   principalArn: string;
   action: string;
@@ -361,8 +422,9 @@ const UNVALIDATED = new Set([
  * resource types; IAM's simulator does not (it simulates any ARN), so a resource the action does
  * not know is evaluated without that validation, and then without statement details.
  */
-export async function simulate(request: SimulationRequest): Promise<Evaluation> {
-  if (!ACTION.test(request.action)) throw invalidInput(`Invalid action name: ${request.action}`);
+export async function simulate(original: SimulationRequest): Promise<Evaluation> {
+  if (!ACTION.test(original.action)) throw invalidInput(`Invalid action name: ${original.action}`);
+  const request = withEncryptionContextProxies(original);
   const names = new Map<string, SourcePolicy>();
   const named = (prefix: string, list: SourcePolicy[]) =>
     list.map((policy, i) => {

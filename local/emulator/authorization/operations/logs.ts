@@ -1,5 +1,6 @@
 import { arn } from '../arns.js';
 import { requestTagContext, tagKeysContext, tagMap } from '../context-keys.js';
+import { keyArnOf, logsKmsRefusal } from '../kms.js';
 import type { AuthRequest, OperationInput, OperationModel, ServiceModel } from '../model.js';
 
 /**
@@ -57,12 +58,46 @@ function byArn(action: string, context?: (op: OperationInput) => AuthRequest['co
 
 const requestTags = (op: OperationInput) => requestTagContext(tagMap(op.input.tags));
 
+/**
+ * A log group's KMS key is used by CloudWatch Logs itself, as the service principal
+ * logs.<region>.amazonaws.com, never with the caller's identity (the caller needs no KMS grant):
+ * the key policy must allow that principal to generate data keys and decrypt, with the encryption
+ * context aws:logs:arn = the group's ARN. Otherwise, or when the key is not there, CreateLogGroup
+ * and AssociateKmsKey answer AccessDeniedException naming the group.
+ */
+/** Whether the call has CloudWatch Logs use a KMS key: checked whoever calls, the admin too. */
+export const usesGroupKey = (operation: string, input: Record<string, unknown> | undefined) =>
+  (operation === 'CreateLogGroup' || operation === 'AssociateKmsKey') && Boolean(input?.kmsKeyId);
+
+function withGroupKey(model: OperationModel): OperationModel {
+  return async (op) => {
+    const requests = await model(op);
+    const keyId = op.input.kmsKeyId as string | undefined;
+    const name = String(op.input.logGroupName ?? '');
+    if (!keyId || !name) return requests;
+    const group = arn('logs', op.region, op.account, `log-group:${name}`);
+    for (const action of ['kms:GenerateDataKey', 'kms:Decrypt'])
+      requests.push({
+        action,
+        resource: keyArnOf(op.region, op.account, keyId),
+        servicePrincipal: `logs.${op.region}.amazonaws.com`,
+        context: {
+          'kms:EncryptionContext:aws:logs:arn': group,
+          'kms:EncryptionContextKeys': ['aws:logs:arn'],
+        },
+        existing: { kind: 'kms-key', region: op.region, id: keyId },
+        refuse: logsKmsRefusal(group),
+      });
+    return requests;
+  };
+}
+
 export const logs: ServiceModel = {
-  CreateLogGroup: group('logs:CreateLogGroup', requestTags),
+  CreateLogGroup: withGroupKey(group('logs:CreateLogGroup', requestTags)),
   DeleteLogGroup: group('logs:DeleteLogGroup'),
   PutRetentionPolicy: group('logs:PutRetentionPolicy'),
   DeleteRetentionPolicy: group('logs:DeleteRetentionPolicy'),
-  AssociateKmsKey: group('logs:AssociateKmsKey'),
+  AssociateKmsKey: withGroupKey(group('logs:AssociateKmsKey')),
   DisassociateKmsKey: group('logs:DisassociateKmsKey'),
   DescribeLogStreams: group('logs:DescribeLogStreams'),
   FilterLogEvents: group('logs:FilterLogEvents'),

@@ -1,8 +1,10 @@
 import { arn } from '../arns.js';
 import { requestTagContext, tagMap } from '../context-keys.js';
+import { encryptionContext, keyArnOf, keyIdOfCiphertext } from '../kms.js';
 import {
   AUTHORIZED_BY_HANDLER,
   anyResource,
+  type AuthRequest,
   type OperationInput,
   type OperationModel,
   type ServiceModel,
@@ -23,17 +25,27 @@ export const cloudtrail: ServiceModel = {
 };
 
 /**
- * KMS keys by id, ARN or alias (an alias authorizes on the alias name here: resolving it to its key
- * would need a read the product never triggers). Key policies are not evaluated: IAM policies
- * decide, as under the default key policy that delegates to the account.
+ * KMS keys by id, key ARN, alias or alias ARN: resolved to the key, whose key policy takes part
+ * (authorization/kms.ts; it is the root of trust, so an identity grant alone does not do). A key
+ * that does not exist is left to KMS to answer (NotFoundException). Cryptographic operations
+ * carry kms:CallerAccount and their encryption context; a direct call has no kms:ViaService.
  */
-function keyArn(op: OperationInput, id: string): string {
-  if (id.startsWith('arn:')) return id;
-  return arn('kms', op.region, op.account, id.startsWith('alias/') ? id : `key/${id}`);
-}
-
-function key(action: string): OperationModel {
-  return (op) => [{ action, resource: keyArn(op, String(op.input.KeyId ?? '')) }];
+function key(action: string, keyId?: (op: OperationInput) => string | undefined): OperationModel {
+  return (op) => {
+    const id = keyId ? keyId(op) : String(op.input.KeyId ?? '');
+    if (!id) return [{ action, resource: '*' }];
+    return [
+      {
+        action,
+        resource: keyArnOf(op.region, op.account, id),
+        context: {
+          'kms:CallerAccount': op.account,
+          ...encryptionContext(op.input.EncryptionContext as Record<string, string> | undefined),
+        },
+        existing: { kind: 'kms-key', region: op.region, id },
+      },
+    ];
+  };
 }
 
 const KEY_ACTIONS = [
@@ -41,13 +53,21 @@ const KEY_ACTIONS = [
   'Encrypt',
   'GenerateDataKey',
   'GenerateDataKeyWithoutPlaintext',
-  'ReEncryptFrom',
   'GetKeyPolicy',
   'PutKeyPolicy',
   'EnableKeyRotation',
+  'DisableKeyRotation',
   'GetKeyRotationStatus',
   'ScheduleKeyDeletion',
+  'CancelKeyDeletion',
+  'EnableKey',
+  'DisableKey',
   'ListResourceTags',
+  'TagResource',
+  'UntagResource',
+  'ListKeyPolicies',
+  'CreateGrant',
+  'ListGrants',
 ];
 
 const keys: ServiceModel = {};
@@ -55,8 +75,17 @@ for (const op of KEY_ACTIONS) keys[op] = key(`kms:${op}`);
 
 export const kms: ServiceModel = {
   ...keys,
-  /** Decrypt names its key only inside the ciphertext, when at all: authorized on the named key or `*`. */
-  Decrypt: (op) => (op.input.KeyId ? key('kms:Decrypt')(op) : [{ action: 'kms:Decrypt', resource: '*' }]),
+  /** Decrypt names its key in the ciphertext (moto's blob starts with the key id) or in KeyId. */
+  Decrypt: key('kms:Decrypt', (op) =>
+    op.input.KeyId ? String(op.input.KeyId) : keyIdOfCiphertext(op.input.CiphertextBlob),
+  ),
+  /** ReEncrypt is two requests: ReEncryptFrom on the source key, ReEncryptTo on the destination. */
+  ReEncrypt: async (op) => [
+    ...(await key('kms:ReEncryptFrom', (o) =>
+      o.input.SourceKeyId ? String(o.input.SourceKeyId) : keyIdOfCiphertext(o.input.CiphertextBlob),
+    )(op)),
+    ...(await key('kms:ReEncryptTo', (o) => String(o.input.DestinationKeyId ?? ''))(op)),
+  ],
   CreateKey: (op) => [
     { action: 'kms:CreateKey', resource: '*', context: requestTagContext(tagMap(op.input.Tags)) },
   ],
@@ -67,6 +96,6 @@ export const kms: ServiceModel = {
       action: 'kms:CreateAlias',
       resource: arn('kms', op.region, op.account, String(op.input.AliasName ?? '')),
     },
-    { action: 'kms:CreateAlias', resource: keyArn(op, String(op.input.TargetKeyId ?? '')) },
+    ...(key('kms:CreateAlias', (o) => String(o.input.TargetKeyId ?? ''))(op) as AuthRequest[]),
   ],
 };

@@ -1,10 +1,13 @@
+import { DescribeParametersCommand, SSMClient, type ParameterStringFilter } from '@aws-sdk/client-ssm';
 import { arn, documentArn, iamArn, nodeArn, parameterArn } from '../arns.js';
 import { requestTagContext, tagKeysContext, tagMap } from '../context-keys.js';
+import { ssmKmsRefusal, viaService } from '../kms.js';
 import {
   AUTHORIZED_BY_HANDLER,
   anyResource,
   type AuthRequest,
   type OperationInput,
+  type OperationModel,
   type ServiceModel,
 } from '../model.js';
 
@@ -35,6 +38,87 @@ function parameters(action: string) {
       resource: parameterArn(region, account, name),
       existing: { kind: 'ssm', region, resourceType: 'Parameter', id: name },
     }));
+}
+
+/**
+ * Parameter Store encrypts and decrypts SecureString values with the caller's identity: each
+ * SecureString a request decrypts (GetParameter* WithDecryption) or writes (PutParameter) is one
+ * more KMS request, on the parameter's key (default the AWS managed key alias/aws/ssm), with the
+ * encryption context PARAMETER_ARN = the parameter's ARN. Standard parameters are encrypted with
+ * kms:Encrypt, advanced ones under a data key (kms:GenerateDataKey).
+ */
+function parameterKms(
+  op: OperationInput,
+  action: string,
+  name: string,
+  keyId: string | undefined,
+): AuthRequest {
+  return viaService({
+    service: 'ssm',
+    region: op.region,
+    account: op.account,
+    keyId,
+    action,
+    encryptionContext: { PARAMETER_ARN: parameterArn(op.region, op.account, name) },
+    refuse: ssmKmsRefusal,
+  });
+}
+
+interface StoredParameter {
+  Name?: string;
+  Type?: string;
+  KeyId?: string;
+  Tier?: string;
+}
+
+/** A parameter's name without a version or label selector (`name:3`), from a name or an ARN. */
+function bareName(name: string): string {
+  const id = name.startsWith('arn:') ? (/:parameter(\/.*)$/.exec(name)?.[1] ?? name) : name;
+  const bare = id.split(':')[0]!;
+  // An ARN names `a` as parameter/a and `/a/b` as parameter/a/b.
+  return name.startsWith('arn:') && bare.split('/').length === 2 ? bare.slice(1) : bare;
+}
+
+/** The stored parameters that match `filters` (moto, as the emulator), every page. */
+async function storedParameters(
+  op: OperationInput,
+  filters: ParameterStringFilter[],
+): Promise<StoredParameter[]> {
+  const ssmClient = op.ctx.moto(SSMClient, op.region);
+  const found: StoredParameter[] = [];
+  let NextToken: string | undefined;
+  do {
+    const page = await ssmClient.send(
+      new DescribeParametersCommand({ ParameterFilters: filters, NextToken, MaxResults: 50 }),
+    );
+    found.push(...(page.Parameters ?? []));
+    NextToken = page.NextToken;
+  } while (NextToken);
+  return found;
+}
+
+async function secureStringsNamed(op: OperationInput, names: string[]): Promise<StoredParameter[]> {
+  const bare = [...new Set(names.map(bareName))];
+  if (bare.length === 0) return [];
+  const found = await storedParameters(op, [
+    { Key: 'Name', Option: 'Equals', Values: bare },
+    { Key: 'Type', Option: 'Equals', Values: ['SecureString'] },
+  ]);
+  return found;
+}
+
+/** GetParameter / GetParameters / GetParametersByPath, with kms:Decrypt for what they decrypt. */
+function decrypting(
+  read: (op: OperationInput) => AuthRequest[],
+  secureStrings: (op: OperationInput) => Promise<StoredParameter[]>,
+): OperationModel {
+  return async (op) => {
+    const requests = read(op);
+    if (op.input.WithDecryption !== true && op.input.WithDecryption !== 'true') return requests;
+    for (const p of await secureStrings(op))
+      requests.push(parameterKms(op, 'kms:Decrypt', p.Name ?? '', p.KeyId));
+    return requests;
+  };
 }
 
 function document(action: string) {
@@ -120,20 +204,58 @@ function serviceSetting(action: string) {
 
 export const ssm: ServiceModel = {
   // Parameters. A parameter created with Tags also needs ssm:AddTagsToResource on it.
-  GetParameter: parameter('ssm:GetParameter'),
-  GetParameters: parameters('ssm:GetParameters'),
-  GetParametersByPath: parameter('ssm:GetParametersByPath', 'Path'),
+  GetParameter: decrypting(parameter('ssm:GetParameter'), (op) =>
+    secureStringsNamed(op, [String(op.input.Name ?? '')]),
+  ),
+  GetParameters: decrypting(parameters('ssm:GetParameters'), (op) =>
+    secureStringsNamed(op, strings(op.input.Names)),
+  ),
+  // Every SecureString the path holds (at one level, or below it when Recursive), whichever page
+  // the request asks for: an approximation of what AWS decrypts, which is the page it returns.
+  GetParametersByPath: decrypting(parameter('ssm:GetParametersByPath', 'Path'), (op) =>
+    storedParameters(op, [
+      {
+        Key: 'Path',
+        Option: op.input.Recursive === true || op.input.Recursive === 'true' ? 'Recursive' : 'OneLevel',
+        Values: [String(op.input.Path ?? '/')],
+      },
+      { Key: 'Type', Option: 'Equals', Values: ['SecureString'] },
+    ]),
+  ),
   GetParameterHistory: parameter('ssm:GetParameterHistory'),
   DeleteParameter: parameter('ssm:DeleteParameter'),
   DeleteParameters: parameters('ssm:DeleteParameters'),
   LabelParameterVersion: parameter('ssm:LabelParameterVersion'),
   DescribeParameters: anyResource('ssm:DescribeParameters'),
-  PutParameter(op) {
+  async PutParameter(op) {
     const [put] = parameter('ssm:PutParameter')(op);
     const tags = tagMap(op.input.Tags);
     const context = requestTagContext(tags);
     const requests: AuthRequest[] = [{ ...put!, context }];
     if (Object.keys(tags).length) requests.push({ ...put!, action: 'ssm:AddTagsToResource', context });
+    // An overwrite keeps the stored parameter's type, key and tier unless the request changes them.
+    const name = String(op.input.Name ?? '');
+    const type = op.input.Type as string | undefined;
+    let keyId = op.input.KeyId as string | undefined;
+    let tier = op.input.Tier as string | undefined;
+    if (type !== undefined && type !== 'SecureString') return requests;
+    const overwrite = op.input.Overwrite === true || op.input.Overwrite === 'true';
+    // Without Type, a new parameter is a String (and an existing one without Overwrite is refused).
+    if (type === undefined && !overwrite) return requests;
+    if (type === undefined || (overwrite && (!keyId || !tier))) {
+      const [stored] = await storedParameters(op, [
+        { Key: 'Name', Option: 'Equals', Values: [bareName(name)] },
+      ]);
+      if ((type ?? stored?.Type) !== 'SecureString') return requests;
+      if (overwrite) {
+        keyId ??= stored?.KeyId;
+        tier ??= stored?.Tier;
+      }
+    }
+    const advanced =
+      tier === 'Advanced' ||
+      (tier === 'Intelligent-Tiering' && Buffer.byteLength(String(op.input.Value ?? '')) > 4096);
+    requests.push(parameterKms(op, advanced ? 'kms:GenerateDataKey' : 'kms:Encrypt', name, keyId));
     return requests;
   },
 
