@@ -174,6 +174,8 @@ describe('emulator: Run Command executes AWS-RunShellScript for real', () => {
     expect(allowed).toMatchObject({
       Status: 'Success',
       StandardOutputContent: 's3cr3t value\n"/lab/secret"\n',
+      // A current CLI on Amazon Linux prints nothing else (no SDK notice about this Node.js).
+      StandardErrorContent: '',
     });
 
     const missing = await runScript(ssm, node, ['aws ssm get-parameter --name /lab/nothing-here']);
