@@ -24,7 +24,12 @@ describe('create-workshop-user while IAM propagates the new user', () => {
       new GetLoginProfileCommand({ UserName: out.userName }),
     );
     expect(LoginProfile?.UserName).toBe(out.userName);
-    expect(out.attachedPolicies).toHaveLength(4);
+    // The lab's own policy and IAMUserChangePassword only: the seed's CloudWatchLogsReadOnlyAccess and
+    // AWSCloudTrail_ReadOnlyAccess are no longer attached (every student's transcripts, all account activity).
+    expect(out.attachedPolicies).toEqual([
+      `arn:aws:iam::${out.userArn.split(':')[4]}:policy/SSMDevAccess-propagation`,
+      'arn:aws:iam::aws:policy/IAMUserChangePassword',
+    ]);
     const { byOperation, injected } = emulator().faults.snapshot();
     const requests = (op: string) => byOperation[op]?.requests ?? 0;
     expect(injected.iamPropagation).toBeGreaterThan(0);
@@ -39,6 +44,8 @@ describe('create-workshop-user while IAM propagates the new user', () => {
       // Each refused CreateLoginProfile is re-sent once; the attachments come after the user is visible.
       createLoginProfile: requests('iam:CreateLoginProfile'),
       attachUserPolicy: requests('iam:AttachUserPolicy'),
+      // A new user holds none of the superseded policies: nothing to detach.
+      detachUserPolicy: requests('iam:DetachUserPolicy'),
     }).toEqual({
       createUser: 1,
       getUser: 1,
@@ -47,7 +54,8 @@ describe('create-workshop-user while IAM propagates the new user', () => {
       createPolicy: 1,
       secretWrites: 1,
       createLoginProfile: injected.iamPropagation + 1,
-      attachUserPolicy: 4,
+      attachUserPolicy: 2,
+      detachUserPolicy: 0,
     });
   });
 });
