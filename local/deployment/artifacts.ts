@@ -114,25 +114,42 @@ export interface Template {
   [key: string]: unknown;
 }
 
-/** Synthesizes the CDK app (cdk-nag included) unless the template of these sources is there. */
-export async function ensureTemplate(): Promise<Template> {
+/**
+ * Synthesizes the CDK app (cdk-nag included) unless the template of these sources is there.
+ * `context` holds deployment settings as `cdk deploy -c name=value` gives them (infra/create-app.ts
+ * DEPLOY_CONTEXT); each set of settings has a template of its own.
+ */
+export async function ensureTemplate(context: Record<string, string> = {}): Promise<Template> {
   await ensureBundles();
-  const hash = digest(templateInputs());
-  if (!upToDate(TEMPLATE_FILE, hash)) {
-    await withLock(TEMPLATE_FILE, 300_000, async () => {
-      if (upToDate(TEMPLATE_FILE, hash)) return;
+  const settings = JSON.stringify(Object.entries(context).sort());
+  const hash = createHash('sha256').update(digest(templateInputs())).update(settings).digest('hex');
+  const file =
+    Object.keys(context).length === 0
+      ? TEMPLATE_FILE
+      : TEMPLATE_FILE.replace(
+          /\.json$/,
+          `-${createHash('sha256').update(settings).digest('hex').slice(0, 12)}.json`,
+        );
+  if (!upToDate(file, hash)) {
+    await withLock(file, 300_000, async () => {
+      if (upToDate(file, hash)) return;
       const { createApp } = await import('../../infra/create-app.js');
       const outdir = join(DIST, `cdk.out.${randomUUID()}`);
       try {
-        const { app, stack } = createApp({ outdir, bundleDir: BUNDLE_DIR, stackName: LOCAL_STACK_NAME });
+        const { app, stack } = createApp({
+          outdir,
+          bundleDir: BUNDLE_DIR,
+          stackName: LOCAL_STACK_NAME,
+          context,
+        });
         const assembly = app.synth();
         const template = assembly.getStackByName(stack.stackName).template as unknown;
-        writeFileSync(TEMPLATE_FILE, JSON.stringify(template));
-        writeFileSync(stamp(TEMPLATE_FILE), hash);
+        writeFileSync(file, JSON.stringify(template));
+        writeFileSync(stamp(file), hash);
       } finally {
         rmSync(outdir, { recursive: true, force: true });
       }
     });
   }
-  return JSON.parse(readFileSync(TEMPLATE_FILE, 'utf8')) as Template;
+  return JSON.parse(readFileSync(file, 'utf8')) as Template;
 }

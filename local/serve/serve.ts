@@ -16,6 +16,11 @@ export interface ServeOptions {
   port?: number;
   /** Runs a workflow to its end: the local runner (`openTarget(...).run`) or a stand-in in tests. */
   run: LocalRun;
+  /**
+   * The registry the API reads and writes. The deployed functions write the local deployment's
+   * table (LOCAL_REGISTRY_TABLE, what their template environment names), so a `serve` running
+   * the real workflows keeps the default; a test with stand-in workflows may use its own.
+   */
   tableName?: string;
   maxConcurrent?: number;
   log?: (line: string) => void;

@@ -16,6 +16,8 @@ import { SHARED_NAMES } from '../../../functions/shared/names.js';
 import { toTagRecord } from '../../../functions/shared/tags.js';
 import { tagContextEntries, targetArn } from '../../../functions/verify-lab/access-matrix.js';
 import type { LabReport } from '../../../functions/verify-lab/task.js';
+import { ensureTemplate } from '../../../local/deployment/artifacts.js';
+import { startLambdaService, type LambdaService } from '../../../local/runner/lambda-service.js';
 import { runLocally } from '../../../local/runner/runner.js';
 import { startServing, type Serving } from '../../../local/serve/serve.js';
 import { ACCOUNT_ID } from '../../../local/emulator/index.js';
@@ -29,21 +31,28 @@ import { TEST_REGION, SHORT_DELAYS, useEmulator } from '../../helpers/emulator.j
  */
 
 const TIME_SCALE = 0.05;
-useEmulator({ time: { scale: TIME_SCALE, ...SHORT_DELAYS } });
+const emulator = useEmulator({ time: { scale: TIME_SCALE, ...SHORT_DELAYS } });
 jest.setTimeout(600_000);
 
 let serving: Serving;
+let deployment: LambdaService;
 beforeAll(async () => {
-  process.env.REVERT_SHARED_ON_LAST_RELEASE = 'true';
+  // Deployed with the last release reverting the shared settings (`-c revertSharedOnLastRelease=true`).
+  deployment = await startLambdaService({
+    endpoint: emulator().url,
+    region: TEST_REGION,
+    template: await ensureTemplate({ revertSharedOnLastRelease: 'true' }),
+  });
   serving = await startServing({
     port: 0,
-    tableName: 'serve-it',
-    run: (name, input, executionName) => runLocally(name, { input, executionName, timeScale: TIME_SCALE }),
+    run: (name, input, executionName) =>
+      runLocally(name, { input, executionName, timeScale: TIME_SCALE, lambdaService: deployment }),
   });
 });
 afterAll(async () => {
   await serving?.starter.idle();
   await serving?.stop();
+  await deployment?.stop();
 });
 
 async function api(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
