@@ -118,9 +118,13 @@ describe('provision and teardown under transient and permanent faults', () => {
     expect(stats.injected.serverErrorAfterEffect).toBeGreaterThanOrEqual(labs.length);
     expect(stats.surfacedByOperation).toEqual({ 'ssm:SendCommand': stats.injected.serverErrorAfterEffect });
     const { Commands = [] } = await labClients().ssm.send(new ListCommandsCommand({}));
-    expect(
-      labs.map((labId) => Commands.filter((cmd) => cmd.Comment?.includes(`session-lab ${labId}:`)).length),
-    ).toEqual(labs.map(() => 1));
+    const commandsOf = (labId: string) =>
+      Commands.filter((cmd) => cmd.Comment?.includes(`session-lab ${labId}:`)).length;
+    // The expired lab's registration fails at once; a re-run that finds it Failed sends it again by
+    // design (register-agents' unit tests), so how often depends on when the re-run comes.
+    const once = labs.filter((labId) => labId !== 'res-expired');
+    expect(once.map(commandsOf)).toEqual(once.map(() => 1));
+    expect(commandsOf('res-expired')).toBeGreaterThanOrEqual(1);
   }, 300_000);
 
   it('tears every lab down, healthy or broken, under the same faults, leaving nothing', async () => {
