@@ -245,6 +245,10 @@ describe('the authorization table', () => {
     expect(pairs(await requests('states:StartExecution', { stateMachineArn: machine }))).toEqual([
       `states:StartExecution ${machine}`,
     ]);
+    // A bucket ARN has no Region or account: s3:ResourceAccount names the owner (the grants require it).
+    const bucket = await requests('s3:GetEncryptionConfiguration', { Bucket: 'lab-logs' });
+    expect(pairs(bucket)).toEqual(['s3:GetEncryptionConfiguration arn:aws:s3:::lab-logs']);
+    expect(bucket[0]!.context).toEqual({ 's3:ResourceAccount': ACCOUNT });
   });
 
   it('knows which IAM calls change whose policies', () => {

@@ -5,7 +5,7 @@ import { iam } from './iam.js';
 import { logs } from './logs.js';
 import { secretsmanager } from './secretsmanager.js';
 import { ec2messages, ssm, ssmmessages } from './ssm.js';
-import { cloudtrail, kms, sts } from './other.js';
+import { cloudtrail, kms, s3, sts } from './other.js';
 
 /**
  * Every operation the emulator can authorize, by the request's SigV4 signing name (which is the
@@ -26,6 +26,7 @@ export const OPERATIONS = {
   sts,
   cloudtrail,
   kms,
+  s3,
 };
 
 /** The IAM prefix of each signing name: the same for every service modelled. */

@@ -10,7 +10,7 @@ import {
   type ServiceModel,
 } from '../model.js';
 
-/** STS, CloudTrail and KMS. */
+/** STS, CloudTrail, KMS and S3. */
 
 export const sts: ServiceModel = {
   /** Needs no permission: any valid credentials may ask who they are. */
@@ -18,6 +18,28 @@ export const sts: ServiceModel = {
   /** role-credentials.ts checks the caller's identity policy and the role's trust policy. */
   AssumeRole: AUTHORIZED_BY_HANDLER,
 };
+
+/**
+ * S3, as far as session-lab uses it: the bucket encryption check (GetBucketEncryption, IAM action
+ * s3:GetEncryptionConfiguration), which validate-lab-input's role is granted and the agent makes
+ * before a session logs to a bucket (sessions.ts builds its request here). S3 is a REST protocol
+ * the emulator does not parse, so this entry is keyed by IAM action, not operation name, and a
+ * signed S3 request from a caller other than the admin is still refused as unmodelled
+ * (enforce.ts refuseUnparsed). s3:ResourceAccount is the bucket owner's account: moto holds one
+ * account, so every bucket is the caller's account's.
+ */
+export const s3: ServiceModel = {
+  GetEncryptionConfiguration: (op) => [bucketEncryptionCheck(String(op.input.Bucket ?? ''), op.account)],
+};
+
+/** s3:GetEncryptionConfiguration on a bucket of `account` (also the agent's check, sessions.ts). */
+export function bucketEncryptionCheck(bucket: string, account: string): AuthRequest {
+  return {
+    action: 's3:GetEncryptionConfiguration',
+    resource: `arn:aws:s3:::${bucket}`,
+    context: { 's3:ResourceAccount': account },
+  };
+}
 
 export const cloudtrail: ServiceModel = {
   LookupEvents: anyResource('cloudtrail:LookupEvents'),
