@@ -9,6 +9,7 @@ import {
 import { IAMClient, ListUserTagsCommand } from '@aws-sdk/client-iam';
 import { GetDocumentCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { authorizeRequests } from '../authorization/evaluate.js';
+import { bucketEncryptionCheck } from '../authorization/operations/other.js';
 import type { ControlHandler, EmulatorContext, OperationHandler } from '../context.js';
 import { AwsError, type AwsCall } from '../protocol.js';
 import { callerOf, type Caller } from './caller.js';
@@ -287,7 +288,8 @@ const GROUP_NOT_VALIDATED =
 
 /**
  * The agent's bucket encryption check (GetBucketEncryption with the node's credentials):
- * s3:GetEncryptionConfiguration authorized for the node like any request, then the bucket's
+ * s3:GetEncryptionConfiguration authorized for the node like any request (with s3:ResourceAccount,
+ * which the nodes' grant requires: operations/other.ts), then the bucket's
  * setting read from moto. Undefined when encrypted, else why not.
  */
 async function bucketEncryptionProblem(
@@ -299,9 +301,10 @@ async function bucketEncryptionProblem(
   const unable = (why: string) =>
     `Couldn't start the session because we are unable to validate encryption on Amazon S3 bucket. Error: ${why}`;
   if (!session) return unable('NoCredentialProviders: no valid providers in chain');
+  const caller = nodeCaller(ctx, session);
   try {
-    await authorizeRequests(ctx, { protocol: 'query', service: 's3', region }, nodeCaller(ctx, session), [
-      { action: 's3:GetEncryptionConfiguration', resource: `arn:aws:s3:::${bucket}` },
+    await authorizeRequests(ctx, { protocol: 'query', service: 's3', region }, caller, [
+      bucketEncryptionCheck(bucket, caller.accountId),
     ]);
   } catch (err) {
     if (err instanceof AwsError) return unable(`${err.code}: ${err.message}`);

@@ -1,6 +1,7 @@
 import { GetLogEventsCommand, DescribeLogStreamsCommand } from '@aws-sdk/client-cloudwatch-logs';
 import { RunInstancesCommand } from '@aws-sdk/client-ec2';
 import { AttachRolePolicyCommand, CreateRoleCommand } from '@aws-sdk/client-iam';
+import { CreateBucketCommand, PutBucketEncryptionCommand } from '@aws-sdk/client-s3';
 import {
   CreateDocumentCommand,
   DescribeInstanceInformationCommand,
@@ -293,6 +294,33 @@ describe('lab hosts with their own role sessions', () => {
       await clients.ssm.send(new ResetServiceSettingCommand({ SettingId: DHMC_SETTING }));
     }
     expect(await describe(onPremHosts)).toEqual([]);
+  });
+
+  it("checks an s3BucketName bucket's encryption as the node, under the grant limited to the account's buckets", async () => {
+    // Created as the admin (S3 requests reach moto unparsed), encrypted like any new bucket on AWS.
+    const Bucket = 'session-lab-hosts-transcripts';
+    await clients.s3.send(new CreateBucketCommand({ Bucket }));
+    await clients.s3.send(
+      new PutBucketEncryptionCommand({
+        Bucket,
+        ServerSideEncryptionConfiguration: {
+          Rules: [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
+        },
+      }),
+    );
+    const withBucket = labConfigSchema.parse({
+      labId: 'hosts',
+      runId: 'provision-hosts-bucket',
+      s3BucketName: Bucket,
+    });
+    await retrying(() => configureSessionLogging({ lab: withBucket }, clients));
+    // s3EncryptionEnabled: the agent's GetBucketEncryption as SSMLabRole must be allowed, and the
+    // grant holds only with s3:ResourceAccount the account, which the request carries.
+    const { SessionId } = await clients.ssm.send(new StartSessionCommand({ Target: target.DevEC2Instance }));
+    const session = await sessionOf(SessionId!);
+    expect(session?.Details ?? '').not.toContain('unable to validate encryption');
+    expect(session?.Status).toBe('Connected');
+    await clients.ssm.send(new TerminateSessionCommand({ SessionId }));
   });
 
   // Last: it leaves the account's preferences on its encrypted group.
