@@ -517,6 +517,7 @@ export const PERMISSIONS: Record<LabFunctionName, Grant[]> = {
         'ssm:UpdateDocumentDefaultVersion',
         'ssm:DescribeDocument',
         'ssm:GetDocument',
+        'ssm:ListDocumentVersions',
         'ssm:AddTagsToResource',
       ],
       resources: [PREFERENCES_DOCUMENT],

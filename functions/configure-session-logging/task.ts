@@ -9,8 +9,8 @@ import {
 } from '@aws-sdk/client-cloudwatch-logs';
 import {
   CreateDocumentCommand,
-  DescribeDocumentCommand,
   GetDocumentCommand,
+  paginateListDocumentVersions,
   UpdateDocumentCommand,
   UpdateDocumentDefaultVersionCommand,
   type SSMClient,
@@ -219,14 +219,35 @@ async function ensurePreferences(ssm: SSMClient, desired: PreferencesDocument): 
     latest = updated.DocumentDescription?.LatestVersion ?? updated.DocumentDescription?.DocumentVersion;
   } catch (err) {
     if (!isErrorNamed(err, 'DuplicateDocumentContent')) throw err;
-    // The latest version already holds these preferences, yet the default does not (checked
-    // above): a previous run stopped between the update and the default switch. Finish it.
-    const described = await ssm.send(new DescribeDocumentCommand({ Name: DOCUMENT }));
-    latest = described.Document?.LatestVersion;
+    // A version already holds these preferences, yet the default does not (checked above): a
+    // previous run stopped between the update and the default switch, or the preferences go back
+    // to ones an earlier version holds (lab A, then B, then A again). Make that version the default.
+    latest = await versionHolding(ssm, desired);
+    if (!latest)
+      throw new LabStateMismatch(`${DOCUMENT}: SSM says a version holds these preferences, none does`);
   }
   if (latest && latest !== current?.version) {
     await ssm.send(new UpdateDocumentDefaultVersionCommand({ Name: DOCUMENT, DocumentVersion: latest }));
   }
+}
+
+/** The newest version of the preferences document whose content is `desired`. */
+async function versionHolding(ssm: SSMClient, desired: PreferencesDocument): Promise<string | undefined> {
+  const versions: string[] = [];
+  for await (const page of paginateListDocumentVersions({ client: ssm }, { Name: DOCUMENT }))
+    for (const version of page.DocumentVersions ?? [])
+      if (version.DocumentVersion) versions.push(version.DocumentVersion);
+  for (const version of versions.sort((a, b) => Number(b) - Number(a))) {
+    const doc = await ssm.send(new GetDocumentCommand({ Name: DOCUMENT, DocumentVersion: version }));
+    let content: unknown;
+    try {
+      content = JSON.parse(doc.Content ?? '');
+    } catch {
+      continue;
+    }
+    if (isDeepStrictEqual(content, desired)) return version;
+  }
+  return undefined;
 }
 
 /** Reads the default version back, as the console and sessions do, and returns its number. */

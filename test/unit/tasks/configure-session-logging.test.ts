@@ -10,6 +10,7 @@ import {
   CreateDocumentCommand,
   DescribeDocumentCommand,
   GetDocumentCommand,
+  ListDocumentVersionsCommand,
   SSMClient,
   UpdateDocumentCommand,
   UpdateDocumentDefaultVersionCommand,
@@ -50,15 +51,19 @@ function fakeDocumentStore(initial?: { versions: string[]; defaultVersion: numbe
     defaultVersion: initial?.defaultVersion ?? 0,
     type: initial?.type ?? 'Session',
   };
-  ssm.on(GetDocumentCommand).callsFake(() => {
+  ssm.on(GetDocumentCommand).callsFake((input: { DocumentVersion?: string }) => {
     if (state.versions.length === 0) throw awsError('InvalidDocument');
+    const version = input.DocumentVersion ? Number(input.DocumentVersion) : state.defaultVersion;
     return {
       Name: 'SSM-SessionManagerRunShell',
-      DocumentVersion: String(state.defaultVersion),
+      DocumentVersion: String(version),
       DocumentType: state.type,
-      Content: state.versions[state.defaultVersion - 1],
+      Content: state.versions[version - 1],
     };
   });
+  ssm.on(ListDocumentVersionsCommand).callsFake(() => ({
+    DocumentVersions: state.versions.map((_, i) => ({ DocumentVersion: String(i + 1) })),
+  }));
   ssm.on(CreateDocumentCommand).callsFake((input: { Content: string }) => {
     if (state.versions.length > 0) throw awsError('DocumentAlreadyExists');
     state.versions.push(input.Content);
@@ -67,7 +72,8 @@ function fakeDocumentStore(initial?: { versions: string[]; defaultVersion: numbe
   });
   ssm.on(UpdateDocumentCommand).callsFake((input: { Content: string }) => {
     if (state.versions.length === 0) throw awsError('InvalidDocument');
-    if (state.versions.at(-1) === input.Content) throw awsError('DuplicateDocumentContent');
+    // Refused when any version already holds the content (moto does so; AWS says "matches another").
+    if (state.versions.includes(input.Content)) throw awsError('DuplicateDocumentContent');
     state.versions.push(input.Content);
     const latest = String(state.versions.length);
     return { DocumentDescription: { DocumentVersion: latest, LatestVersion: latest } };
@@ -417,6 +423,15 @@ describe('configureSessionLogging', () => {
     expect(store.versions).toHaveLength(2);
     expect(store.defaultVersion).toBe(2);
     expect(out.documentVersion).toBe('2');
+  });
+
+  it('goes back to preferences an earlier version holds by making that version the default', async () => {
+    fakeLogGroups();
+    const desired = JSON.stringify(sessionPreferences(testLab()), null, 2);
+    const store = fakeDocumentStore({ versions: [desired, '{"other":"lab"}'], defaultVersion: 2 });
+    const out = await configureSessionLogging({ lab: testLab() }, testClients());
+    expect(store.versions).toHaveLength(2);
+    expect([store.defaultVersion, out.documentVersion]).toEqual([1, '1']);
   });
 
   it('rewrites a YAML or unreadable default version as JSON', async () => {
