@@ -32,6 +32,9 @@ export const LAB_ROLE_ARNS = {
   serviceRole: iamArn('role/SSMServiceRole'),
   instanceProfile: iamArn('instance-profile/SSMLabProfile'),
 } as const;
+/** Each lab's bootstrap host identity, SessionLabBootstrap-<labId> (shared/bootstrap-role.ts). */
+const BOOTSTRAP_ROLES = iamArn('role/SessionLabBootstrap-*');
+const BOOTSTRAP_PROFILES = iamArn('instance-profile/SessionLabBootstrap-*');
 const WORKSHOP_USERS = iamArn('user/MyWorkshopUser-*');
 const WORKSHOP_POLICIES = iamArn('policy/SSMDevAccess-*');
 const LAB_PARAMETERS = ssmArn('parameter/session-lab/*');
@@ -103,6 +106,10 @@ export const WILDCARD_PATTERN_REASONS: Record<string, string> = {
   [WORKSHOP_USERS]:
     'one workshop user per lab, named MyWorkshopUser-<labId>; the lab id is known only at run time',
   [WORKSHOP_POLICIES]: 'one SSMDevAccess-<labId> policy per lab; the lab id is known only at run time',
+  [BOOTSTRAP_ROLES]:
+    'one bootstrap role per lab, named SessionLabBootstrap-<labId>; the lab id is known only at run time',
+  [BOOTSTRAP_PROFILES]:
+    'one bootstrap instance profile per lab, named SessionLabBootstrap-<labId>; the lab id is known only at run time',
   [LAB_PARAMETERS]: "the lab's SecureString parameters live under /session-lab/<labId>/; only that tree",
   [ACTIVATIONS]:
     'activation ids are assigned by CreateActivation; tagging is limited to the session-lab tag (condition)',
@@ -160,6 +167,9 @@ export const WILDCARD_ONLY_ACTIONS: Record<string, string> = {
 };
 
 // ---------------------------------------------------------------- shared grant sets
+/** shared/names.ts SUPERSEDED_POLICY_NAMES: what converging a shared role detaches. */
+const SUPERSEDED_ROLE_POLICIES = ['service-role/AmazonEC2RoleforSSM', 'CloudWatchAgentServerPolicy'];
+
 const ssmRoleGrants = (roleArn: string, policies: string[]): Grant[] => [
   {
     why: 'converge the shared role: create, read back, rewrite a differing trust policy, tag',
@@ -173,17 +183,19 @@ const ssmRoleGrants = (roleArn: string, policies: string[]): Grant[] => [
     resources: [roleArn],
   },
   {
-    why: 'attach exactly the managed policies the lab needs; detach superseded ones (AmazonEC2RoleforSSM)',
+    why: 'attach exactly the managed policies the lab needs; detach superseded ones (AmazonEC2RoleforSSM, CloudWatchAgentServerPolicy)',
     actions: ['iam:AttachRolePolicy', 'iam:DetachRolePolicy'],
     resources: [roleArn],
     conditions: {
       ArnEquals: {
-        'iam:PolicyARN': [
-          ...policies.map(MANAGED_POLICY),
-          MANAGED_POLICY('service-role/AmazonEC2RoleforSSM'),
-        ],
+        'iam:PolicyARN': [...policies, ...SUPERSEDED_ROLE_POLICIES].map(MANAGED_POLICY),
       },
     },
+  },
+  {
+    why: 'put and read back the host guard (shared/host-guard.ts), an inline explicit deny',
+    actions: ['iam:GetRolePolicy', 'iam:PutRolePolicy'],
+    resources: [roleArn],
   },
 ];
 
@@ -218,10 +230,7 @@ export const PERMISSIONS: Record<LabFunctionName, Grant[]> = {
   ],
 
   'create-instance-role': [
-    ...ssmRoleGrants(LAB_ROLE_ARNS.instanceRole, [
-      'AmazonSSMManagedInstanceCore',
-      'CloudWatchAgentServerPolicy',
-    ]),
+    ...ssmRoleGrants(LAB_ROLE_ARNS.instanceRole, ['AmazonSSMManagedInstanceCore']),
     {
       why: 'converge SSMLabProfile and put SSMLabRole in it',
       actions: [
@@ -246,10 +255,7 @@ export const PERMISSIONS: Record<LabFunctionName, Grant[]> = {
   ],
 
   'create-service-role': [
-    ...ssmRoleGrants(LAB_ROLE_ARNS.serviceRole, [
-      'AmazonSSMManagedInstanceCore',
-      'CloudWatchAgentServerPolicy',
-    ]),
+    ...ssmRoleGrants(LAB_ROLE_ARNS.serviceRole, ['AmazonSSMManagedInstanceCore']),
     registry(
       'mark the shared role ready for the holding (first holder), or read that mark (the other labs)',
       'GetItem',
@@ -400,6 +406,45 @@ export const PERMISSIONS: Record<LabFunctionName, Grant[]> = {
       why: 'the EC2 hosts get SSMLabProfile, whose role is passed to EC2 (facts sheet 7.1)',
       actions: ['iam:PassRole'],
       resources: [LAB_ROLE_ARNS.instanceRole],
+      conditions: passedTo('ec2.amazonaws.com'),
+    },
+    {
+      why: 'converge the bootstrap host’s own role (shared/bootstrap-role.ts): create tagged, read back, its guard',
+      actions: [
+        'iam:CreateRole',
+        'iam:GetRole',
+        'iam:TagRole',
+        'iam:UpdateAssumeRolePolicy',
+        'iam:ListAttachedRolePolicies',
+        'iam:GetRolePolicy',
+        'iam:PutRolePolicy',
+      ],
+      resources: [BOOTSTRAP_ROLES],
+    },
+    {
+      why: 'the bootstrap role holds AmazonSSMManagedInstanceCore only (to be a managed node)',
+      actions: ['iam:AttachRolePolicy', 'iam:DetachRolePolicy'],
+      resources: [BOOTSTRAP_ROLES],
+      conditions: {
+        ArnEquals: {
+          'iam:PolicyARN': ['AmazonSSMManagedInstanceCore', ...SUPERSEDED_ROLE_POLICIES].map(MANAGED_POLICY),
+        },
+      },
+    },
+    {
+      why: 'the bootstrap host’s own instance profile, holding its role',
+      actions: [
+        'iam:CreateInstanceProfile',
+        'iam:GetInstanceProfile',
+        'iam:TagInstanceProfile',
+        'iam:AddRoleToInstanceProfile',
+      ],
+      resources: [BOOTSTRAP_PROFILES],
+    },
+    {
+      why: 'the bootstrap host gets its own profile, whose role is passed to EC2',
+      actions: ['iam:PassRole'],
+      resources: [BOOTSTRAP_ROLES],
       conditions: passedTo('ec2.amazonaws.com'),
     },
     {
@@ -692,6 +737,22 @@ export const PERMISSIONS: Record<LabFunctionName, Grant[]> = {
       conditions: TAGGED_BY_LAB,
     },
     labParameters('delete the private key parameter', 'ssm:DeleteParameter', 'ssm:GetParametersByPath'),
+    {
+      why: 'remove the bootstrap host’s own instance profile (shared/bootstrap-role.ts)',
+      actions: ['iam:GetInstanceProfile', 'iam:RemoveRoleFromInstanceProfile', 'iam:DeleteInstanceProfile'],
+      resources: [BOOTSTRAP_PROFILES],
+    },
+    {
+      why: 'remove the bootstrap host’s own role: its policies, then the role',
+      actions: [
+        'iam:ListRolePolicies',
+        'iam:DeleteRolePolicy',
+        'iam:ListAttachedRolePolicies',
+        'iam:DetachRolePolicy',
+        'iam:DeleteRole',
+      ],
+      resources: [BOOTSTRAP_ROLES],
+    },
   ],
 
   'acquire-shared-resources': [

@@ -9,13 +9,14 @@ import { clientPartition } from '../shared/account.js';
 import type { LabClients } from '../shared/clients.js';
 import { IamNotPropagatedYet, LabStateMismatch, isErrorNamed } from '../shared/errors.js';
 import {
+  EC2_TRUST_POLICY,
   ensureRole,
   parsePolicyDocument,
   samePolicy,
   verifyRole,
-  type PolicyDocument,
   type RoleSpec,
 } from '../shared/iam-roles.js';
+import { HOST_GUARD_POLICY_NAME, hostGuardPolicy } from '../shared/host-guard.js';
 import { SHARED_NAMES, managedPolicies } from '../shared/names.js';
 import type { LabRegistry } from '../shared/registry.js';
 import { sharedRoleMarks } from '../shared/ready-marks.js';
@@ -32,22 +33,20 @@ export interface CreateInstanceRoleOutput {
 }
 
 /** The trust policy of the EC2 instance role (facts sheet 1.2). */
-export const EC2_TRUST_POLICY: PolicyDocument = {
-  Version: '2012-10-17',
-  Statement: [{ Effect: 'Allow', Principal: { Service: 'ec2.amazonaws.com' }, Action: 'sts:AssumeRole' }],
-};
+export { EC2_TRUST_POLICY };
 
 /**
  * SSMLabRole: the seed's AmazonEC2RoleforSSM replaced by AmazonSSMManagedInstanceCore (facts sheet
- * 1.6), in the partition of the lab's Region.
+ * 1.6), in the partition of the lab's Region, under the host guard (shared/host-guard.ts): a student
+ * with root on a Dev EC2 host holds this role.
  */
 export function instanceRoleSpec(partition: string): RoleSpec {
   return {
     roleName: SHARED_NAMES.instanceRole,
-    description:
-      'session-lab: lets the lab EC2 instances and the bootstrap host be managed by Systems Manager',
+    description: 'session-lab: lets the lab EC2 instances be managed by Systems Manager',
     tags: sharedTags(),
     managedPolicies: [managedPolicies(partition).ssmCore],
+    inlinePolicies: { [HOST_GUARD_POLICY_NAME]: hostGuardPolicy(partition) },
     trustPolicy: () => EC2_TRUST_POLICY,
   };
 }

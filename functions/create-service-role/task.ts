@@ -10,7 +10,8 @@ import {
   type PolicyDocument,
   type RoleSpec,
 } from '../shared/iam-roles.js';
-import { SHARED_NAMES, managedPolicies, partitionOf } from '../shared/names.js';
+import { HOST_GUARD_POLICY_NAME, hostGuardPolicy } from '../shared/host-guard.js';
+import { SHARED_NAMES, isSupersededPolicy, managedPolicies, partitionOf } from '../shared/names.js';
 import type { LabRegistry } from '../shared/registry.js';
 import { sharedRoleMarks } from '../shared/ready-marks.js';
 import { singletonTaskInputSchema, useOrConverge } from '../shared/shared-resources.js';
@@ -71,7 +72,9 @@ export function serviceTrustPolicy(
 /**
  * Seed task 1 (steps 7-12), shared by every lab: SSMServiceRole, the role hybrid nodes registered
  * with an activation assume, trusted by ssm.amazonaws.com from this account only, with
- * AmazonSSMManagedInstanceCore and CloudWatchAgentServerPolicy. The shared roles' first holder
+ * AmazonSSMManagedInstanceCore under the host guard (shared/host-guard.ts: no lab parameter, no
+ * secret, no logs but the session logging; CloudWatchAgentServerPolicy, which the seed attached, is
+ * detached from a role of an earlier release). The shared roles' first holder
  * converges it (an existing role with another trust policy too), then reads attachments and trust
  * back as the seed's steps 11-12 do; the other labs check it is complete (`useOrConverge`).
  */
@@ -89,7 +92,8 @@ export async function createServiceRole(
       const complete =
         found &&
         samePolicy(found.trustPolicy, spec.trustPolicy(found.trustPolicy)) &&
-        spec.managedPolicies.every((arn) => found.attached.includes(arn));
+        spec.managedPolicies.every((arn) => found.attached.includes(arn)) &&
+        !found.attached.some(isSupersededPolicy);
       return complete ? output(found.role) : undefined;
     },
     async () => {
@@ -112,7 +116,8 @@ async function serviceRoleSpec(clients: Pick<LabClients, 'sts'>): Promise<RoleSp
     roleName: SHARED_NAMES.serviceRole,
     description: 'session-lab: assumed by the lab hybrid (mi-) nodes registered with an SSM activation',
     tags: sharedTags(),
-    managedPolicies: [policies.ssmCore, policies.cloudWatchAgent],
+    managedPolicies: [policies.ssmCore],
+    inlinePolicies: { [HOST_GUARD_POLICY_NAME]: hostGuardPolicy(partitionOf(region)) },
     trustPolicy: (current) => serviceTrustPolicy(current, account, region),
   };
 }

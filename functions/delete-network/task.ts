@@ -10,6 +10,7 @@ import {
 } from '@aws-sdk/client-ec2';
 import { paginateGetParametersByPath } from '@aws-sdk/client-ssm';
 import { z } from 'zod';
+import { deleteBootstrapProfile } from '../shared/bootstrap-role.js';
 import type { LabClients } from '../shared/clients.js';
 import { NotReadyYet, ignoreErrors, isErrorNamed } from '../shared/errors.js';
 import { labIdSchema, labNames } from '../shared/names.js';
@@ -23,20 +24,23 @@ export interface Output {
   deletedSecurityGroups: string[];
   deletedKeyPairs: string[];
   deletedParameters: string[];
+  /** The bootstrap host's role and instance profile (`role/<name>`, `instance-profile/<name>`). */
+  deletedBootstrapIdentity: string[];
 }
 
-type Clients = Pick<LabClients, 'ec2' | 'ssm'>;
+type Clients = Pick<LabClients, 'ec2' | 'ssm' | 'iam'>;
 
 /**
  * Teardown step 5, after the instances are terminated: the key pair (by name and by tag) with its
- * private-key parameter, then the lab's security groups (by tag). Rules that reference the other
+ * private-key parameter, the bootstrap host's own role and instance profile (by name), then the lab's security groups (by tag). Rules that reference the other
  * lab group are revoked first, since a referenced group cannot be deleted; DependencyViolation
  * while terminated instances' network interfaces linger is NotReadyYet (facts sheet 7.3-7.4),
  * retried by the state machine. Everything already gone counts as deleted.
  */
-export async function deleteNetwork({ labId }: Input, { ec2, ssm }: Clients): Promise<Output> {
+export async function deleteNetwork({ labId }: Input, { ec2, ssm, iam }: Clients): Promise<Output> {
   const deletedKeyPairs = await deleteKeyPairs(ec2, labId);
   const deletedParameters = await deleteKeyParameters(ssm, labId);
+  const deletedBootstrapIdentity = await deleteBootstrapProfile(iam, labId);
 
   const groups = await labSecurityGroups(ec2, labId);
   const groupIds = new Set(groups.map((g) => g.GroupId!));
@@ -70,7 +74,7 @@ export async function deleteNetwork({ labId }: Input, { ec2, ssm }: Clients): Pr
       `security groups still in use (network interfaces of terminated instances): ${inUse.join(', ')}`,
     );
   }
-  return { deletedSecurityGroups, deletedKeyPairs, deletedParameters };
+  return { deletedSecurityGroups, deletedKeyPairs, deletedParameters, deletedBootstrapIdentity };
 }
 
 async function labSecurityGroups(ec2: EC2Client, labId: string): Promise<SecurityGroup[]> {

@@ -7,6 +7,7 @@ import {
 } from '@aws-sdk/client-ec2';
 import { GetParameterCommand } from '@aws-sdk/client-ssm';
 import { z } from 'zod';
+import { ensureBootstrapProfile } from '../shared/bootstrap-role.js';
 import type { LabClients } from '../shared/clients.js';
 import { ACTIVE_INSTANCE_STATES, findLabInstances } from '../shared/discovery.js';
 import { IamNotPropagatedYet, LabStepFailed, NotReadyYet, isErrorNamed } from '../shared/errors.js';
@@ -109,6 +110,7 @@ async function launch(
   input: LaunchInstancesInput,
   host: HostSpec,
   amiId: string,
+  instanceProfileName: string,
 ): Promise<Instance> {
   const { lab, network } = input;
   const tags = labTags(lab.labId, {
@@ -132,7 +134,7 @@ async function launch(
         ],
         // Mock on-premises hosts: no profile (they register with an activation), reachable by key.
         ...(managedByProfile
-          ? { IamInstanceProfile: { Name: input.instanceProfileName } }
+          ? { IamInstanceProfile: { Name: instanceProfileName } }
           : { KeyName: input.keyName }),
         MetadataOptions: { HttpTokens: 'required', HttpEndpoint: 'enabled' },
         TagSpecifications: [
@@ -145,7 +147,7 @@ async function launch(
     return launched.Instances![0]!;
   } catch (err) {
     if (managedByProfile && isProfileNotPropagated(err)) {
-      throw new IamNotPropagatedYet(`EC2 cannot see instance profile ${input.instanceProfileName} yet`, {
+      throw new IamNotPropagatedYet(`EC2 cannot see instance profile ${instanceProfileName} yet`, {
         cause: err,
       });
     }
@@ -160,7 +162,8 @@ async function launch(
 }
 
 /**
- * Seed step 3.5 (CreateSystems.sh): the lab's four hosts and the bootstrap host on the current
+ * Seed step 3.5 (CreateSystems.sh): the lab's four hosts and the bootstrap host (with its own
+ * per-lab instance profile SessionLabBootstrap-<labId>, created here) on the current
  * Amazon Linux 2023 AMI, IMDSv2 only, tagged (instance and volume) with the lab, Name, Environment
  * and the run that launched them. A role with a host up or coming up (pending, running) keeps it,
  * whatever run launched it, so provisioning an existing lab again converges on its hosts (and
@@ -171,7 +174,7 @@ async function launch(
  */
 export async function launchInstances(
   input: LaunchInstancesInput,
-  clients: Pick<LabClients, 'ec2' | 'ssm'>,
+  clients: Pick<LabClients, 'ec2' | 'ssm' | 'iam'>,
 ): Promise<LaunchInstancesOutput> {
   const { lab } = input;
   const names = labNames(lab.labId);
@@ -198,10 +201,16 @@ export async function launchInstances(
   const settled = await Promise.allSettled(
     LAB_HOSTS.map(async (host): Promise<LabInstance> => {
       const found = (existing.get(names.host(host.role)) ?? []).filter(isActive);
+      // The bootstrap host has an identity of its own (shared/bootstrap-role.ts), converged only
+      // when it is launched: the lab hosts' SSMLabRole may read no lab's parameters.
+      const profileName = async () =>
+        host.kind === 'bootstrap'
+          ? ensureBootstrapProfile(clients.iam, lab.labId)
+          : input.instanceProfileName;
       const instance =
         found.length > 0
           ? await keepOne(clients, host.role, found)
-          : await launch(clients, input, host, amiId);
+          : await launch(clients, input, host, amiId, await profileName());
       if (!instance.PrivateIpAddress) {
         // Assigned at launch in a VPC; missing only while EC2 has not caught up. The retry finds it by tag.
         throw new NotReadyYet(`${host.role} (${instance.InstanceId}) has no private address yet`);

@@ -3,6 +3,8 @@ import {
   CreateRoleCommand,
   DetachRolePolicyCommand,
   GetRoleCommand,
+  GetRolePolicyCommand,
+  PutRolePolicyCommand,
   UpdateAssumeRolePolicyCommand,
   paginateListAttachedRolePolicies,
   type IAMClient,
@@ -23,6 +25,12 @@ export interface PolicyDocument {
   Statement: Record<string, unknown>[];
 }
 
+/** The trust policy of an EC2 instance role (facts sheet 1.2). */
+export const EC2_TRUST_POLICY: PolicyDocument = {
+  Version: '2012-10-17',
+  Statement: [{ Effect: 'Allow', Principal: { Service: 'ec2.amazonaws.com' }, Action: 'sts:AssumeRole' }],
+};
+
 export interface RoleSpec {
   roleName: string;
   description: string;
@@ -31,6 +39,11 @@ export interface RoleSpec {
   managedPolicies: readonly string[];
   /** The trust policy wanted, given the one the role has now (undefined while it does not exist). */
   trustPolicy: (current: unknown) => PolicyDocument;
+  /**
+   * Inline policies the role must hold, by name, exactly (others of other names are left alone:
+   * the session logging policy is configure-session-logging's).
+   */
+  inlinePolicies?: Record<string, PolicyDocument>;
 }
 
 /**
@@ -103,6 +116,23 @@ export async function readRole(
   if (!role) return undefined;
   const trustPolicy = role.AssumeRolePolicyDocument ? parsePolicyDocument(role.AssumeRolePolicyDocument) : {};
   return { role, trustPolicy, attached: await attachedPolicies(iam, roleName) };
+}
+
+/** An inline policy of the role, parsed; undefined when it (or the role) does not exist. */
+export async function readInlinePolicy(
+  iam: IAMClient,
+  roleName: string,
+  policyName: string,
+): Promise<unknown> {
+  try {
+    const { PolicyDocument } = await iam.send(
+      new GetRolePolicyCommand({ RoleName: roleName, PolicyName: policyName }),
+    );
+    return PolicyDocument ? parsePolicyDocument(PolicyDocument) : undefined;
+  } catch (err) {
+    if (isErrorNamed(err, 'NoSuchEntityException')) return undefined;
+    throw err;
+  }
 }
 
 /**
@@ -189,6 +219,19 @@ export async function ensureRole(iam: IAMClient, spec: RoleSpec): Promise<Ensure
     );
     changed = true;
   }
+  for (const [policyName, document] of Object.entries(spec.inlinePolicies ?? {})) {
+    if (samePolicy(await readInlinePolicy(iam, roleName, policyName), document)) continue;
+    await iamWrite(roleName, () =>
+      iam.send(
+        new PutRolePolicyCommand({
+          RoleName: roleName,
+          PolicyName: policyName,
+          PolicyDocument: JSON.stringify(document),
+        }),
+      ),
+    );
+    changed = true;
+  }
   return { role, trustPolicy, changed };
 }
 
@@ -199,7 +242,7 @@ export async function ensureRole(iam: IAMClient, spec: RoleSpec): Promise<Ensure
  */
 export async function verifyRole(
   iam: IAMClient,
-  spec: Pick<RoleSpec, 'roleName' | 'managedPolicies'>,
+  spec: Pick<RoleSpec, 'roleName' | 'managedPolicies' | 'inlinePolicies'>,
   ensured: EnsuredRole,
 ): Promise<Role> {
   const { roleName } = spec;
@@ -223,6 +266,10 @@ export async function verifyRole(
     if (superseded.length > 0)
       stale.push(`superseded managed policies still attached ${superseded.join(', ')}`);
     if (others.length > 0) foreign.push(`unexpected managed policies attached ${others.join(', ')}`);
+    for (const [policyName, document] of Object.entries(spec.inlinePolicies ?? {})) {
+      if (!samePolicy(await readInlinePolicy(iam, roleName, policyName), document))
+        stale.push(`inline policy ${policyName} is missing or differs`);
+    }
   }
   if (stale.length === 0 && foreign.length === 0) return role!;
   const message = `${roleName}: ${[...foreign, ...stale].join('; ')}`;

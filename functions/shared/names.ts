@@ -72,10 +72,16 @@ const awsManagedPolicy = (partition: string, name: string) => `arn:${partition}:
 
 /**
  * Managed policies the seed used that session-lab replaces; converging a shared role detaches them
- * (AmazonEC2RoleforSSM is deprecated and broader than AmazonSSMManagedInstanceCore, facts sheet 1.6).
+ * (AmazonEC2RoleforSSM is deprecated and broader than AmazonSSMManagedInstanceCore, facts sheet 1.6;
+ * CloudWatchAgentServerPolicy, which the seed gave SSMServiceRole, allows logs:PutRetentionPolicy,
+ * CreateLogGroup and PutLogEvents on every group to anyone with root on a hybrid node, and the
+ * session logging the nodes do is granted by shared/session-logging.ts instead).
  * By name, so they are recognised in any partition.
  */
-const SUPERSEDED_POLICY_NAMES: readonly string[] = ['service-role/AmazonEC2RoleforSSM'];
+export const SUPERSEDED_POLICY_NAMES: readonly string[] = [
+  'service-role/AmazonEC2RoleforSSM',
+  'CloudWatchAgentServerPolicy',
+];
 
 /** True for the ARN of a superseded managed policy (`SUPERSEDED_POLICY_NAMES`), whatever its partition. */
 export function isSupersededPolicy(policyArn: string): boolean {
@@ -87,7 +93,6 @@ export function isSupersededPolicy(policyArn: string): boolean {
 export function managedPolicies(partition: string) {
   return {
     ssmCore: awsManagedPolicy(partition, 'AmazonSSMManagedInstanceCore'),
-    cloudWatchAgent: awsManagedPolicy(partition, 'CloudWatchAgentServerPolicy'),
     userChangePassword: awsManagedPolicy(partition, 'IAMUserChangePassword'),
   } as const;
 }
@@ -129,6 +134,8 @@ export function labNames(labId: string) {
     activationCodeParameter: (environment: Environment) => `${path}/activation/${environment}/code`,
     passwordSecret: `session-lab/${labId}/MyWorkshopUser-password`,
     parameterPath: path,
+    /** The bootstrap host's own role and instance profile (launch-instances; delete-network). */
+    bootstrapRole: `SessionLabBootstrap-${labId}`,
   };
 }
 

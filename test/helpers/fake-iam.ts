@@ -7,10 +7,12 @@ import {
   EntityAlreadyExistsException,
   GetInstanceProfileCommand,
   GetRoleCommand,
+  GetRolePolicyCommand,
   IAMClient,
   LimitExceededException,
   ListAttachedRolePoliciesCommand,
   NoSuchEntityException,
+  PutRolePolicyCommand,
   UpdateAssumeRolePolicyCommand,
 } from '@aws-sdk/client-iam';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -22,6 +24,8 @@ interface FakeRole {
   trust: string;
   attached: Set<string>;
   tags: { Key?: string; Value?: string }[];
+  /** Inline policies by name (documents as put); absent on roles set up before this existed. */
+  inline?: Map<string, string>;
 }
 
 /**
@@ -41,7 +45,12 @@ export class FakeIam {
 
   /** Writes performed so far, by command name. */
   writes(): string[] {
-    const reads = new Set(['GetRoleCommand', 'GetInstanceProfileCommand', 'ListAttachedRolePoliciesCommand']);
+    const reads = new Set([
+      'GetRoleCommand',
+      'GetRolePolicyCommand',
+      'GetInstanceProfileCommand',
+      'ListAttachedRolePoliciesCommand',
+    ]);
     return this.mock
       .calls()
       .map((call) => (call.args[0] as object).constructor.name)
@@ -91,6 +100,26 @@ export class FakeIam {
     m.on(DetachRolePolicyCommand).callsFake((input) => {
       this.role(input.RoleName).attached.delete(input.PolicyArn);
       return {};
+    });
+    m.on(PutRolePolicyCommand).callsFake((input) => {
+      const role = this.role(input.RoleName);
+      role.inline ??= new Map();
+      role.inline.set(input.PolicyName, input.PolicyDocument);
+      return {};
+    });
+    m.on(GetRolePolicyCommand).callsFake((input) => {
+      const document = this.role(input.RoleName).inline?.get(input.PolicyName);
+      if (document === undefined)
+        throw new NoSuchEntityException({
+          ...meta,
+          message: `The role policy ${input.PolicyName} cannot be found.`,
+        });
+      // IAM returns the document URL-encoded, as GetRole does the trust policy.
+      return {
+        RoleName: input.RoleName,
+        PolicyName: input.PolicyName,
+        PolicyDocument: encodeURIComponent(document),
+      };
     });
     m.on(ListAttachedRolePoliciesCommand).callsFake((input) => ({
       AttachedPolicies: [...this.role(input.RoleName).attached].map((arn) => ({

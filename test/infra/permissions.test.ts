@@ -112,12 +112,16 @@ describe('the grants themselves', () => {
       'create-activations',
       'create-instance-role',
       'launch-instances',
+      'launch-instances',
     ]);
     for (const grant of passRole) {
       expect(grant.actions).toEqual(['iam:PassRole']);
       expect(grant.resources).toHaveLength(1);
-      expect(grant.resources[0]).toMatch(/:role\/(SSMLabRole|SSMServiceRole)$/);
-      const service = grant.resources[0]!.endsWith('SSMLabRole') ? 'ec2.amazonaws.com' : 'ssm.amazonaws.com';
+      // The shared roles, and each lab's bootstrap role (launch-instances, to EC2).
+      expect(grant.resources[0]).toMatch(/:role\/(SSMLabRole|SSMServiceRole|SessionLabBootstrap-\*)$/);
+      const service = grant.resources[0]!.endsWith('SSMServiceRole')
+        ? 'ssm.amazonaws.com'
+        : 'ec2.amazonaws.com';
       expect(grant.conditions).toEqual({ StringEquals: { 'iam:PassedToService': service } });
     }
   });

@@ -1,12 +1,13 @@
 import { GetLogEventsCommand, DescribeLogStreamsCommand } from '@aws-sdk/client-cloudwatch-logs';
 import { RunInstancesCommand } from '@aws-sdk/client-ec2';
-import { AttachRolePolicyCommand, CreateRoleCommand } from '@aws-sdk/client-iam';
+import { AttachRolePolicyCommand, CreateAccessKeyCommand, CreateRoleCommand } from '@aws-sdk/client-iam';
 import { CreateBucketCommand, PutBucketEncryptionCommand } from '@aws-sdk/client-s3';
 import {
   CreateDocumentCommand,
   DescribeInstanceInformationCommand,
   DescribeSessionsCommand,
   ResetServiceSettingCommand,
+  SSMClient,
   StartSessionCommand,
   TerminateSessionCommand,
   UpdateServiceSettingCommand,
@@ -17,6 +18,7 @@ import { createInstanceRole } from '../../../functions/create-instance-role/task
 import { createKeyPair } from '../../../functions/create-key-pair/task.js';
 import { createNetwork } from '../../../functions/create-network/task.js';
 import { createServiceRole } from '../../../functions/create-service-role/task.js';
+import { createWorkshopUser } from '../../../functions/create-workshop-user/task.js';
 import { enableAdvancedTier } from '../../../functions/enable-advanced-tier/task.js';
 import { launchInstances } from '../../../functions/launch-instances/task.js';
 import { registerAgents } from '../../../functions/register-agents/task.js';
@@ -53,6 +55,8 @@ describe('lab hosts with their own role sessions', () => {
   let lab: LabConfig;
   let instances: LabInstance[];
   let nodes: LabNode[];
+  /** SSM as the lab's workshop user (its own access keys). */
+  let student: SSMClient;
   /** The four lab hosts' node ids by role. */
   const target: Record<'DevEC2Instance' | 'ProdEC2Instance' | 'DevOnPrem' | 'ProdOnPrem', string> = {
     DevEC2Instance: '',
@@ -143,6 +147,14 @@ describe('lab hosts with their own role sessions', () => {
     nodes = registered.nodes;
     await polling(() => waitForAdvancedTier({}, clients), 'the advanced tier');
     await retrying(() => configureSessionLogging({ lab }, clients));
+    // The student: the lab's workshop user, with access keys of its own.
+    const user = await retrying(() => createWorkshopUser({ lab }, clients));
+    const { AccessKey } = await clients.iam.send(new CreateAccessKeyCommand({ UserName: user.userName }));
+    student = new SSMClient({
+      region: TEST_REGION,
+      endpoint: emulator().url,
+      credentials: { accessKeyId: AccessKey!.AccessKeyId!, secretAccessKey: AccessKey!.SecretAccessKey! },
+    });
     for (const instance of instances) {
       if (instance.role === 'DevEC2Instance' || instance.role === 'ProdEC2Instance')
         target[instance.role] = instance.instanceId;
@@ -154,7 +166,11 @@ describe('lab hosts with their own role sessions', () => {
 
   it('logs a session on each of the four lab hosts to the lab log group, as the node', async () => {
     for (const [role, nodeId] of Object.entries(target)) {
-      const { SessionId } = await clients.ssm.send(new StartSessionCommand({ Target: nodeId }));
+      // The student's own sessions on the Dev hosts; an operator's on the Prod hosts, which the
+      // workshop user's policy denies.
+      const starter = role.startsWith('Dev') ? student : clients.ssm;
+      const { SessionId } = await starter.send(new StartSessionCommand({ Target: nodeId }));
+      if (role.startsWith('Dev')) expect(SessionId).toMatch(/^MyWorkshopUser-hosts-/);
       expect(await sessionInput(SessionId!, `echo "on ${role}"`)).toMatchObject({ stdout: `on ${role}\n` });
       await clients.ssm.send(new TerminateSessionCommand({ SessionId }));
       // The lab streams JSON records (cloudWatchStreamingEnabled by default).
@@ -332,8 +348,9 @@ describe('lab hosts with their own role sessions', () => {
       logKmsKeyArn: `arn:aws:kms:${TEST_REGION}:${ACCOUNT}:key/0e5e9c1e-2c3b-4d53-9a3a-5c6b7d8e9f00`,
     });
     await retrying(() => configureSessionLogging({ lab: encrypted }, clients));
-    for (const nodeId of Object.values(target)) {
-      const { SessionId } = await clients.ssm.send(new StartSessionCommand({ Target: nodeId }));
+    for (const [role, nodeId] of Object.entries(target)) {
+      const starter = role.startsWith('Dev') ? student : clients.ssm;
+      const { SessionId } = await starter.send(new StartSessionCommand({ Target: nodeId }));
       expect((await sessionOf(SessionId!))?.Status).toBe('Connected');
       await sessionInput(SessionId!, 'whoami');
       await clients.ssm.send(new TerminateSessionCommand({ SessionId }));
@@ -341,19 +358,17 @@ describe('lab hosts with their own role sessions', () => {
       expect(record).toMatchObject({ target: { id: nodeId }, sessionData: ['sh-5.2$ whoami', 'ssm-user'] });
     }
 
-    // The node cannot verify the group (SSMLabRole lost the grant): with encryption required its
-    // agent refuses the session. SSMServiceRole also holds CloudWatchAgentServerPolicy
-    // (create-service-role), whose logs:DescribeLogGroups still lets the hybrid nodes verify it.
+    // The nodes cannot verify the group (both roles lost the grant; SSMServiceRole no longer holds
+    // CloudWatchAgentServerPolicy): with encryption required their agents refuse the session.
     await removeSessionLoggingPolicy(clients.iam, sessionLoggingPolicyName(TEST_REGION));
-    const refused = await clients.ssm.send(new StartSessionCommand({ Target: target.DevEC2Instance }));
-    const failed = await sessionOf(refused.SessionId!);
-    expect(failed).toMatchObject({ Status: 'Failed' });
-    expect(failed!.Details).toContain(
-      "We couldn't start the session because encryption is not set up on the selected CloudWatch Logs log group.",
-    );
-    const hybrid = await clients.ssm.send(new StartSessionCommand({ Target: target.DevOnPrem }));
-    expect((await sessionOf(hybrid.SessionId!))?.Status).toBe('Connected');
-    await clients.ssm.send(new TerminateSessionCommand({ SessionId: hybrid.SessionId }));
+    for (const nodeId of [target.DevEC2Instance, target.DevOnPrem]) {
+      const refused = await clients.ssm.send(new StartSessionCommand({ Target: nodeId }));
+      const failed = await sessionOf(refused.SessionId!);
+      expect(failed).toMatchObject({ Status: 'Failed' });
+      expect(failed!.Details).toContain(
+        "We couldn't start the session because encryption is not set up on the selected CloudWatch Logs log group.",
+      );
+    }
     // Without encryption the agent only warns: the session runs, unlogged.
     await clients.ssm.send(
       new CreateDocumentCommand({

@@ -76,6 +76,10 @@ describe('teardown tasks against the emulator', () => {
     const network = await retrying(() => deleteNetwork(input, clients));
     expect(network.deletedSecurityGroups).toHaveLength(2);
     expect(network.deletedKeyPairs).toEqual(['MyKeyPair-gone']);
+    expect(network.deletedBootstrapIdentity).toEqual([
+      'instance-profile/SessionLabBootstrap-gone',
+      'role/SessionLabBootstrap-gone',
+    ]);
     const user = await deleteWorkshopUser(input, clients);
     expect(user.removed).toEqual([
       'user MyWorkshopUser-gone',
@@ -109,6 +113,7 @@ describe('teardown tasks against the emulator', () => {
       deletedSecurityGroups: [],
       deletedKeyPairs: [],
       deletedParameters: [],
+      deletedBootstrapIdentity: [],
     });
     await expect(deleteWorkshopUser(input, clients)).resolves.toMatchObject({ removed: [] });
 

@@ -10,6 +10,7 @@ import {
   NoSuchEntityException,
 } from '@aws-sdk/client-iam';
 import { createInstanceRole } from '../../../functions/create-instance-role/task.js';
+import { HOST_GUARD_POLICY_NAME, hostGuardPolicy } from '../../../functions/shared/host-guard.js';
 import { managedPolicies } from '../../../functions/shared/names.js';
 import type { LabRegistry } from '../../../functions/shared/registry.js';
 import { TAG_MANAGED_BY } from '../../../functions/shared/tags.js';
@@ -43,6 +44,8 @@ describe('createInstanceRole', () => {
     expect(JSON.parse(role.trust)).toEqual(EC2_TRUST);
     expect([...role.attached]).toEqual([MANAGED_POLICIES.ssmCore]);
     expect(role.attached.has(DEPRECATED)).toBe(false);
+    // The host guard: the managed policy's GetParameter on * no longer reaches /session-lab.
+    expect(JSON.parse(role.inline!.get(HOST_GUARD_POLICY_NAME)!)).toEqual(hostGuardPolicy('aws'));
     expect(role.tags).toContainEqual({ Key: TAG_MANAGED_BY, Value: 'session-lab' });
     expect(iam.profiles.get('SSMLabProfile')).toEqual(['SSMLabRole']);
     // Verified like the seed: attachments listed and the role read back after the writes.

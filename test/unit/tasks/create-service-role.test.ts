@@ -1,14 +1,17 @@
 import { jest } from '@jest/globals';
-import { GetRoleCommand, UpdateAssumeRolePolicyCommand } from '@aws-sdk/client-iam';
+import { DetachRolePolicyCommand, GetRoleCommand, UpdateAssumeRolePolicyCommand } from '@aws-sdk/client-iam';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { mockClient } from 'aws-sdk-client-mock';
 import { createServiceRole } from '../../../functions/create-service-role/task.js';
+import { HOST_GUARD_POLICY_NAME, hostGuardPolicy } from '../../../functions/shared/host-guard.js';
 import { managedPolicies } from '../../../functions/shared/names.js';
 import { TEST_ACCOUNT, throttled } from '../../helpers/aws.js';
 import { FakeIam } from '../../helpers/fake-iam.js';
 
 /** The managed policies in the tests' Region's partition (us-east-1: aws). */
 const MANAGED_POLICIES = managedPolicies('aws');
+/** The seed's second policy on SSMServiceRole, which session-lab detaches. */
+const CLOUDWATCH_AGENT = 'arn:aws:iam::aws:policy/CloudWatchAgentServerPolicy';
 
 let iam: FakeIam;
 let sts: STSClient;
@@ -49,9 +52,25 @@ describe('createServiceRole', () => {
         },
       ],
     });
-    expect([...iam.roles.get('SSMServiceRole')!.attached].sort()).toEqual(
-      [MANAGED_POLICIES.cloudWatchAgent, MANAGED_POLICIES.ssmCore].sort(),
+    expect([...iam.roles.get('SSMServiceRole')!.attached]).toEqual([MANAGED_POLICIES.ssmCore]);
+    expect(JSON.parse(iam.roles.get('SSMServiceRole')!.inline!.get(HOST_GUARD_POLICY_NAME)!)).toEqual(
+      hostGuardPolicy('aws'),
     );
+  });
+
+  it("detaches the seed's CloudWatchAgentServerPolicy from a role of an earlier release and adds the guard", async () => {
+    iam.roles.set('SSMServiceRole', {
+      trust: JSON.stringify(SEED_TRUST),
+      attached: new Set([MANAGED_POLICIES.ssmCore, CLOUDWATCH_AGENT]),
+      tags: [],
+    });
+    await run();
+    expect([...iam.roles.get('SSMServiceRole')!.attached]).toEqual([MANAGED_POLICIES.ssmCore]);
+    expect(iam.mock.commandCalls(DetachRolePolicyCommand)[0]!.args[0].input).toEqual({
+      RoleName: 'SSMServiceRole',
+      PolicyArn: CLOUDWATCH_AGENT,
+    });
+    expect(iam.roles.get('SSMServiceRole')!.inline!.has(HOST_GUARD_POLICY_NAME)).toBe(true);
   });
 
   it('running twice converges: the second run writes nothing', async () => {
@@ -70,7 +89,7 @@ describe('createServiceRole', () => {
     await run();
     expect(iam.mock.commandCalls(UpdateAssumeRolePolicyCommand)).toHaveLength(1);
     expect(trustOf().Statement[0].Condition.StringEquals).toEqual({ 'aws:SourceAccount': TEST_ACCOUNT });
-    expect(iam.roles.get('SSMServiceRole')!.attached.size).toBe(2);
+    expect(iam.roles.get('SSMServiceRole')!.attached.size).toBe(1);
   });
 
   it("keeps another Region's SourceArn: labs in two Regions share the global role", async () => {
@@ -107,7 +126,7 @@ describe('createServiceRole', () => {
   it('a read-back that still shows the old trust after our update is IamNotPropagatedYet', async () => {
     iam.roles.set('SSMServiceRole', {
       trust: JSON.stringify(SEED_TRUST),
-      attached: new Set([MANAGED_POLICIES.ssmCore, MANAGED_POLICIES.cloudWatchAgent]),
+      attached: new Set([MANAGED_POLICIES.ssmCore]),
       tags: [],
     });
     // IAM accepts the update but reads keep returning the old document.
@@ -147,7 +166,7 @@ describe('createServiceRole', () => {
 
     it('checks again while the role lacks a policy, then converges it itself after the grace', async () => {
       await run();
-      iam.roles.get('SSMServiceRole')!.attached.delete(MANAGED_POLICIES.cloudWatchAgent);
+      iam.roles.get('SSMServiceRole')!.attached.delete(MANAGED_POLICIES.ssmCore);
       iam.mock.resetHistory();
       jest.useFakeTimers({ now: Date.now() });
       try {
@@ -159,7 +178,7 @@ describe('createServiceRole', () => {
       } finally {
         jest.useRealTimers();
       }
-      expect(iam.roles.get('SSMServiceRole')!.attached.has(MANAGED_POLICIES.cloudWatchAgent)).toBe(true);
+      expect(iam.roles.get('SSMServiceRole')!.attached.has(MANAGED_POLICIES.ssmCore)).toBe(true);
     });
   });
 });

@@ -8,12 +8,19 @@ import {
   type IpPermission,
 } from '@aws-sdk/client-ec2';
 import { DeleteParameterCommand, GetParametersByPathCommand, SSMClient } from '@aws-sdk/client-ssm';
+import {
+  GetInstanceProfileCommand,
+  IAMClient,
+  ListAttachedRolePoliciesCommand,
+  ListRolePoliciesCommand,
+} from '@aws-sdk/client-iam';
 import { mockClient } from 'aws-sdk-client-mock';
 import { deleteNetwork, referencesTo } from '../../../functions/delete-network/task.js';
 import { awsError, testClients } from '../../helpers/aws-mock.js';
 
 const ec2 = mockClient(EC2Client);
 const ssm = mockClient(SSMClient);
+const iam = mockClient(IAMClient);
 
 const BOOTSTRAP = 'sg-0aaaaaaaaaaaaaaa1';
 const ONPREM = 'sg-0aaaaaaaaaaaaaaa2';
@@ -122,6 +129,10 @@ const labNetwork = () =>
 beforeEach(() => {
   ec2.reset();
   ssm.reset();
+  iam.reset();
+  // No bootstrap identity unless a test gives one.
+  iam.on(GetInstanceProfileCommand).rejects(awsError('NoSuchEntityException'));
+  iam.on(ListRolePoliciesCommand).rejects(awsError('NoSuchEntityException'));
 });
 
 describe('referencesTo', () => {
@@ -148,6 +159,7 @@ describe('deleteNetwork', () => {
       deletedSecurityGroups: [BOOTSTRAP, ONPREM],
       deletedKeyPairs: ['MyKeyPair-demo'],
       deletedParameters: ['/session-lab/demo/key-pair/private-key'],
+      deletedBootstrapIdentity: [],
     });
     expect(state.groups.map((g) => g.GroupId)).toEqual([OTHER]);
     expect(state.keyPairs.map((k) => k.KeyName)).toEqual(['MyKeyPair-other']);
@@ -185,7 +197,33 @@ describe('deleteNetwork', () => {
       deletedSecurityGroups: [],
       deletedKeyPairs: [],
       deletedParameters: [],
+      deletedBootstrapIdentity: [],
     });
+  });
+
+  it("removes the bootstrap host's own role and instance profile, by the lab's name", async () => {
+    labNetwork();
+    const name = 'SessionLabBootstrap-demo';
+    iam
+      .on(GetInstanceProfileCommand, { InstanceProfileName: name })
+      .resolves({ InstanceProfile: { InstanceProfileName: name, Roles: [{ RoleName: name }] } as never });
+    iam.on(ListRolePoliciesCommand, { RoleName: name }).resolves({ PolicyNames: ['SessionLabHostGuard'] });
+    iam.on(ListAttachedRolePoliciesCommand, { RoleName: name }).resolves({
+      AttachedPolicies: [{ PolicyArn: 'arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore' }],
+    });
+    await expect(deleteNetwork({ labId: 'demo' }, testClients())).resolves.toMatchObject({
+      deletedBootstrapIdentity: [`instance-profile/${name}`, `role/${name}`],
+    });
+    expect(iam.calls().map((c) => (c.args[0] as object).constructor.name)).toEqual([
+      'GetInstanceProfileCommand',
+      'RemoveRoleFromInstanceProfileCommand',
+      'DeleteInstanceProfileCommand',
+      'ListRolePoliciesCommand',
+      'DeleteRolePolicyCommand',
+      'ListAttachedRolePoliciesCommand',
+      'DetachRolePolicyCommand',
+      'DeleteRoleCommand',
+    ]);
   });
 
   it('treats a group deleted meanwhile as deleted', async () => {

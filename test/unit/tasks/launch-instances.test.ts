@@ -8,18 +8,22 @@ import {
   launchInstances,
   type LaunchInstancesInput,
 } from '../../../functions/launch-instances/task.js';
+import { HOST_GUARD_POLICY_NAME, hostGuardPolicy } from '../../../functions/shared/host-guard.js';
 import { SHARED_NAMES } from '../../../functions/shared/names.js';
 import { toTagRecord } from '../../../functions/shared/tags.js';
 import { awsError, testLab, throttled } from '../../helpers/aws.js';
 import { FakeEc2 } from '../../helpers/fake-ec2.js';
+import { FakeIam } from '../../helpers/fake-iam.js';
 import { FakeSsm } from '../../helpers/fake-ssm.js';
 
 const AMI = 'ami-0123456789abcdef0';
 let ec2: FakeEc2;
 let ssm: FakeSsm;
+let iam: FakeIam;
 beforeEach(() => {
   ec2 = new FakeEc2();
   ssm = new FakeSsm();
+  iam = new FakeIam();
   ssm.parameters.set(SHARED_NAMES.amiParameter, { value: AMI, type: 'String', tags: [], version: 1 });
 });
 
@@ -35,7 +39,8 @@ const input = (lab = testLab()): LaunchInstancesInput => ({
   keyName: 'MyKeyPair-demo',
   network,
 });
-const run = (given = input()) => launchInstances(given, { ec2: ec2.client, ssm: ssm.client });
+const run = (given = input()) =>
+  launchInstances(given, { ec2: ec2.client, ssm: ssm.client, iam: iam.client });
 const requests = () => ec2.mock.commandCalls(RunInstancesCommand).map((call) => call.args[0].input);
 
 describe('launchInstances', () => {
@@ -75,7 +80,10 @@ describe('launchInstances', () => {
         expect(request.KeyName).toBe('MyKeyPair-demo');
         expect(request.SecurityGroupIds).toEqual([network.onPremSecurityGroupId]);
       } else {
-        expect(request.IamInstanceProfile).toEqual({ Name: 'SSMLabProfile' });
+        // The bootstrap host has its own lab's profile (shared/bootstrap-role.ts), the lab hosts the shared one.
+        expect(request.IamInstanceProfile).toEqual({
+          Name: instance.kind === 'bootstrap' ? 'SessionLabBootstrap-demo' : 'SSMLabProfile',
+        });
         expect(request.KeyName).toBeUndefined();
         expect(request.SecurityGroupIds).toEqual([
           instance.kind === 'bootstrap' ? network.bootstrapSecurityGroupId : network.onPremSecurityGroupId,
@@ -254,7 +262,9 @@ describe('launchInstances', () => {
       });
     await expect(run()).rejects.toMatchObject({ name: 'IamNotPropagatedYet' });
     expect(requests()).toHaveLength(5);
+    // The bootstrap host's own profile was visible.
     expect([...ec2.instances.values()].map((i) => toTagRecord(i.Tags).Name).sort()).toEqual([
+      'Bootstrap-demo',
       'DevOnPrem-demo',
       'ProdOnPrem-demo',
     ]);
@@ -268,13 +278,26 @@ describe('launchInstances', () => {
       'DevOnPrem',
       'Bootstrap',
     ]);
-    // The retry sends only the three hosts that need the profile.
+    // The retry sends only the two hosts that need the shared profile.
     expect(
       requests()
         .slice(5)
         .map((r) => r.ClientToken!.split('-')[0]),
-    ).toEqual(['ProdEC2Instance', 'DevEC2Instance', 'Bootstrap']);
+    ).toEqual(['ProdEC2Instance', 'DevEC2Instance']);
     expect(ec2.instances.size).toBe(5);
+  });
+
+  it("gives the bootstrap host a role of its own lab: the guard's own-lab form, tagged, in its own profile", async () => {
+    await run();
+    const role = iam.roles.get('SessionLabBootstrap-demo')!;
+    expect([...role.attached]).toEqual(['arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore']);
+    expect(JSON.parse(role.inline!.get(HOST_GUARD_POLICY_NAME)!)).toEqual(hostGuardPolicy('aws', 'demo'));
+    expect(toTagRecord(role.tags)).toMatchObject({ 'session-lab:lab-id': 'demo' });
+    expect(iam.profiles.get('SessionLabBootstrap-demo')).toEqual(['SessionLabBootstrap-demo']);
+    // A second run with the host up converges nothing of IAM.
+    iam.mock.resetHistory();
+    await run();
+    expect(iam.mock.calls()).toHaveLength(0);
   });
 
   it('any other InvalidParameterValue is not retried as propagation', async () => {
