@@ -72,6 +72,14 @@ function ownSessionStatements(partition: string, logGroupName: string): PolicySt
       Action: ['ssm:TerminateSession', 'ssm:ResumeSession', 'logs:GetLogEvents'],
       Resource: longerUserNames(partition),
     },
+    {
+      // The seed's ssm:Describe* lists every lab's activations (ids, roles, registrations, expiry):
+      // registration is the product's work, never the student's.
+      Sid: 'DenyActivations',
+      Effect: 'Deny',
+      Action: 'ssm:DescribeActivations',
+      Resource: '*',
+    },
   ];
 }
 

@@ -154,7 +154,16 @@ describe('workshopUserPolicy, evaluated by an IAM policy simulator', () => {
     ).resolves.toBe('allowed');
   });
 
-  it('seed mode is the seed document verbatim, plus the own-transcripts grant and the session guard', () => {
+  it.each(['strict', 'seed'] as const)(
+    "%s: the account's activations are not listed (the seed's ssm:Describe* would)",
+    async (mode) => {
+      await expect(
+        simulate([workshopUserPolicy(mode, 'demo', 'aws')], 'ssm:DescribeActivations', '*'),
+      ).resolves.toBe('explicitDeny');
+    },
+  );
+
+  it('seed mode is the seed document verbatim, plus the own-transcripts grant, the session guard and the activations deny', () => {
     const seed = workshopUserPolicy('seed', 'ignored', 'aws');
     expect(seed.Statement.map((statement) => statement.Sid)).toEqual([
       undefined,
@@ -163,6 +172,7 @@ describe('workshopUserPolicy, evaluated by an IAM policy simulator', () => {
       'DenySMtoProd',
       'ReadOwnSessionTranscripts',
       'DenyLongerUserNamesSessions',
+      'DenyActivations',
     ]);
     expect(seed.Statement[3]).toEqual({
       Sid: 'DenySMtoProd',
