@@ -84,5 +84,6 @@ describe('provision-lab run again on an existing lab', () => {
         .sort(),
     ).toEqual(first.hybridNodes);
     expect(secondReport.accessMatrix).toEqual(firstReport.accessMatrix);
-  });
+    // Two provisions of the deployed bundles, cold starts included, on a 2-core machine.
+  }, 240_000);
 });

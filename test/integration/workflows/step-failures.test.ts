@@ -74,7 +74,7 @@ describe('provision-lab with a permanent failure at each step, then teardown-lab
     expect(outcomes).toEqual(
       steps.map(([, folder]) => ({ folder, status: 'FAILED', namesTheStep: true, cause: true, failures: 1 })),
     );
-  }, 240_000);
+  }, 600_000);
 
   it('teardown-lab then leaves nothing tagged with or named after any of the labs', async () => {
     expect(provisions.size).toBe(steps.length);
@@ -94,5 +94,5 @@ describe('provision-lab with a permanent failure at each step, then teardown-lab
     expect(Object.fromEntries(steps.map(([state], i) => [state, left[i]]))).toEqual(
       Object.fromEntries(steps.map(([state]) => [state, EMPTY])),
     );
-  }, 180_000);
+  }, 300_000);
 });
