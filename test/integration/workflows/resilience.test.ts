@@ -99,13 +99,13 @@ describe('provision and teardown under transient and permanent faults', () => {
     expect(stats.injected).toMatchObject({
       throttle: expect.any(Number),
       serverError: expect.any(Number),
-      // At least once per host of the refused lab: a re-run finding its registration Failed sends it again.
+      // Once per host of the refused lab for each registration it ran: a re-run that finds its
+      // registration Failed sends it again.
       agentRegistration: expect.any(Number),
       activationExpiry: 2,
       commandTimeout: 1,
     });
     expect(stats.injected.agentRegistration).toBeGreaterThanOrEqual(2);
-    expect(stats.injected.agentRegistration % 2).toBe(0);
     expect(stats.injected.throttle).toBeGreaterThan(20);
     expect(stats.injected.serverError).toBeGreaterThan(0);
     // IAM propagation was met (the shared profile or role, or a new user) and got through: the
