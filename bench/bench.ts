@@ -24,7 +24,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { awsClient, labClients, resetClients } from '../functions/shared/clients.js';
 import { inventoryCount, labInventory } from '../functions/shared/lab-inventory.js';
 import { startEmulator, type Emulator } from '../local/emulator/index.js';
-import { activeHostScripts } from '../local/emulator/services/host-exec.js';
+import { busyHostScripts } from '../local/emulator/services/host-exec.js';
 import { AWS_PROFILE } from '../local/emulator/time.js';
 import { importHandler, runLocally, type ExecutionEvent } from '../local/runner/runner.js';
 import { VirtualTime } from '../local/runner/virtual-time.js';
@@ -53,7 +53,9 @@ const outPath = process.env.BENCH_OUT ?? fileURLToPath(new URL('./results.json',
 
 const clockMode = process.env.BENCH_CLOCK === 'realtime' ? 'realtime' : 'compute-free';
 const clock = new VirtualTime({ computeFree: clockMode === 'compute-free' }).install();
-clock.addBusyProbe(() => activeHostScripts() > 0);
+// A Run Command script is real work unless one of its aws calls waits in the emulator's latency
+// (its own modelled wait, which only a jump ends).
+clock.addBusyProbe(() => busyHostScripts() > 0);
 // `kill -USR2 <pid>` prints what the clock waits on (a run that crawls at real speed); so does a
 // minute without a jump while sleeps are pending (a stalled clock, e.g. something real never ends).
 process.on('SIGUSR2', () => console.error(`bench: clock ${JSON.stringify(clock.state())}`));
@@ -88,7 +90,7 @@ interface LabRun {
 async function freshAccount(): Promise<Emulator> {
   const emulator = await startEmulator({ time: { ...AWS_PROFILE, scale: 1 } });
   // Calls' latencies are modelled waits on the virtual clock, not real work.
-  emulator.clock.waiter = (ms) => clock.serverWait(ms);
+  emulator.clock.waiter = (ms, origin) => clock.serverWait(ms, origin);
   Object.assign(process.env, {
     AWS_ENDPOINT_URL: emulator.url,
     AWS_REGION: REGION,

@@ -46,7 +46,7 @@ const faultOptions = {
 };
 
 const { startEmulator } = await import('../local/emulator/index.js');
-const { activeHostScripts } = await import('../local/emulator/services/host-exec.js');
+const { busyHostScripts } = await import('../local/emulator/services/host-exec.js');
 const { importHandler, runLocally } = await import('../local/runner/runner.js');
 const { VirtualTime } = await import('../local/runner/virtual-time.js');
 const { labClients, resetClients } = await import('../functions/shared/clients.js');
@@ -54,11 +54,11 @@ const { inventoryCount, labInventory } = await import('../functions/shared/lab-i
 type LocalRunResult = Awaited<ReturnType<typeof runLocally>>;
 
 const clock = virtual ? new VirtualTime().install() : undefined;
-clock?.addBusyProbe(() => activeHostScripts() > 0);
+clock?.addBusyProbe(() => busyHostScripts() > 0);
 const now = () => (clock ? clock.now() : Date.now());
 const emulator = await startEmulator({ time: { scale: timeScale }, faults: faultOptions });
 const injecting = emulator.faults.options;
-if (clock) emulator.clock.waiter = (ms) => clock.serverWait(ms);
+if (clock) emulator.clock.waiter = (ms, origin) => clock.serverWait(ms, origin);
 Object.assign(process.env, {
   AWS_ENDPOINT_URL: emulator.url,
   AWS_REGION: 'us-east-1',

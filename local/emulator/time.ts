@@ -58,12 +58,22 @@ export function timeProfile(overrides: Partial<TimeProfile> = {}): TimeProfile {
   return { scale: 0.005, ...REALISTIC_PROFILE, ...overrides };
 }
 
+/** Where the request a modelled wait belongs to came from. */
+export interface WaitOrigin {
+  /**
+   * Another process sent it (a simulated host's `aws`), not this one: no client request of this
+   * process stands for it (the benchmark's virtual clock counts this process's own requests).
+   */
+  external?: boolean;
+}
+
 export class Clock {
   /**
    * How a modelled wait inside the emulator (a call's latency) is slept, in real ms: a timer by
    * default; the benchmark's virtual clock replaces it so that such waits are jumped, not waited.
    */
-  waiter: (realMs: number) => Promise<void> = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+  waiter: (realMs: number, origin?: WaitOrigin) => Promise<void> = (ms) =>
+    new Promise((resolve) => setTimeout(resolve, ms));
 
   constructor(readonly profile: TimeProfile) {}
 
@@ -83,8 +93,8 @@ export class Clock {
   }
 
   /** Waits `realMs` real milliseconds through the waiter. */
-  pause(realMs: number): Promise<void> {
-    return realMs > 0 ? this.waiter(realMs) : Promise.resolve();
+  pause(realMs: number, origin?: WaitOrigin): Promise<void> {
+    return realMs > 0 ? this.waiter(realMs, origin) : Promise.resolve();
   }
 
   /** Model seconds since the real instant `sinceMs`. */

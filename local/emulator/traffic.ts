@@ -1,5 +1,6 @@
 import { callLatency } from './latency.js';
 import { errorReply, type AwsCall, type RawReply } from './protocol.js';
+import { HOST_SCRIPT_HEADER, hostScriptWaiting } from './services/host-exec.js';
 import { RateLimiter, type ThrottleStats } from './rate-limits.js';
 import type { Clock } from './time.js';
 
@@ -32,7 +33,11 @@ export class Traffic {
     if (!throttled && reply.status < 500 && !isThrottle(reply)) this.limiter?.answered(call);
     if (this.clock.profile.apiLatency) {
       const remaining = this.clock.realMs(callLatency(call).seconds) - (Date.now() - started);
-      await this.clock.pause(remaining);
+      // A simulated host's `aws` (a process of its own) names its script: while its call waits
+      // here, the script waits on the emulator rather than working (host-exec.ts busyHostScripts).
+      const script = call.raw.headers[HOST_SCRIPT_HEADER];
+      if (script === undefined) await this.clock.pause(remaining);
+      else await hostScriptWaiting(String(script), () => this.clock.pause(remaining, { external: true }));
     }
     return reply;
   }

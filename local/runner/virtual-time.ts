@@ -25,11 +25,14 @@ import timers from 'node:timers';
  *   and (compute-free) no virtual `setTimeout` of its own pending;
  * - an HTTP request that is not sitting in the emulator's latency wait: on its way there, being
  *   served (the emulator's own code, moto), or its answer on its way back;
- * - anything a busy probe reports (Run Command scripts: separate processes).
+ * - anything a busy probe reports (Run Command scripts: separate processes, busy unless one of
+ *   their requests is in the emulator's latency wait).
  * Counted from their creation (`http.request` wrapped) and Node's HTTP diagnostics channels: the
  * emulator's server is the only HTTP server in the process. So "every request is waiting in the
- * emulator" is: client requests in flight = server
- * requests waiting = server requests in flight. (Real-time mode counts only the handlers' client
+ * emulator" is: client requests in flight = server requests waiting that this process sent = server
+ * requests in flight. Server requests from other processes (a simulated host's `aws`) have no
+ * client request here: their waits are told apart (`serverWait(ms, { external: true })`), and
+ * whether the script that sent one is working or waiting is its busy probe's to say. (Real-time mode counts only the handlers' client
  * requests, as it always did: a request from outside a handler then runs at real speed.) A jump also
  * needs a quiet spell of a few event-loop turns with no activity at all (the workflow engine's own
  * steps between states are promise chains).
@@ -134,6 +137,8 @@ export class VirtualTime {
   private handlerRequests = 0;
   private serverRequests = 0;
   private serverWaiting = 0;
+  /** Of the server requests waiting, those another process sent (no client request here). */
+  private externalWaiting = 0;
   /** Client requests counted (from their creation, or from Node's start report). */
   private readonly counted = new WeakSet<ClientRequest>();
   private epoch = 0;
@@ -223,6 +228,7 @@ export class VirtualTime {
       handlerRequests: this.handlerRequests,
       serverRequests: this.serverRequests,
       serverWaiting: this.serverWaiting,
+      externalWaiting: this.externalWaiting,
       probesBusy: this.probes.filter((probe) => probe()).length,
       jumps: this.jumps,
     };
@@ -302,14 +308,21 @@ export class VirtualTime {
     });
   }
 
-  /** A modelled wait inside a request the emulator serves (its latency): not real work. */
-  async serverWait(ms: number): Promise<void> {
+  /**
+   * A modelled wait inside a request the emulator serves (its latency): not real work. `external`:
+   * the request came from another process (a simulated host's command), so no client request of
+   * this process stands for it.
+   */
+  async serverWait(ms: number, origin: { external?: boolean } = {}): Promise<void> {
+    const external = origin.external === true;
     this.serverWaiting += 1;
+    if (external) this.externalWaiting += 1;
     this.touch();
     try {
       await this.sleep(ms);
     } finally {
       this.serverWaiting -= 1;
+      if (external) this.externalWaiting -= 1;
       this.touch();
     }
   }
@@ -342,7 +355,7 @@ export class VirtualTime {
     const requests = this.computeFree ? this.clientRequests : this.handlerRequests;
     return (
       this.computing().length === 0 &&
-      requests === this.serverWaiting &&
+      requests === this.serverWaiting - this.externalWaiting &&
       this.serverRequests === this.serverWaiting &&
       !this.probes.some((probe) => probe())
     );

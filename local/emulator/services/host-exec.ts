@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { constants, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -53,6 +54,8 @@ export function hostEnvironment(options: {
   hostInstanceId: string;
   osUser: string;
   home: string;
+  /** The script this environment runs (`HOST_SCRIPT_HEADER`), when it runs one. */
+  scriptId?: string;
 }): NodeJS.ProcessEnv {
   // Only what a host would have plus our locators: the emulator's own AWS_* settings must not leak
   // into the host, or `aws` on the host would look configured when the real host is not.
@@ -67,6 +70,7 @@ export function hostEnvironment(options: {
     SESSION_LAB_EMULATOR_URL: options.emulatorUrl,
     SESSION_LAB_OS_USER: options.osUser,
     SESSION_LAB_HOST_COMMANDS: HOST_COMMANDS_DIR,
+    ...(options.scriptId ? { SESSION_LAB_HOST_SCRIPT: options.scriptId } : {}),
   };
 }
 
@@ -81,20 +85,56 @@ function capture(stream: NodeJS.ReadableStream | null): () => string {
   return () => Buffer.concat(chunks).toString('utf8').slice(0, MAX_CAPTURE);
 }
 
-/** Scripts started and not yet finished, in this process (the bench's virtual clock waits for them). */
-let activeScripts = 0;
-export const activeHostScripts = (): number => activeScripts;
+/**
+ * The header a simulated host's `aws` puts on its requests (from SESSION_LAB_HOST_SCRIPT, which ssh
+ * passes on to the commands it runs on another host): the script they belong to. It is a local
+ * locator like the other SESSION_LAB_* variables, not something AWS sees, and only says when a
+ * script is waiting on the emulator.
+ */
+export const HOST_SCRIPT_HEADER = 'x-session-lab-host-script';
 
-export async function execOnHost(options: HostRunOptions): Promise<HostRunResult> {
-  activeScripts += 1;
+/** Scripts started and not yet finished in this process, by id: their requests in a modelled wait. */
+const scripts = new Map<string, { waiting: number }>();
+
+/** Scripts started and not yet finished, in this process. */
+export const activeHostScripts = (): number => scripts.size;
+
+/**
+ * Scripts doing real work: running, with none of their requests in a modelled wait of the emulator
+ * (a call's latency). The bench's virtual clock does not jump while one is: a script whose `aws`
+ * waits on its call's latency waits on the clock itself, so counting it as work would stop the
+ * clock for good. A script whose request waits counts as waiting as a whole, although another of
+ * its processes may be computing meanwhile (registering two hosts side by side): the clock may then
+ * jump over that compute, which starts that branch's next call up to one latency late.
+ */
+export const busyHostScripts = (): number => {
+  let busy = 0;
+  for (const script of scripts.values()) if (script.waiting === 0) busy += 1;
+  return busy;
+};
+
+/** Runs `wait` (a modelled wait of a request of the script `scriptId`, if any) with the script counted as waiting. */
+export async function hostScriptWaiting<T>(scriptId: string | undefined, wait: () => Promise<T>): Promise<T> {
+  const script = scriptId ? scripts.get(scriptId) : undefined;
+  if (script) script.waiting += 1;
   try {
-    return await runOnHost(options);
+    return await wait();
   } finally {
-    activeScripts -= 1;
+    if (script) script.waiting -= 1;
   }
 }
 
-async function runOnHost(options: HostRunOptions): Promise<HostRunResult> {
+export async function execOnHost(options: HostRunOptions): Promise<HostRunResult> {
+  const scriptId = randomUUID();
+  scripts.set(scriptId, { waiting: 0 });
+  try {
+    return await runOnHost(options, scriptId);
+  } finally {
+    scripts.delete(scriptId);
+  }
+}
+
+async function runOnHost(options: HostRunOptions, scriptId: string): Promise<HostRunResult> {
   const root = await mkdtemp(join(tmpdir(), `session-lab-host-${options.hostInstanceId}-`));
   try {
     const scriptPath = join(root, '_script.sh');
@@ -112,6 +152,7 @@ async function runOnHost(options: HostRunOptions): Promise<HostRunResult> {
         hostInstanceId: options.hostInstanceId,
         osUser: options.osUser ?? 'root',
         home: cwd,
+        scriptId,
       }),
       stdio: ['pipe', 'pipe', 'pipe'],
       // Its own process group, so a timeout kills everything the script started (ssh, sleeps).

@@ -3,6 +3,7 @@ import { NotReadyYet } from '../../../functions/shared/errors.js';
 import { localFunctionArn } from '../../../local/runner/definitions.js';
 import { retryDelayMs, runDefinition, type HandlerResolver } from '../../../local/runner/runner.js';
 import { VirtualTime } from '../../../local/runner/virtual-time.js';
+import { spawn } from 'node:child_process';
 import http from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
 import timers from 'node:timers';
@@ -207,6 +208,46 @@ describe('VirtualTime in compute-free mode', () => {
       expect(answered).toEqual({ body: 'ok', at: 0 });
       await sleeping;
       expect(Date.now() - before).toBe(60_000);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  it("jumps over the latency wait of a request another process sent (a host script's aws)", async () => {
+    // The emulator's server pads each call; a request from a child process has no client request
+    // here. Without telling the clock it is external, client requests (0, or the handler's 1) never
+    // equal server requests waiting (1, 2) and the clock waits for ever (the bench hung so).
+    // The child is real work until its request waits (what host-exec's busyHostScripts tells the bench).
+    let childRunning = true;
+    let childWaiting = false;
+    clock.addBusyProbe(() => childRunning && !childWaiting);
+    const server = http.createServer((_req, res) => {
+      childWaiting = true;
+      void clock.serverWait(60, { external: true }).then(() => {
+        childWaiting = false;
+        res.end(String(Date.now()));
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    try {
+      const before = Date.now();
+      // Another sleep pending beside it, as the workflow's are: the jump goes to the earliest.
+      const sleeping = clock.sleep(60_000);
+      const child = spawn(
+        process.execPath,
+        ['-e', `require('http').get('http://127.0.0.1:${port}/', (r) => r.pipe(process.stdout))`],
+        { stdio: ['ignore', 'pipe', 'inherit'] },
+      );
+      let out = '';
+      child.stdout.on('data', (chunk: Buffer) => (out += String(chunk)));
+      const code = await new Promise((resolve) => child.once('close', resolve));
+      childRunning = false;
+      expect(code).toBe(0);
+      expect(Number(out) - before).toBe(60);
+      await sleeping;
+      expect(Date.now() - before).toBe(60_000);
+      expect(clock.state()).toMatchObject({ serverWaiting: 0, externalWaiting: 0 });
     } finally {
       await new Promise((resolve) => server.close(resolve));
     }
