@@ -84,10 +84,41 @@ function ownSessionStatements(partition: string, logGroupName: string): PolicySt
 }
 
 /**
- * The seed's SSMDevAccess as written (seed task 4.3), gap included, plus the user's own
- * transcripts and the guard on sessions (`ownSessionStatements`).
+ * Both modes: the seed's `ssm:Get*` would let the user decrypt every lab's SecureString parameters
+ * (activation codes, private key) through the aws/ssm key, so those are denied, with the tree's
+ * root; and GetParametersByPath everywhere: it is authorized against the requested path only, so
+ * a recursive read of `/` or `/session-lab` would return every lab's parameters despite the deny.
  */
-function seedPolicy(partition: string, logGroupName: string): PolicyDocument {
+function secretStatements(partition: string): PolicyStatement[] {
+  return [
+    {
+      Sid: 'DenyLabSecrets',
+      Effect: 'Deny',
+      Action: ['ssm:GetParameter', 'ssm:GetParameters', 'ssm:GetParametersByPath', 'ssm:GetParameterHistory'],
+      // Every lab's parameters (`/session-lab/*`), not only this lab's, and the tree's root.
+      Resource: [
+        `arn:${partition}:ssm:*:*:parameter${labPath('*')}`,
+        `arn:${partition}:ssm:*:*:parameter${labPath('*').replace(/\/\*$/, '')}`,
+      ],
+    },
+    {
+      Sid: 'DenyParameterTreeReads',
+      Effect: 'Deny',
+      Action: 'ssm:GetParametersByPath',
+      Resource: '*',
+    },
+  ];
+}
+
+/**
+ * The seed's SSMDevAccess as written (seed task 4.3), scoped to the lab: its gap is kept for
+ * teaching (the Prod deny names only EC2 instances, so the lab's Prod hybrid node is reachable,
+ * any document may be used), but sessions reach only this lab's Dev and Prod nodes (never another
+ * lab's, a non-lab node, or the bootstrap host: a node without the lab's tag matches the negated
+ * conditions), and no lab's secrets (`secretStatements`); plus the user's own transcripts and the
+ * guard on sessions (`ownSessionStatements`).
+ */
+function seedPolicy(labId: string, partition: string, logGroupName: string): PolicyDocument {
   return {
     Version: '2012-10-17',
     Statement: [
@@ -121,6 +152,21 @@ function seedPolicy(partition: string, logGroupName: string): PolicyDocument {
         Resource: [`arn:${partition}:ec2:*:*:instance/*`],
         Condition: { StringLike: { 'ssm:resourceTag/Environment': 'Prod' } },
       },
+      {
+        Sid: 'DenySessionsOutsideLab',
+        Effect: 'Deny',
+        Action: ['ssm:StartSession', 'ssm:ResumeSession'],
+        Resource: nodeResources(partition),
+        Condition: { StringNotEquals: { [`ssm:resourceTag/${TAG_LAB_ID}`]: labId } },
+      },
+      {
+        Sid: 'DenySessionsOutsideDevProd',
+        Effect: 'Deny',
+        Action: ['ssm:StartSession', 'ssm:ResumeSession'],
+        Resource: nodeResources(partition),
+        Condition: { StringNotEquals: { 'ssm:resourceTag/Environment': ['Dev', 'Prod'] } },
+      },
+      ...secretStatements(partition),
       ...ownSessionStatements(partition, logGroupName),
     ],
   };
@@ -132,10 +178,7 @@ function seedPolicy(partition: string, logGroupName: string): PolicyDocument {
  *   of the tag value, and also covers ResumeSession;
  * - StartSession is allowed only on this lab's Dev/Prod nodes (not other labs', not the bootstrap
  *   host, whose role reads the lab's secrets) and only with the lab's preferences document;
- * - the seed's `ssm:Get*` would let the user decrypt the lab's SecureString parameters (activation
- *   codes, private key) through the aws/ssm key, so those are denied, with the tree's root; and
- *   GetParametersByPath everywhere: it is authorized against the requested path only, so a
- *   recursive read of `/` or `/session-lab` would return every lab's parameters despite the deny.
+ * - no lab's secrets (`secretStatements`);
  * - the user's own transcripts, and nothing of another lab's sessions (`ownSessionStatements`).
  */
 function strictPolicy(labId: string, partition: string, logGroupName: string): PolicyDocument {
@@ -192,27 +235,7 @@ function strictPolicy(labId: string, partition: string, logGroupName: string): P
         Resource: nodeResources(partition),
         Condition: { StringEqualsIgnoreCase: { 'ssm:resourceTag/Environment': 'Prod' } },
       },
-      {
-        Sid: 'DenyLabSecrets',
-        Effect: 'Deny',
-        Action: [
-          'ssm:GetParameter',
-          'ssm:GetParameters',
-          'ssm:GetParametersByPath',
-          'ssm:GetParameterHistory',
-        ],
-        // Every lab's parameters (`/session-lab/*`), not only this lab's, and the tree's root.
-        Resource: [
-          `arn:${partition}:ssm:*:*:parameter${labPath('*')}`,
-          `arn:${partition}:ssm:*:*:parameter${labPath('*').replace(/\/\*$/, '')}`,
-        ],
-      },
-      {
-        Sid: 'DenyParameterTreeReads',
-        Effect: 'Deny',
-        Action: 'ssm:GetParametersByPath',
-        Resource: '*',
-      },
+      ...secretStatements(partition),
       ...ownSessionStatements(partition, logGroupName),
     ],
   };
@@ -230,5 +253,7 @@ export function workshopUserPolicy(
   partition: string,
   logGroupName: string = SHARED_NAMES.defaultLogGroup,
 ): PolicyDocument {
-  return mode === 'seed' ? seedPolicy(partition, logGroupName) : strictPolicy(labId, partition, logGroupName);
+  return mode === 'seed'
+    ? seedPolicy(labId, partition, logGroupName)
+    : strictPolicy(labId, partition, logGroupName);
 }

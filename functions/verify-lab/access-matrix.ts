@@ -19,11 +19,15 @@ export interface Target {
  * Who should reach what, written from the lab's intent rather than from the policy text, so a
  * wrong policy shows up as a mismatch:
  * - strict: only this lab's Dev nodes; Prod (EC2 and hybrid), the bootstrap host and other labs' nodes are denied;
- * - seed: everything but Prod-tagged EC2 instances (its deny names only `instance/*`).
+ * - seed: the seed's policy scoped to the lab: this lab's Dev nodes and its Prod hybrid node (the
+ *   seed's deny names only `instance/*`, the gap it teaches); not its Prod EC2 instance, the
+ *   bootstrap host or other labs' nodes.
  */
 export function expectedAccess(mode: PolicyMode, target: Target): Access {
-  if (mode === 'strict') return target.ownLab && target.environment === 'Dev' ? 'allowed' : 'denied';
-  return target.kind === 'ec2' && target.environment === 'Prod' ? 'denied' : 'allowed';
+  if (!target.ownLab) return 'denied';
+  if (mode === 'strict') return target.environment === 'Dev' ? 'allowed' : 'denied';
+  if (target.environment === 'Dev') return 'allowed';
+  return target.kind === 'hybrid' && target.environment === 'Prod' ? 'allowed' : 'denied';
 }
 
 /** In seed mode, why a cell the strict policy would deny is reachable; undefined when it is not a gap. */
@@ -33,10 +37,8 @@ export function seedGap(mode: PolicyMode, target: Target, actual: Access | 'unkn
   if (target.kind === 'hybrid' && target.environment === 'Prod') {
     return `seed gap: ${target.role} (${target.nodeId}) is Prod but reachable: the seed's deny names only EC2 instance ARNs, not managed-instance/*`;
   }
-  if (!target.ownLab) {
-    return `seed gap: ${target.nodeId} of another lab is reachable: the seed allows ssm:StartSession on *`;
-  }
-  return `seed gap: ${target.role} (${target.nodeId}) is reachable: the seed allows ssm:StartSession on *`;
+  // Seed mode reaches nothing else the strict policy denies (expectedAccess): a mismatch, not a gap.
+  return undefined;
 }
 
 /** The ARN SimulatePrincipalPolicy and StartSession authorize a target against (facts sheet 5.1). */

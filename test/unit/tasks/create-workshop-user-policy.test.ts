@@ -14,6 +14,7 @@ const NODES = {
   Bootstrap: [ec2('i-0aaaaaaaaaaaaaaa5'), { ...LAB, Environment: 'Bootstrap' }],
   OtherLabDev: [hybrid('mi-0bbbbbbbbbbbbbbb1'), { 'session-lab:lab-id': 'other', Environment: 'Dev' }],
   LowercaseProd: [hybrid('mi-0aaaaaaaaaaaaaaa6'), { ...LAB, Environment: 'prod' }],
+  NonLabNode: [ec2('i-0cccccccccccccccc1'), { Environment: 'Dev' }],
 } as const;
 
 async function startSession(mode: 'strict' | 'seed', node: keyof typeof NODES) {
@@ -38,10 +39,12 @@ describe('workshopUserPolicy, evaluated by an IAM policy simulator', () => {
     ['DevEC2Instance', 'allowed'],
     ['DevOnPrem', 'allowed'],
     ['ProdEC2Instance', 'explicitDeny'],
-    // The seed's gaps: the deny names only EC2 instance ARNs, and the allow is `*`.
+    // The seed's gap, kept for teaching: the deny names only EC2 instance ARNs.
     ['ProdOnPrem', 'allowed'],
-    ['Bootstrap', 'allowed'],
-    ['OtherLabDev', 'allowed'],
+    // Scoped to the lab: the seed allowed `*`.
+    ['Bootstrap', 'explicitDeny'],
+    ['OtherLabDev', 'explicitDeny'],
+    ['NonLabNode', 'explicitDeny'],
   ] as const)('seed: StartSession on %s -> %s', async (node, decision) => {
     await expect(startSession('seed', node)).resolves.toBe(decision);
   });
@@ -140,14 +143,16 @@ describe('workshopUserPolicy, evaluated by an IAM policy simulator', () => {
     ).resolves.toBe('explicitDeny');
   });
 
-  it('strict: the lab secrets in Parameter Store are denied; the seed let ssm:Get* read them', async () => {
-    const parameter = `arn:aws:ssm:us-east-1:${ACCOUNT}:parameter/session-lab/demo/activation/Prod/code`;
-    await expect(
-      simulate([workshopUserPolicy('strict', 'demo', 'aws')], 'ssm:GetParameter', parameter),
-    ).resolves.toBe('explicitDeny');
-    await expect(
-      simulate([workshopUserPolicy('seed', 'demo', 'aws')], 'ssm:GetParameter', parameter),
-    ).resolves.toBe('allowed');
+  it('both modes: the lab secrets in Parameter Store are denied (the seed let ssm:Get* read every lab\u2019s)', async () => {
+    for (const name of ['session-lab/demo/activation/Prod/code', 'session-lab/other/key-pair/private-key'])
+      for (const mode of ['strict', 'seed'] as const)
+        await expect(
+          simulate(
+            [workshopUserPolicy(mode, 'demo', 'aws')],
+            'ssm:GetParameter',
+            `arn:aws:ssm:us-east-1:${ACCOUNT}:parameter/${name}`,
+          ),
+        ).resolves.toBe('explicitDeny');
     const unrelated = `arn:aws:ssm:us-east-1:${ACCOUNT}:parameter/other-app/config`;
     await expect(
       simulate([workshopUserPolicy('strict', 'demo', 'aws')], 'ssm:GetParameter', unrelated),
@@ -170,6 +175,10 @@ describe('workshopUserPolicy, evaluated by an IAM policy simulator', () => {
       'ReadAlltheSSMThings',
       'SameUserTerminate',
       'DenySMtoProd',
+      'DenySessionsOutsideLab',
+      'DenySessionsOutsideDevProd',
+      'DenyLabSecrets',
+      'DenyParameterTreeReads',
       'ReadOwnSessionTranscripts',
       'DenyLongerUserNamesSessions',
       'DenyActivations',

@@ -307,7 +307,7 @@ describe('verifyLab', () => {
     expect(report.ok).toBe(true);
   });
 
-  it('other labs\u2019 nodes: denied in strict mode, reachable (a gap) in seed mode', async () => {
+  it('other labs\u2019 nodes: denied in both modes (seed mode is scoped to the lab)', async () => {
     const strict = testLab();
     world(strict);
     const strictReport = await run(input(strict, { otherLabNodes: [{ nodeId: ids.OtherLab }] }));
@@ -320,8 +320,9 @@ describe('verifyLab', () => {
     const seed = testLab({ policyMode: 'seed' });
     world(seed);
     const seedReport = await run(input(seed, { otherLabNodes: [{ nodeId: ids.OtherLab }] }));
-    expect(matrix(seedReport)[ids.OtherLab]).toEqual(['allowed', 'allowed']);
-    expect(seedReport.gaps.some((g) => g.includes(ids.OtherLab))).toBe(true);
+    expect(matrix(seedReport)[ids.OtherLab]).toEqual(['denied', 'denied']);
+    expect(seedReport.gaps.some((g) => g.includes(ids.OtherLab))).toBe(false);
+    expect(seedReport.ok).toBe(true);
   });
 
   describe('when no other labs\u2019 nodes are given, samples them itself', () => {
