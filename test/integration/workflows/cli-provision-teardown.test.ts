@@ -1,3 +1,4 @@
+import { jest } from '@jest/globals';
 import { labClients } from '../../../functions/shared/clients.js';
 import { inventoryCount, labInventory } from '../../../functions/shared/lab-inventory.js';
 import { runCli } from '../../helpers/cli.js';
@@ -6,6 +7,9 @@ import { TEST_REGION, SHORT_DELAYS, useEmulator } from '../../helpers/emulator.j
 const LAB = 'cli-e2e';
 
 describe('session-lab provision then teardown (the real workflows, run locally)', () => {
+  // Each command is a process of its own that deploys the stack into the emulator and cold-starts
+  // every function's bundle: minutes on a loaded 2-core machine.
+  jest.setTimeout(240_000);
   // The scale (so every Retry budget) stays what the CLI runs with.
   const emulator = useEmulator({ time: { scale: 0.05, ...SHORT_DELAYS } });
   const env = () => ({
