@@ -262,6 +262,8 @@ describe('student isolation between labs sec (strict) and sec-01 (seed)', () => 
       'access key': `aws iam create-access-key --user-name ${otherLab.user}`,
       'terminate other host': `aws ec2 terminate-instances --instance-ids ${hosts[B]!.devEc2}`,
       'start session': `aws ssm start-session --target ${hosts[B]!.devEc2}`,
+      'run command': `aws ssm send-command --document-name AWS-RunShellScript --instance-ids ${hosts[B]!.devEc2} --parameters commands=id`,
+      'create activation': `aws ssm create-activation --iam-role ${SHARED_NAMES.serviceRole}`,
     };
     await attemptOnHost('Dev EC2 host', hosts[A]!.devEc2, hostAttempts);
     await attemptOnHost('DevOnPrem node', hosts[A]!.devOnPrem, hostAttempts);
@@ -603,6 +605,8 @@ describe('student isolation between labs sec (strict) and sec-01 (seed)', () => 
       ['access key', 'AccessDenied', 'CreateAccessKey', false],
       ['terminate other host', 'UnauthorizedOperation', 'TerminateInstances', false],
       ['start session', 'AccessDeniedException', 'StartSession', false],
+      ['run command', 'AccessDeniedException', 'SendCommand', false],
+      ['create activation', 'AccessDeniedException', 'CreateActivation', false],
     ] as [string, string, string, boolean][])('is refused: %s (%s)', (name, code, operation, guarded) =>
       refusedOnHost(`${host}: ${name}`, code, operation, guarded),
     );
