@@ -188,11 +188,7 @@ export function requireCaller(event: APIGatewayProxyEvent): string {
  * request would add; a replayed or existing one adds nothing) against the labs the account holds
  * (`MAX_LABS`) and, for a class, against its labs (`MAX_CLASS_SIZE`). 429, naming the cap.
  */
-export async function checkLabCaps(
-  deps: ApiDeps,
-  newLabIds: string[],
-  classId?: string,
-): Promise<void> {
+export async function checkLabCaps(deps: ApiDeps, newLabIds: string[], classId?: string): Promise<void> {
   const active = await deps.registry.activeLabs();
   const adding = newLabIds.filter((labId) => !active.some((lab) => lab.labId === labId));
   if (adding.length === 0) return;
