@@ -1,12 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
 import type { Context } from 'aws-lambda';
-import { BUNDLE_DIR, ensureTemplate, type Template } from '../deployment/artifacts.js';
+import { ensureTemplate, type Template } from '../deployment/artifacts.js';
 import { IAMClient, SimulatePrincipalPolicyCommand } from '@aws-sdk/client-iam';
 import { OPERATOR_CREDENTIALS, deployLocalStack } from '../deployment/deploy.js';
 import { localStack, type LocalFunction, type LocalStack } from '../deployment/local-stack.js';
+import { ExecutionEnvironment, LambdaInvocationError } from './execution-environment.js';
 import type { HandlerResolver, TaskHandler } from './runner.js';
 
 /**
@@ -18,17 +16,8 @@ import type { HandlerResolver, TaskHandler } from './runner.js';
 
 /** Step Functions refuses a state's input or output larger than this (256 KiB). */
 export const PAYLOAD_LIMIT_BYTES = 256 * 1024;
-const WORKER = fileURLToPath(new URL('./lambda-worker.mjs', import.meta.url));
 /** Operator settings that reach the functions' logs only (verbosity), passed through when set. */
 const PASSED_THROUGH = ['POWERTOOLS_LOG_LEVEL', 'POWERTOOLS_LOGGER_LOG_EVENT', 'POWERTOOLS_DEV'] as const;
-
-/** An error as Lambda reports it: `name` is the error type Step Functions matches. */
-export class LambdaInvocationError extends Error {
-  constructor(errorType: string, message: string) {
-    super(message);
-    this.name = errorType;
-  }
-}
 
 interface RoleCredentials {
   accessKeyId: string;
@@ -55,88 +44,6 @@ async function assumeForLambda(
       `Lambda could not assume ${roleArn}: ${body.error ?? response.status}`,
     );
   return body;
-}
-
-type Reply = {
-  id?: number;
-  ready?: boolean;
-  ok?: boolean;
-  payload?: string;
-  errorType?: string;
-  errorMessage?: string;
-};
-
-/**
- * A function's execution environment: its bundle loaded once in a worker thread with its own
- * environment variables and credentials. Invocations are answered by id.
- */
-class ExecutionEnvironment {
-  readonly worker: Worker;
-  readonly ready: Promise<void>;
-  private readonly pending = new Map<
-    number,
-    { resolve: (value: unknown) => void; reject: (err: Error) => void }
-  >();
-  private nextId = 0;
-  exited = false;
-
-  constructor(fn: LocalFunction, env: Record<string, string>) {
-    this.worker = new Worker(WORKER, {
-      workerData: { bundle: join(BUNDLE_DIR, fn.bundle, 'index.mjs') },
-      env,
-      resourceLimits: { maxOldGenerationSizeMb: fn.memoryMb },
-    });
-    this.worker.unref();
-    this.ready = new Promise((resolve, reject) => {
-      this.worker.once('message', () => resolve());
-      // An error at cold start (a missing variable, a bad import) is the function's init error.
-      this.worker.once('error', (err) =>
-        reject(
-          new LambdaInvocationError(
-            err.name === 'Error' ? 'Runtime.ImportModuleError' : err.name,
-            err.message,
-          ),
-        ),
-      );
-    });
-    this.ready.catch(() => undefined);
-    this.worker.on('message', (message: Reply) => {
-      if (message.ready || message.id === undefined) return;
-      const pending = this.pending.get(message.id);
-      this.pending.delete(message.id);
-      if (!pending) return;
-      if (message.ok) pending.resolve(JSON.parse(message.payload ?? 'null'));
-      else
-        pending.reject(new LambdaInvocationError(message.errorType ?? 'Error', message.errorMessage ?? ''));
-    });
-    const failAll = (err: Error) => {
-      for (const pending of this.pending.values()) pending.reject(err);
-      this.pending.clear();
-    };
-    this.worker.on('error', (err) => failAll(new LambdaInvocationError('Runtime.ExitError', err.message)));
-    this.worker.on('exit', (code) => {
-      this.exited = true;
-      failAll(new LambdaInvocationError('Runtime.ExitError', `the runtime exited with code ${code}`));
-    });
-  }
-
-  get inFlight(): number {
-    return this.pending.size;
-  }
-
-  invoke(event: unknown, context: Record<string, unknown>): { id: number; result: Promise<unknown> } {
-    const id = this.nextId++;
-    const result = new Promise<unknown>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      this.worker.postMessage({ id, event, context });
-    });
-    return { id, result };
-  }
-
-  /** Gives up on one invocation (its timeout); it keeps running in the environment. */
-  abandon(id: number): void {
-    this.pending.delete(id);
-  }
 }
 
 export interface LambdaService {
