@@ -17,10 +17,15 @@ export interface CreateAppOptions {
 
 /**
  * Deployment settings read from the CDK context (`cdk deploy -c resetSchedule='cron(0 2 * * ? *)'`):
- * the nightly reset's schedule expression, the expiry sweep's, and whether the last lab to release
- * the account-wide tier and preferences reverts them.
+ * the nightly reset's schedule expression, the expiry sweep's, whether the last lab to release
+ * the account-wide tier and preferences reverts them, and whether lab input may select seed mode.
  */
-export const DEPLOY_CONTEXT = ['resetSchedule', 'expirySchedule', 'revertSharedOnLastRelease'] as const;
+export const DEPLOY_CONTEXT = [
+  'resetSchedule',
+  'expirySchedule',
+  'revertSharedOnLastRelease',
+  'allowSeedPolicyMode',
+] as const;
 
 function booleanContext(name: string, value: unknown): boolean | undefined {
   if (value === undefined) return undefined;
@@ -54,6 +59,7 @@ export function createApp(options: CreateAppOptions = {}): { app: App; stack: Se
       'revertSharedOnLastRelease',
       context('revertSharedOnLastRelease'),
     ),
+    allowSeedPolicyMode: booleanContext('allowSeedPolicyMode', context('allowSeedPolicyMode')),
   });
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   return { app, stack };

@@ -17,6 +17,8 @@ export interface SessionLabStackProps extends StackProps {
   expirySchedule?: string;
   /** Whether the last lab to release the advanced tier and the preferences reverts them (default false). */
   revertSharedOnLastRelease?: boolean;
+  /** Whether lab input may select `policyMode: "seed"` (default true; false refuses it as InvalidLabInput). */
+  allowSeedPolicyMode?: boolean;
   /** The portal API's limits (class size, class concurrency, lab lifetimes). */
   apiLimits?: ApiLimitsProps;
 }
@@ -39,10 +41,12 @@ export class SessionLabStack extends Stack {
     // The workflows' ARNs from their fixed names: the functions that start them need no reference
     // to the state machines, which reference the functions.
     const machineArn = (name: StateMachineName) => Fn.sub(stateMachineArn(name));
+    const allowSeedPolicyMode = String(props.allowSeedPolicyMode ?? true);
     this.labFunctions = new LabFunctions(this, 'Tasks', {
       bundleDir: props.bundleDir,
       registry,
       environment: {
+        'validate-lab-input': { ALLOW_SEED_POLICY_MODE: allowSeedPolicyMode },
         'release-shared-resources': {
           REVERT_SHARED_ON_LAST_RELEASE: String(props.revertSharedOnLastRelease ?? false),
         },
@@ -75,6 +79,7 @@ export class SessionLabStack extends Stack {
         'provision-class': machineArn('provision-class'),
       },
       limits: props.apiLimits,
+      allowSeedPolicyMode: props.allowSeedPolicyMode,
     });
 
     for (const name of STATE_MACHINES) {

@@ -8,6 +8,7 @@ import { awsClient } from './clients.js';
 import { readEnv } from './env.js';
 import { ConfigurationError, InvalidLabInput } from './errors.js';
 import { parseInput } from './input.js';
+import { checkPolicyModeAllowed, policyModeEnvSchema } from './lab-config.js';
 import type { LifecycleDeps } from './lab-lifecycle.js';
 import { logger } from './logger.js';
 import { labIdSchema } from './names.js';
@@ -57,6 +58,8 @@ export interface ApiLimits {
   /** A lab's lifetime when the request does not say. */
   defaultLabHours: number;
   maxLabHours: number;
+  /** Whether lab input may select `policyMode: "seed"` (ALLOW_SEED_POLICY_MODE; absent: true). */
+  allowSeedPolicyMode?: boolean;
 }
 
 export interface ApiDeps extends LifecycleDeps {
@@ -211,6 +214,11 @@ export async function checkLabCaps(deps: ApiDeps, newLabIds: string[], classId?:
   }
 }
 
+/** Refuses lab input with `policyMode: "seed"` when the deployment does not allow it (400 naming `field`). */
+export function checkPolicyMode(policyMode: string | undefined, deps: ApiDeps, field = 'policyMode'): void {
+  checkPolicyModeAllowed(policyMode, deps.limits.allowSeedPolicyMode ?? true, field);
+}
+
 /** A client request token: what makes a retried create answer the same lab instead of a 409. */
 export const requestTokenSchema = z
   .string()
@@ -270,6 +278,7 @@ export const apiEnvSchema = z.object({
   MAX_CLASS_CONCURRENCY: positiveInt(10),
   DEFAULT_LAB_HOURS: positiveInt(72),
   MAX_LAB_HOURS: positiveInt(720),
+  ...policyModeEnvSchema.shape,
 });
 
 export function apiLimitsFromEnv(env: NodeJS.ProcessEnv = process.env): ApiLimits {
@@ -280,6 +289,7 @@ export function apiLimitsFromEnv(env: NodeJS.ProcessEnv = process.env): ApiLimit
     maxClassConcurrency: parsed.MAX_CLASS_CONCURRENCY,
     defaultLabHours: parsed.DEFAULT_LAB_HOURS,
     maxLabHours: parsed.MAX_LAB_HOURS,
+    allowSeedPolicyMode: parsed.ALLOW_SEED_POLICY_MODE,
   };
 }
 

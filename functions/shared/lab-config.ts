@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { InvalidLabInput } from './errors.js';
 import { SHARED_NAMES, labIdSchema } from './names.js';
 
 /** CloudWatch Logs accepts only these retention periods (facts sheet 8). */
@@ -100,8 +101,16 @@ export const labInputSchema = z
       .optional(),
     vpcId: awsId('vpc').optional(),
     subnetId: awsId('subnet').optional(),
-    /** How long the hybrid activations stay usable; short, as registration happens minutes later. */
-    activationExpiryHours: z.number().int().min(1).max(720).default(4),
+    /**
+     * How long the hybrid activations stay usable: no longer than registration can take (minutes;
+     * the registration poll gives up after about 16). close-bootstrap-access deletes them sooner.
+     */
+    activationExpiryHours: z
+      .number()
+      .int()
+      .min(1)
+      .max(1, 'must be at most 1 hour: registration takes minutes')
+      .default(1),
     owner: z
       .string()
       .max(128)
@@ -111,6 +120,34 @@ export const labInputSchema = z
   .strict();
 
 export type LabInput = z.input<typeof labInputSchema>;
+
+/**
+ * `ALLOW_SEED_POLICY_MODE` (CDK context `allowSeedPolicyMode`, default true): whether lab input may
+ * select `policyMode: "seed"`. Read by validate-lab-input and the API routes that take lab input.
+ */
+export const policyModeEnvSchema = z.object({
+  ALLOW_SEED_POLICY_MODE: z
+    .enum(['true', 'false'], { message: 'must be true or false' })
+    .default('true')
+    .transform((value) => value === 'true'),
+});
+
+/**
+ * Refuses `policyMode: "seed"` when the deployment does not allow it: InvalidLabInput naming
+ * `field` (`policyMode`; `options.policyMode` in a class request), before anything is created.
+ */
+export function checkPolicyModeAllowed(
+  policyMode: string | undefined,
+  allowSeedPolicyMode: boolean,
+  field = 'policyMode',
+): void {
+  if (policyMode === 'seed' && !allowSeedPolicyMode) {
+    throw new InvalidLabInput(
+      field,
+      'seed is refused by this deployment (allowSeedPolicyMode is false); use strict',
+    );
+  }
+}
 
 /**
  * The validated lab configuration every task receives as `lab`. `runId` is unique per provisioning

@@ -46,6 +46,8 @@ export interface PortalApiProps {
   /** The ARN of each workflow a route starts, by the environment variable that names it. */
   stateMachineArns: Record<'provision-lab' | 'teardown-lab' | 'reset-lab' | 'provision-class', string>;
   limits?: ApiLimitsProps;
+  /** Whether lab input may select `policyMode: "seed"` (default true): ALLOW_SEED_POLICY_MODE of the routes that take lab input. */
+  allowSeedPolicyMode?: boolean;
   logRetention?: RetentionDays;
   stageName?: string;
 }
@@ -76,6 +78,9 @@ export function operationsOf(spec: OpenApi): { method: string; path: string; rou
 }
 
 /** What each route's function starts: its state machine ARN variable. */
+/** The routes whose body is lab input (checked against the deployment's `allowSeedPolicyMode`). */
+const TAKES_LAB_INPUT: ReadonlySet<ApiRouteName> = new Set<ApiRouteName>(['create-lab', 'create-class']);
+
 const STARTS: Record<ApiRouteName, [string, keyof PortalApiProps['stateMachineArns']] | undefined> = {
   'create-lab': ['PROVISION_LAB_STATE_MACHINE_ARN', 'provision-lab'],
   'list-labs': undefined,
@@ -123,6 +128,9 @@ export class PortalApi extends Construct {
           DEFAULT_LAB_HOURS: String(limits.defaultLabHours),
           MAX_LAB_HOURS: String(limits.maxLabHours),
           ...(starts ? { [starts[0]]: props.stateMachineArns[starts[1]] } : {}),
+          ...(TAKES_LAB_INPUT.has(route)
+            ? { ALLOW_SEED_POLICY_MODE: String(props.allowSeedPolicyMode ?? true) }
+            : {}),
         },
         logRetention: props.logRetention,
       });

@@ -584,6 +584,38 @@ describe('the schedules and the status-change rule', () => {
     ).toThrow(/resetSchedule: "every night" is not an EventBridge Scheduler expression/);
   });
 
+  it('passes allowSeedPolicyMode to validate-lab-input and the API routes that take lab input (default true)', () => {
+    const variablesOf = (configured: typeof stack, fn: { node: { defaultChild?: unknown } }) =>
+      (Template.fromStack(configured).toJSON() as { Resources: Record<string, Resource> }).Resources[
+        configured.getLogicalId(fn.node.defaultChild as never)
+      ]!.Properties.Environment as {
+        Variables: Record<string, unknown>;
+      };
+    const takesLabInput = (configured: typeof stack) => [
+      configured.labFunctions.functions.get('validate-lab-input')!,
+      configured.portalApi.functions.get('create-lab')!,
+      configured.portalApi.functions.get('create-class')!,
+    ];
+    for (const fn of takesLabInput(stack)) {
+      expect(variablesOf(stack, fn).Variables.ALLOW_SEED_POLICY_MODE).toBe('true');
+    }
+    expect(variablesOf(stack, stack.portalApi.functions.get('get-lab')!).Variables).not.toHaveProperty(
+      'ALLOW_SEED_POLICY_MODE',
+    );
+    const outdir = mkdtempSync(join(tmpdir(), 'session-lab-cdk-out-'));
+    const configured = createApp({
+      bundleDir: standInBundles(),
+      outdir,
+      context: { allowSeedPolicyMode: 'false' },
+    }).stack;
+    for (const fn of takesLabInput(configured)) {
+      expect(variablesOf(configured, fn).Variables.ALLOW_SEED_POLICY_MODE).toBe('false');
+    }
+    expect(() =>
+      createApp({ bundleDir: standInBundles(), outdir, context: { allowSeedPolicyMode: 'no' } }),
+    ).toThrow(/allowSeedPolicyMode: must be true or false/);
+  });
+
   it('records the end of every lab workflow execution through record-lab-status', () => {
     const rule = resources[logicalId(stack.lifecycle.statusRule)]!.Properties;
     expect(rule.EventPattern).toEqual({

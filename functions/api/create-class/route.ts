@@ -3,6 +3,7 @@ import { z } from 'zod';
 import {
   ApiError,
   checkLabCaps,
+  checkPolicyMode,
   checkLifetime,
   parseBody,
   requestTokenOf,
@@ -67,6 +68,7 @@ export async function createClassRoute(event: APIGatewayProxyEvent, deps: ApiDep
   const caller = requireCaller(event);
   const body = parseBody(event, createClassBodySchema);
   const token = requestTokenOf(event, body.clientRequestToken);
+  checkPolicyMode(body.options.policyMode, deps, 'options.policyMode');
   if (body.count > deps.limits.maxClassSize) {
     throw new ApiError(400, 'InvalidRequest', `count: at most ${deps.limits.maxClassSize}`, 'count');
   }

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import {
   ApiError,
   checkLabCaps,
+  checkPolicyMode,
   checkLifetime,
   parseBody,
   requestTokenOf,
@@ -39,6 +40,7 @@ export async function createLabRoute(event: APIGatewayProxyEvent, deps: ApiDeps)
   const caller = requireCaller(event);
   const body = splitCreateBody(parseBody(event, createLabBodySchema));
   const token = requestTokenOf(event, body.clientRequestToken);
+  checkPolicyMode(body.options.policyMode, deps);
   const expiresInHours = checkLifetime(body.expiresInHours, deps);
   await checkLabCaps(deps, [body.options.labId]);
   const result = await createLab(deps, {

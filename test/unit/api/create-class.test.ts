@@ -191,6 +191,22 @@ describe('POST /classes', () => {
     expect(starter.started).toEqual([]);
   });
 
+  it('with allowSeedPolicyMode off, refuses seed options with a 400 naming options.policyMode, creating nothing', async () => {
+    const deps = testApiDeps(testRegistry(), starter);
+    deps.limits.allowSeedPolicyMode = false;
+    const create = (body: unknown) =>
+      respond(createClassRoute, apiEvent({ method: 'POST', resource: '/classes', body }), deps).then(replyOf);
+    await expect(
+      create({ classId: 'sec101', count: 2, options: { policyMode: 'seed' } }),
+    ).resolves.toMatchObject({ status: 400, body: { code: 'InvalidRequest', field: 'options.policyMode' } });
+    expect(doc.calls()).toHaveLength(0);
+    expect(starter.started).toEqual([]);
+    await expect(create({ classId: 'sec101', count: 2 })).resolves.toMatchObject({ status: 202 });
+    await expect(
+      post({ classId: 'sec102', count: 1, options: { policyMode: 'seed' } }),
+    ).resolves.toMatchObject({ status: 202 }); // the default: allowed
+  });
+
   it('numbers the labs wide enough for the class', () => {
     expect(classLabIds('c', 2)).toEqual(['c-01', 'c-02']);
     expect(classLabIds('c', 100).at(-1)).toBe('c-100');

@@ -2,7 +2,7 @@ import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { DynamoDBDocumentClient, GetCommand, PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { createLabRoute } from '../../../functions/api/create-lab/route.js';
-import { respond, type ApiDeps } from '../../../functions/shared/api.js';
+import { apiLimitsFromEnv, respond, type ApiDeps } from '../../../functions/shared/api.js';
 import { SfnWorkflowStarter } from '../../../functions/shared/workflow-starter.js';
 import { inputsOf } from '../../helpers/aws-mock.js';
 import {
@@ -187,6 +187,33 @@ describe('POST /labs', () => {
     expect(String(reply.body.message)).toMatch(new RegExp(`^${field}: `));
     expect(doc.calls()).toHaveLength(0);
     expect(sfn.calls()).toHaveLength(0);
+  });
+
+  it('with allowSeedPolicyMode off, refuses seed mode with a 400 naming policyMode, creating nothing; strict passes', async () => {
+    const refusing = testApiDeps(
+      testRegistry(),
+      new SfnWorkflowStarter(new SFNClient({ region: 'us-east-1' }), {
+        PROVISION_LAB_STATE_MACHINE_ARN: PROVISION_ARN,
+      }),
+    );
+    refusing.limits.allowSeedPolicyMode = false;
+    const create = (body: unknown) =>
+      respond(createLabRoute, apiEvent({ method: 'POST', resource: '/labs', body }), refusing).then(replyOf);
+    const reply = await create({ labId: 'stu-01', policyMode: 'seed' });
+    expect(reply).toMatchObject({ status: 400, body: { code: 'InvalidRequest', field: 'policyMode' } });
+    expect(String(reply.body.message)).toMatch(/^policyMode: .*allowSeedPolicyMode/);
+    expect(doc.calls()).toHaveLength(0);
+    expect(sfn.calls()).toHaveLength(0);
+    await expect(create({ labId: 'stu-01', policyMode: 'strict' })).resolves.toMatchObject({ status: 202 });
+  });
+
+  it('reads allowSeedPolicyMode from ALLOW_SEED_POLICY_MODE (default true)', () => {
+    expect(apiLimitsFromEnv({}).allowSeedPolicyMode).toBe(true);
+    expect(apiLimitsFromEnv({ ALLOW_SEED_POLICY_MODE: 'true' }).allowSeedPolicyMode).toBe(true);
+    expect(apiLimitsFromEnv({ ALLOW_SEED_POLICY_MODE: 'false' }).allowSeedPolicyMode).toBe(false);
+    expect(() => apiLimitsFromEnv({ ALLOW_SEED_POLICY_MODE: 'off' })).toThrow(
+      expect.objectContaining({ name: 'ConfigurationError', variable: 'ALLOW_SEED_POLICY_MODE' }),
+    );
   });
 
   it('refuses an Idempotency-Key that disagrees with the body, or is malformed', async () => {

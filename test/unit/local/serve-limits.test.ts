@@ -12,6 +12,7 @@ describe('session-lab serve limits', () => {
         maxClassConcurrency: 3,
         defaultLabHours: 72,
         maxLabHours: 720,
+        allowSeedPolicyMode: true,
       });
       process.env.MAX_CLASS_CONCURRENCY = '2';
       expect(localLimits(5).maxClassConcurrency).toBe(2);

@@ -31,7 +31,7 @@ describe('validate-lab-input', () => {
       logRetentionDays: 30,
       cloudWatchStreaming: true,
       idleSessionTimeoutMinutes: 20,
-      activationExpiryHours: 4,
+      activationExpiryHours: 1,
     });
   });
 
@@ -75,6 +75,8 @@ describe('validate-lab-input', () => {
     [payload({ labId: 'demo', logGroupName: 'SSM-Logs2' }), 'logGroupName'],
     [payload({ labId: 'demo', logGroupName: '/session-lab/' }), 'logGroupName'],
     [payload({ labId: 'demo', subnetId: 'sg-12345678' }), 'subnetId'],
+    [payload({ labId: 'demo', activationExpiryHours: 2 }), 'activationExpiryHours'],
+    [payload({ labId: 'demo', activationExpiryHours: 0 }), 'activationExpiryHours'],
     [payload({ labId: 'demo', labid: 'typo' }), 'labid'],
     [{ ...payload({ labId: 'demo' }), extra: 1 }, 'extra'],
   ])('refuses %j naming %s, before anything is created', async (event, field) => {
@@ -126,6 +128,51 @@ describe('validate-lab-input', () => {
       });
     }
     expect(sts.calls()).toHaveLength(0); // nothing to check against the account
+  });
+});
+
+describe('validate-lab-input: the deployment’s allowSeedPolicyMode (ALLOW_SEED_POLICY_MODE)', () => {
+  afterEach(() => {
+    delete process.env.ALLOW_SEED_POLICY_MODE;
+  });
+
+  it('accepts seed mode by default and with the setting on', async () => {
+    await expect(handler(payload({ labId: 'demo', policyMode: 'seed' }), context)).resolves.toMatchObject({
+      policyMode: 'seed',
+    });
+    process.env.ALLOW_SEED_POLICY_MODE = 'true';
+    await expect(handler(payload({ labId: 'demo', policyMode: 'seed' }), context)).resolves.toMatchObject({
+      policyMode: 'seed',
+    });
+  });
+
+  it('with the setting off, refuses seed mode naming policyMode before anything is asked; strict passes', async () => {
+    process.env.ALLOW_SEED_POLICY_MODE = 'false';
+    await expect(
+      handler(payload({ labId: 'demo', policyMode: 'seed', s3BucketName: 'lab-bucket' }), context),
+    ).rejects.toMatchObject({
+      name: 'InvalidLabInput',
+      field: 'policyMode',
+      message: expect.stringMatching(/^policyMode: .*allowSeedPolicyMode/),
+    });
+    expect(sts.calls()).toHaveLength(0);
+    expect(s3.calls()).toHaveLength(0);
+    await expect(handler(payload({ labId: 'demo' }), context)).resolves.toMatchObject({
+      policyMode: 'strict',
+    });
+    await expect(
+      validateLabInput(payload({ labId: 'demo', policyMode: 'seed' }), testClients(), {
+        allowSeedPolicyMode: false,
+      }),
+    ).rejects.toMatchObject({ name: 'InvalidLabInput', field: 'policyMode' });
+  });
+
+  it('a malformed setting is a ConfigurationError naming the variable', async () => {
+    process.env.ALLOW_SEED_POLICY_MODE = 'no';
+    await expect(handler(payload({ labId: 'demo' }), context)).rejects.toMatchObject({
+      name: 'ConfigurationError',
+      variable: 'ALLOW_SEED_POLICY_MODE',
+    });
   });
 });
 
