@@ -525,7 +525,16 @@ export const PERMISSIONS: Record<LabFunctionName, Grant[]> = {
       'ec2:DescribeKeyPairs',
       'ec2:DescribeInstances',
     ),
-    labParameters('delete the private key parameter', 'ssm:DeleteParameter', 'ssm:GetParameter'),
+    labParameters(
+      'delete the private key parameter and, registration done, the activation code parameters (by name)',
+      'ssm:DeleteParameter',
+      'ssm:GetParameter',
+    ),
+    {
+      why: 'registration done: find the lab’s activations (by its host names and tag) and delete them',
+      actions: ['ssm:DescribeActivations', 'ssm:DeleteActivation'],
+      resources: ['*'],
+    },
   ],
 
   'enable-advanced-tier': [

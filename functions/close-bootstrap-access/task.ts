@@ -4,6 +4,7 @@ import {
   TerminateInstancesCommand,
 } from '@aws-sdk/client-ec2';
 import { z } from 'zod';
+import { deleteActivationCodes, deleteLabActivations } from '../shared/activations.js';
 import type { LabClients } from '../shared/clients.js';
 import { InvalidLabInput, LabStateMismatch, NotReadyYet, ignoreErrors } from '../shared/errors.js';
 import { labConfigSchema, type LabConfig } from '../shared/lab-config.js';
@@ -44,6 +45,10 @@ export interface CloseBootstrapAccessOutput {
   bootstrapInstanceId: string;
   /** The bootstrap host's state after this call: `shutting-down`, `terminated`, or `gone`. */
   bootstrapState: string;
+  /** The lab's activations this call deleted (none on a re-run). */
+  deletedActivations: string[];
+  /** The lab's activation code parameters, deleted (or already gone). */
+  deletedActivationCodes: string[];
 }
 
 /** Revokes every inbound rule of a lab group; returns how many permission entries it removed. */
@@ -92,7 +97,10 @@ async function terminateBootstrap(
 /**
  * Hardening after registration (the seed leaves SSH open and the key on disk): the lab's groups
  * lose every inbound rule, so the lab ends with no inbound port; the bootstrap host is terminated;
- * the key pair and its stored private key are deleted. Each step treats "already done" as done.
+ * the key pair and its stored private key are deleted; the lab's activations and their code
+ * parameters are deleted too, as the workflow runs this only after wait-for-registration found
+ * every on-premises host Online with its node (DeleteActivation does not deregister nodes, facts
+ * sheet 2.1). Each step treats "already done" as done.
  */
 export async function closeBootstrapAccess(
   input: CloseBootstrapAccessInput,
@@ -116,6 +124,10 @@ export async function closeBootstrapAccess(
     'InvalidKeyPair.NotFound',
   );
   await deleteParameter(clients.ssm, input.privateKeyParameter);
+  // The codes are secrets nobody needs once the nodes are registered: a code and a live
+  // activation together would let whoever reads it register another node into the lab.
+  const deletedActivations = await deleteLabActivations(clients.ssm, lab.labId);
+  const deletedActivationCodes = await deleteActivationCodes(clients.ssm, lab.labId);
 
   return {
     closed: true,
@@ -124,5 +136,7 @@ export async function closeBootstrapAccess(
     privateKeyParameter: input.privateKeyParameter,
     bootstrapInstanceId: input.bootstrapInstanceId,
     bootstrapState,
+    deletedActivations,
+    deletedActivationCodes,
   };
 }

@@ -1,8 +1,7 @@
-import { DeleteActivationCommand, paginateGetParametersByPath } from '@aws-sdk/client-ssm';
+import { paginateGetParametersByPath } from '@aws-sdk/client-ssm';
 import { z } from 'zod';
+import { deleteLabActivations } from '../shared/activations.js';
 import type { LabClients } from '../shared/clients.js';
-import { findLabActivations } from '../shared/discovery.js';
-import { ignoreErrors } from '../shared/errors.js';
 import { labIdSchema, labPath } from '../shared/names.js';
 import { deleteParameter } from '../shared/secrets.js';
 
@@ -19,18 +18,12 @@ export interface Output {
  * under `<labPath>/activation`). Deleting an activation does not deregister its nodes (facts
  * sheet 2.1): deregister-nodes runs next and removes them. Going first, this step refuses a
  * registration still running from a failed provision, which would otherwise add a node after the
- * nodes were deregistered. InvalidActivation / InvalidActivationId mean already gone.
+ * nodes were deregistered. InvalidActivation / InvalidActivationId mean already gone: a provision
+ * that finished already deleted them and their codes in close-bootstrap-access, so this step
+ * usually finds nothing and deletes nothing (it still removes what a failed provision left).
  */
 export async function deleteActivations({ labId }: Input, { ssm }: Pick<LabClients, 'ssm'>): Promise<Output> {
-  const activations = await findLabActivations(ssm, labId);
-  const deletedActivations = activations.map((a) => a.ActivationId!).filter(Boolean);
-  for (const ActivationId of deletedActivations) {
-    await ignoreErrors(
-      () => ssm.send(new DeleteActivationCommand({ ActivationId })),
-      'InvalidActivation',
-      'InvalidActivationId',
-    );
-  }
+  const deletedActivations = await deleteLabActivations(ssm, labId);
 
   // Names only: without WithDecryption the SecureString values come back encrypted, and they are
   // not looked at.

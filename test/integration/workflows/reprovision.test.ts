@@ -67,6 +67,8 @@ describe('provision-lab run again on an existing lab', () => {
     );
     expect(first.hybridNodes).toHaveLength(2);
     expect(first.registrationCommands).toBe(1);
+    // Registration verified, Close bootstrap access deleted the activations (and their codes).
+    expect(first.activations).toBe(0);
 
     const secondReport = await provision(`provision-${LAB}-2`);
     const second = await labState();

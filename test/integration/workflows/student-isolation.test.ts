@@ -21,6 +21,7 @@ import {
   DescribeSessionsCommand,
   GetParameterCommand,
   GetParametersByPathCommand,
+  PutParameterCommand,
   ResumeSessionCommand,
   SSMClient,
   StartSessionCommand,
@@ -93,6 +94,8 @@ describe('student isolation between labs sec (strict) and sec-01 (seed)', () => 
   let nonLabNode = '';
   /** Outputs of the attacks run on the hosts, by case name. */
   const onHost: Record<string, { rc: number; out: string }> = {};
+  /** Lab A's activation code read by the admin once provisioned: the error name (it is deleted). */
+  let codeAfterProvision = '';
 
   const sessionInput = async (sessionId: string, command: string) => {
     const res = await fetch(`${emulator().url}/__emulator/session-input`, {
@@ -284,6 +287,21 @@ describe('student isolation between labs sec (strict) and sec-01 (seed)', () => 
     const bootstrap = Instances![0]!.InstanceId!;
     await waitForOnline(bootstrap);
     const own = labNames(A);
+    // Registration verified, Close bootstrap access deleted the lab's activation codes; one is put
+    // back, as it is while registration runs, to check what the bootstrap role may read then.
+    codeAfterProvision = await admin()
+      .ssm.send(new GetParameterCommand({ Name: own.activationCodeParameter('Dev') }))
+      .then(
+        () => 'found',
+        (err: Error) => err.name,
+      );
+    await admin().ssm.send(
+      new PutParameterCommand({
+        Name: own.activationCodeParameter('Dev'),
+        Value: 'stand-in-activation-code',
+        Type: 'SecureString',
+      }),
+    );
     await attemptOnHost('bootstrap', bootstrap, {
       identity: 'aws sts get-caller-identity --query Arn --output text',
       'own activation code': `aws ssm get-parameter --name ${own.activationCodeParameter('Dev')} --with-decryption --query Parameter.Name --output text`,
@@ -562,7 +580,8 @@ describe('student isolation between labs sec (strict) and sec-01 (seed)', () => 
   });
 
   describe("sec's bootstrap identity (SessionLabBootstrap-sec)", () => {
-    it("is the lab's own role, and reads its own lab's activation code", () => {
+    it("is the lab's own role, and reads its own lab's activation code (while there is one)", () => {
+      expect(codeAfterProvision).toBe('ParameterNotFound');
       expect(onHost['bootstrap: identity']).toEqual({
         rc: 0,
         out: expect.stringContaining(`:assumed-role/${labNames(A).bootstrapRole}/i-`),

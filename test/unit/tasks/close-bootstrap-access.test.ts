@@ -4,11 +4,12 @@ import {
   RevokeSecurityGroupIngressCommand,
   TerminateInstancesCommand,
 } from '@aws-sdk/client-ec2';
-import { DeleteParameterCommand } from '@aws-sdk/client-ssm';
+import { DeleteActivationCommand, DeleteParameterCommand } from '@aws-sdk/client-ssm';
 import {
   closeBootstrapAccess,
   type CloseBootstrapAccessInput,
 } from '../../../functions/close-bootstrap-access/task.js';
+import { createActivations } from '../../../functions/create-activations/task.js';
 import { createKeyPair } from '../../../functions/create-key-pair/task.js';
 import { createNetwork } from '../../../functions/create-network/task.js';
 import { launchInstances } from '../../../functions/launch-instances/task.js';
@@ -64,6 +65,11 @@ describe('closeBootstrapAccess', () => {
       privateKeyParameter: '/session-lab/demo/key-pair/private-key',
       bootstrapInstanceId: input.bootstrapInstanceId,
       bootstrapState: 'shutting-down',
+      deletedActivations: [],
+      deletedActivationCodes: [
+        '/session-lab/demo/activation/Dev/code',
+        '/session-lab/demo/activation/Prod/code',
+      ],
     });
     expect(ec2.group(input.network.onPremSecurityGroupId).IpPermissions).toEqual([]);
     expect(ec2.group(input.network.bootstrapSecurityGroupId).IpPermissions).toEqual([]);
@@ -120,6 +126,8 @@ describe('closeBootstrapAccess', () => {
   });
 
   it('treats each "already gone" answer as done', async () => {
+    await createActivations({ lab, serviceRoleName: 'SSMServiceRole' }, { ec2: ec2.client, ssm: ssm.client });
+    ssm.mock.resetHistory();
     // Removed by someone else between our read and our revoke.
     ec2.mock.on(RevokeSecurityGroupIngressCommand).callsFake((request: { GroupId: string }) => {
       ec2.group(request.GroupId).IpPermissions = [];
@@ -128,9 +136,33 @@ describe('closeBootstrapAccess', () => {
     ec2.mock.on(DeleteKeyPairCommand).rejects(awsError('InvalidKeyPair.NotFound'));
     ec2.mock.on(DescribeInstancesCommand).rejects(awsError('InvalidInstanceID.NotFound'));
     ssm.parameters.clear();
+    // Deleted by someone else (a teardown) between our read and our delete.
+    ssm.mock.on(DeleteActivationCommand).rejects(awsError('InvalidActivation'));
     await expect(run()).resolves.toMatchObject({ closed: true, bootstrapState: 'gone' });
-    expect(ssm.mock.commandCalls(DeleteParameterCommand)).toHaveLength(1);
+    // The key and the two codes, each already gone.
+    expect(ssm.mock.commandCalls(DeleteParameterCommand)).toHaveLength(3);
+    expect(ssm.mock.commandCalls(DeleteActivationCommand)).toHaveLength(2);
     expect(ec2.mock.commandCalls(TerminateInstancesCommand)).toHaveLength(0);
+  });
+
+  it("deletes the lab's activations and their codes (registration is done), not another lab's", async () => {
+    const clients = { ec2: ec2.client, ssm: ssm.client };
+    const mine = await createActivations({ lab, serviceRoleName: 'SSMServiceRole' }, clients);
+    const other = await createActivations(
+      { lab: testLab({ labId: 'demo-2' }), serviceRoleName: 'SSMServiceRole' },
+      clients,
+    );
+    expect(ssm.activations.size).toBe(4);
+    const out = await run();
+    expect(out.deletedActivations.sort()).toEqual(mine.activations.map((a) => a.activationId).sort());
+    expect(out.deletedActivationCodes).toEqual(mine.activations.map((a) => a.codeParameter));
+    for (const { codeParameter } of mine.activations) expect(ssm.parameters.has(codeParameter)).toBe(false);
+    expect([...ssm.activations.keys()].sort()).toEqual(other.activations.map((a) => a.activationId).sort());
+    for (const { codeParameter } of other.activations) expect(ssm.parameters.has(codeParameter)).toBe(true);
+    // Run again: nothing left to delete, and no error.
+    ec2.setState('terminated', [input.bootstrapInstanceId]);
+    await expect(run()).resolves.toMatchObject({ deletedActivations: [] });
+    expect(ssm.mock.commandCalls(DeleteActivationCommand)).toHaveLength(2);
   });
 
   it('removes any other inbound rule on the lab groups too', async () => {

@@ -7,7 +7,12 @@ import {
   DescribeActivationsCommand,
   PutParameterCommand,
 } from '@aws-sdk/client-ssm';
-import { createActivations, MIN_REMAINING_MS } from '../../../functions/create-activations/task.js';
+import {
+  createActivations,
+  inputSchema,
+  MIN_REMAINING_MS,
+} from '../../../functions/create-activations/task.js';
+import { parseInput } from '../../../functions/shared/input.js';
 import { labTags, toTagRecord } from '../../../functions/shared/tags.js';
 import { awsError, testLab, throttled } from '../../helpers/aws.js';
 import { FakeEc2 } from '../../helpers/fake-ec2.js';
@@ -56,8 +61,9 @@ describe('createActivations', () => {
         Environment: environment,
       });
       const expiry = activation.ExpirationDate!.getTime();
-      expect(expiry).toBeGreaterThanOrEqual(before + 4 * HOUR);
-      expect(expiry).toBeLessThanOrEqual(Date.now() + 4 * HOUR);
+      // The default: no longer than registration can take.
+      expect(expiry).toBeGreaterThanOrEqual(before + 1 * HOUR);
+      expect(expiry).toBeLessThanOrEqual(Date.now() + 1 * HOUR);
       expect(ssm.parameters.get(codeParameter)).toMatchObject({
         value: activation.code,
         type: 'SecureString',
@@ -67,13 +73,15 @@ describe('createActivations', () => {
     for (const secret of ssm.secrets()) expect(text).not.toContain(secret);
   });
 
-  it("honours the lab's expiry", async () => {
-    const out = await createActivations(
-      { lab: testLab({ activationExpiryHours: 24 }), serviceRoleName: 'SSMServiceRole' },
-      clients(),
-    );
-    const expiry = ssm.activations.get(out.activations[0]!.activationId)!.ExpirationDate!.getTime();
-    expect(expiry - Date.now()).toBeGreaterThan(23.9 * HOUR);
+  it('refuses an expiry longer than 1 hour, naming the field', async () => {
+    expect(() => testLab({ activationExpiryHours: 2 })).toThrow(/activationExpiryHours/);
+    // What the handler parses before the task runs: a lab validated under the old 720 h bound.
+    expect(() =>
+      parseInput(inputSchema, {
+        lab: { ...testLab(), activationExpiryHours: 24 },
+        serviceRoleName: 'SSMServiceRole',
+      }),
+    ).toThrow(expect.objectContaining({ name: 'InvalidLabInput', field: 'lab.activationExpiryHours' }));
   });
 
   it('running twice converges: the usable activations and their stored codes are reused', async () => {
