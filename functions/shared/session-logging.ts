@@ -1,11 +1,6 @@
-import {
-  DeleteRolePolicyCommand,
-  GetRolePolicyCommand,
-  PutRolePolicyCommand,
-  type IAMClient,
-} from '@aws-sdk/client-iam';
+import { DeleteRolePolicyCommand, PutRolePolicyCommand, type IAMClient } from '@aws-sdk/client-iam';
 import { ignoreErrors, isErrorNamed, NotReadyYet } from './errors.js';
-import { parsePolicyDocument, samePolicy, type PolicyDocument } from './iam-roles.js';
+import { readInlinePolicy, samePolicy, type PolicyDocument } from './iam-roles.js';
 import type { LabConfig } from './lab-config.js';
 import { SHARED_NAMES } from './names.js';
 import { pollUntil } from './polling.js';
@@ -99,19 +94,6 @@ export function sessionLoggingPolicy(
 const ROLE_WAIT_SECONDS = 30;
 const ROLE_WAIT = { minDelaySeconds: 2, maxDelaySeconds: 5 };
 
-async function currentPolicy(iam: IAMClient, roleName: string, policyName: string): Promise<unknown> {
-  try {
-    const { PolicyDocument } = await iam.send(
-      new GetRolePolicyCommand({ RoleName: roleName, PolicyName: policyName }),
-    );
-    return PolicyDocument ? parsePolicyDocument(PolicyDocument) : undefined;
-  } catch (err) {
-    // The policy, or the role itself, is not there yet.
-    if (isErrorNamed(err, 'NoSuchEntityException')) return undefined;
-    throw err;
-  }
-}
-
 /**
  * Puts `document` as the inline policy `policyName` on both shared roles, reading first: a role
  * that already holds it gets no write (IAM writes are the scarce rate). PutRolePolicy replaces a
@@ -126,7 +108,7 @@ export async function ensureSessionLoggingPolicy(
     SESSION_LOGGING_ROLES.map(async (roleName) => {
       const done = await pollUntil(
         async () => {
-          if (samePolicy(await currentPolicy(iam, roleName, policyName), document)) return true;
+          if (samePolicy(await readInlinePolicy(iam, roleName, policyName), document)) return true;
           try {
             await iam.send(
               new PutRolePolicyCommand({
