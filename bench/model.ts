@@ -6,7 +6,7 @@ import { callLatency } from '../local/emulator/latency.js';
 import { RATE_LIMITS, type BucketSpec } from '../local/emulator/rate-limits.js';
 import type { TimeProfile } from '../local/emulator/time.js';
 
-/** Step Functions Standard, us-east-1 (facts sheet 9). */
+/** Step Functions Standard, us-east-1. */
 export const USD_PER_STATE_TRANSITION = 0.025 / 1000;
 /** Lambda x86 in us-east-1: per GB-second of billed duration and per request (AWS pricing page). */
 export const USD_PER_LAMBDA_GB_SECOND = 0.0000166667;

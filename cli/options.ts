@@ -64,7 +64,7 @@ export function targetOptionsFrom(
   return { stateMachineArns: arn ? { [name]: arn } : undefined, timeScale: flags.timeScale };
 }
 
-/** A new execution name per run: Step Functions names cannot be reused for 90 days (facts sheet 9). */
+/** A new execution name per run: Step Functions names cannot be reused for 90 days. */
 export function executionName(labId: string, action: string): string {
   const stamp = new Date()
     .toISOString()

@@ -48,7 +48,7 @@ const PREFERENCES_DOCUMENT = ssmArn('document/SSM-SessionManagerRunShell');
 const ACTIVATION_TIER = ssmArn('servicesetting/ssm/managed-instance/activation-tier');
 const AMI_PARAMETERS = arn('ssm', 'parameter/aws/service/ami-amazon-linux-latest/*', { account: false });
 const RUN_SHELL_SCRIPT = arn('ssm', 'document/AWS-RunShellScript', { account: false });
-/** Session ids of an IAM user start with the user name (facts sheet 5.1). */
+/** Session ids of an IAM user start with the user name. */
 const WORKSHOP_SESSIONS = ssmArn('session/MyWorkshopUser-*');
 /**
  * DescribeLogGroups lists across groups: it is authorized against no particular group, so only
@@ -242,7 +242,7 @@ export const PERMISSIONS: Record<LabFunctionName, Grant[]> = {
       resources: [LAB_ROLE_ARNS.instanceProfile],
     },
     {
-      why: 'AddRoleToInstanceProfile requires passing the role, which EC2 then uses (facts sheet 1.1)',
+      why: 'AddRoleToInstanceProfile requires passing the role, which EC2 then uses',
       actions: ['iam:PassRole'],
       resources: [LAB_ROLE_ARNS.instanceRole],
       conditions: passedTo('ec2.amazonaws.com'),
@@ -288,7 +288,7 @@ export const PERMISSIONS: Record<LabFunctionName, Grant[]> = {
     },
     ec2Reads('the lab’s on-prem hosts that are up, to match their nodes by address', 'ec2:DescribeInstances'),
     {
-      why: 'CreateActivation hands SSMServiceRole to Systems Manager (facts sheet 2.1)',
+      why: 'CreateActivation hands SSMServiceRole to Systems Manager',
       actions: ['iam:PassRole'],
       resources: [LAB_ROLE_ARNS.serviceRole],
       conditions: passedTo('ssm.amazonaws.com'),
@@ -317,7 +317,7 @@ export const PERMISSIONS: Record<LabFunctionName, Grant[]> = {
       conditions: createdBy('CreateKeyPair'),
     },
     {
-      why: 'recreate a key pair whose private key was lost (InvalidKeyPair.Duplicate, facts sheet 7.2)',
+      why: 'recreate a key pair whose private key was lost (InvalidKeyPair.Duplicate)',
       actions: ['ec2:DeleteKeyPair'],
       resources: [ec2Arn('key-pair/*')],
       conditions: TAGGED_BY_LAB,
@@ -403,7 +403,7 @@ export const PERMISSIONS: Record<LabFunctionName, Grant[]> = {
       conditions: TAGGED_BY_LAB,
     },
     {
-      why: 'the EC2 hosts get SSMLabProfile, whose role is passed to EC2 (facts sheet 7.1)',
+      why: 'the EC2 hosts get SSMLabProfile, whose role is passed to EC2',
       actions: ['iam:PassRole'],
       resources: [LAB_ROLE_ARNS.instanceRole],
       conditions: passedTo('ec2.amazonaws.com'),
@@ -539,7 +539,7 @@ export const PERMISSIONS: Record<LabFunctionName, Grant[]> = {
 
   'enable-advanced-tier': [
     {
-      why: 'switch the account’s activation tier to advanced (facts sheet 3)',
+      why: 'switch the account’s activation tier to advanced',
       actions: ['ssm:GetServiceSetting', 'ssm:UpdateServiceSetting'],
       resources: [ACTIVATION_TIER],
     },
@@ -619,7 +619,7 @@ export const PERMISSIONS: Record<LabFunctionName, Grant[]> = {
       },
     },
     {
-      why: 'the tag-based SSMDevAccess policy, updated in place by a new version (at most 5, facts sheet 1.1)',
+      why: 'the tag-based SSMDevAccess policy, updated in place by a new version (at most 5)',
       actions: [
         'iam:CreatePolicy',
         'iam:GetPolicy',
@@ -848,7 +848,7 @@ export const PERMISSIONS: Record<LabFunctionName, Grant[]> = {
 
   'delete-workshop-user': [
     {
-      why: 'delete the user after everything attached to it (facts sheet 1.5)',
+      why: 'delete the user after everything attached to it',
       actions: [
         'iam:GetUser',
         'iam:DeleteLoginProfile',
@@ -860,7 +860,7 @@ export const PERMISSIONS: Record<LabFunctionName, Grant[]> = {
         'iam:DeleteAccessKey',
         'iam:ListGroupsForUser',
         'iam:RemoveUserFromGroup',
-        // Credentials an administrator may have added; any one left fails DeleteUser (facts sheet 1.5).
+        // Credentials an administrator may have added; any one left fails DeleteUser.
         'iam:ListMFADevices',
         'iam:DeactivateMFADevice',
         'iam:ListSSHPublicKeys',

@@ -1,6 +1,6 @@
 import type { LabConfig } from '../shared/lab-config.js';
 
-/** The `inputs` of the Session Manager preferences document (facts sheet 4.1). */
+/** The `inputs` of the Session Manager preferences document. */
 export interface SessionPreferences {
   s3BucketName: string;
   s3KeyPrefix: string;
@@ -25,7 +25,7 @@ export interface PreferencesDocument {
 /**
  * The preferences a lab asks for, as the document `SSM-SessionManagerRunShell` holds them.
  * - `cloudWatchEncryptionEnabled` follows the log group: the agent refuses to start a session when
- *   it is true and the group has no KMS key (facts sheet 4.3).
+ *   it is true and the group has no KMS key.
  * - `s3EncryptionEnabled` only with a bucket: S3 encrypts new objects by default, and with no
  *   bucket there is nothing to encrypt.
  * - `kmsKeyId` (encryption of session data in transit) stays empty: it would need a key policy

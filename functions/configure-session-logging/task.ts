@@ -54,7 +54,7 @@ const DOCUMENT = SHARED_NAMES.preferencesDocument;
 /**
  * Seed task 5 with the logging steps of seed 001: the session log group (retention, optional KMS
  * key) and the Session Manager preferences that send sessions to it, read back and compared.
- * Both are shared by every lab in the Region (facts sheet 0.3): teardown leaves them in place.
+ * Both are shared by every lab in the Region: teardown leaves them in place.
  * Whoever converges the preferences first gives the shared roles the grants the nodes' agents
  * need to log there (shared/session-logging.ts), before the preferences name the group: a lab that finds
  * the preferences in place finds the grants too.
@@ -133,7 +133,7 @@ async function ensureLogGroup(logs: CloudWatchLogsClient, lab: LabConfig): Promi
     await logs.send(new PutRetentionPolicyCommand({ logGroupName, retentionInDays: lab.logRetentionDays }));
   }
   // A group without the key would make the agent refuse every session once the preferences say
-  // "encrypted" (facts sheet 4.3). A key on the group with encryption off in the preferences is
+  // "encrypted". A key on the group with encryption off in the preferences is
   // harmless, so an existing key is never removed.
   if (existing && lab.logKmsKeyArn && existing.kmsKeyId !== lab.logKmsKeyArn) {
     await logs.send(new AssociateKmsKeyCommand({ logGroupName, kmsKeyId: lab.logKmsKeyArn }));

@@ -85,7 +85,7 @@ function reusable(activation: Activation, serviceRoleName: string, hosts: number
 
 /**
  * CreateActivation right after the service role was created fails with `ValidationException:
- * Not existing role: arn:aws:iam::...` (facts sheet 1.4). The facts sheet gives only that generic
+ * Not existing role: arn:aws:iam::...`. AWS documents only that generic
  * name, which SSM also uses for real input errors, so the message is matched here, narrowly: only
  * this one phrase becomes retryable. It also covers a role that does not trust ssm.amazonaws.com,
  * but create-service-role has just verified the trust, so within this workflow it is propagation;

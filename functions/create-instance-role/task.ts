@@ -32,12 +32,12 @@ export interface CreateInstanceRoleOutput {
   instanceProfileArn: string;
 }
 
-/** The trust policy of the EC2 instance role (facts sheet 1.2). */
+/** The trust policy of the EC2 instance role. */
 export { EC2_TRUST_POLICY };
 
 /**
- * SSMLabRole: the seed's AmazonEC2RoleforSSM replaced by AmazonSSMManagedInstanceCore (facts sheet
- * 1.6), in the partition of the lab's Region, under the host guard (shared/host-guard.ts): a student
+ * SSMLabRole: the seed's AmazonEC2RoleforSSM replaced by AmazonSSMManagedInstanceCore, in the
+ * partition of the lab's Region, under the host guard (shared/host-guard.ts): a student
  * with root on a Dev EC2 host holds this role.
  */
 export function instanceRoleSpec(partition: string): RoleSpec {
@@ -150,7 +150,7 @@ async function convergeInstanceRole(clients: Pick<LabClients, 'iam'>): Promise<C
       );
     } catch (err) {
       // A concurrent execution added a role first: AWS answers LimitExceeded (one role per profile),
-      // the model says EntityAlreadyExists (facts sheet 1.1). Either way, read what is inside now.
+      // the model says EntityAlreadyExists. Either way, read what is inside now.
       if (!isErrorNamed(err, 'LimitExceededException', 'EntityAlreadyExistsException')) {
         if (isErrorNamed(err, 'NoSuchEntityException')) {
           throw new IamNotPropagatedYet(`${profileName} or ${SHARED_NAMES.instanceRole} not visible yet`, {

@@ -19,7 +19,7 @@ export interface CreateKeyPairOutput {
 /**
  * Seed step 3.1: the key pair the bootstrap host uses to reach the mock on-premises hosts. The
  * private key goes from the CreateKeyPair response straight into a SecureString; only names leave.
- * EC2 returns the private key once (facts sheet 7.2): an existing key pair is reused only if its key
+ * EC2 returns the private key once: an existing key pair is reused only if its key
  * was stored, otherwise it is deleted and created again.
  */
 export async function createKeyPair(

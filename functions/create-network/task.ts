@@ -223,7 +223,7 @@ async function authorizeSsh(clients: Ec2, onPremGroupId: string, bootstrapGroupI
     );
   } catch (err) {
     if (isErrorNamed(err, 'InvalidGroup.NotFound')) {
-      // A group created a moment ago may not be visible to the next call yet (facts sheet 7.4).
+      // A group created a moment ago may not be visible to the next call yet.
       throw new NotReadyYet('a security group just created is not visible yet', { cause: err });
     }
     // InvalidPermission.Duplicate: the rule is already there, which is what we want.

@@ -41,7 +41,7 @@ function sourceArns(policy: unknown): string[] {
 }
 
 /**
- * The hybrid service role's trust policy with the confused-deputy conditions (facts sheet 1.2).
+ * The hybrid service role's trust policy with the confused-deputy conditions.
  * IAM is global but SourceArn names a Region, so the Regions already allowed for this account are
  * kept: labs deployed in two Regions must not take the role's trust from each other.
  */

@@ -18,7 +18,7 @@ export interface PolicyDocument {
 }
 
 /**
- * Session Manager targets: EC2 instances and hybrid nodes have different ARNs (facts sheet 5.1),
+ * Session Manager targets: EC2 instances and hybrid nodes have different ARNs,
  * in the partition of the lab's Region (`partitionOf`).
  */
 export const nodeResources = (partition: string) => [
@@ -26,7 +26,7 @@ export const nodeResources = (partition: string) => [
   `arn:${partition}:ssm:*:*:managed-instance/*`,
 ];
 
-/** The user's own sessions: a session id starts with the IAM user name (facts sheet 5.1). */
+/** The user's own sessions: a session id starts with the IAM user name. */
 const ownSessions = (partition: string) => `arn:${partition}:ssm:*:*:session/\${aws:username}-*`;
 
 /**
@@ -174,7 +174,7 @@ function seedPolicy(labId: string, partition: string, logGroupName: string): Pol
 
 /**
  * The seed's intent without its gaps:
- * - the Prod deny covers hybrid nodes too (`managed-instance/*`, facts sheet 5.2), ignores the case
+ * - the Prod deny covers hybrid nodes too (`managed-instance/*`), ignores the case
  *   of the tag value, and also covers ResumeSession;
  * - StartSession is allowed only on this lab's Dev/Prod nodes (not other labs', not the bootstrap
  *   host, whose role reads the lab's secrets) and only with the lab's preferences document;

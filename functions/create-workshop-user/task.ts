@@ -49,10 +49,10 @@ export interface Output {
   attachedPolicies: string[];
 }
 
-/** IAM keeps at most five versions of a managed policy (facts sheet 1.1). */
+/** IAM keeps at most five versions of a managed policy. */
 const MAX_POLICY_VERSIONS = 5;
 
-/** The default account password policy's minimum length, when no custom policy is set (facts sheet 1.3). */
+/** The default account password policy's minimum length, when no custom policy is set. */
 const DEFAULT_MIN_PASSWORD_LENGTH = 8;
 
 /**
@@ -88,7 +88,7 @@ interface LabUser {
  * and the whole account's activity; the customer policy grants the user's own transcripts instead
  * (`isSupersededUserPolicy`: a user that holds them from an earlier release has them detached).
  * IAMUserChangePassword is attached: the API, unlike the console, does not add it, and
- * without it a user whose password must be reset cannot finish signing in (facts sheet 1.3).
+ * without it a user whose password must be reset cannot finish signing in.
  */
 export async function createWorkshopUser(
   { lab }: Input,
@@ -175,7 +175,7 @@ async function ensureUser(iam: IAMClient, userName: string, labId: string): Prom
     if (!isErrorNamed(err, 'EntityAlreadyExistsException')) throw err;
   }
   // IAM has the user (an earlier attempt's CreateUser whose answer was lost) but reads do not show
-  // it yet (facts sheet 1.4).
+  // it yet.
   const created = await getUser(iam, userName);
   if (!created) throw new IamNotPropagatedYet(`IAM user ${userName} exists but GetUser does not see it yet`);
   return adoptUser(created, userName, labId);
@@ -245,7 +245,7 @@ async function loginProfileExists(iam: IAMClient, userName: string): Promise<boo
 
 /**
  * Sends a write that needs the user. While IAM answers NoSuchEntity for a user this invocation
- * created, the write is re-sent until the propagation budget ends (facts sheet 1.4); then, or at
+ * created, the write is re-sent until the propagation budget ends; then, or at
  * once for an adopted user, it is IamNotPropagatedYet for the workflow's Retry. An adopted user
  * can still be propagating (an earlier run failed right after CreateUser, or the SDK resent a
  * CreateUser whose answer was lost), but nothing tells how young it is, and for an older one the
@@ -348,7 +348,7 @@ async function pruneOldestVersion(iam: IAMClient, policyArn: string): Promise<vo
 /**
  * Attaches the `required` policies the user lacks and returns what is attached afterwards, checked
  * like the seed's list-attached-user-policies step. Attaching an attached policy is believed to be
- * a silent no-op, but that is unconfirmed (facts sheet 1.1): only the missing ones are attached. A
+ * a silent no-op, but that is unconfirmed: only the missing ones are attached. A
  * user this invocation created has none yet, so it is not listed before.
  */
 async function attachRequired(iam: IAMClient, user: LabUser, required: string[]): Promise<string[]> {

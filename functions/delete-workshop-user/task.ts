@@ -117,7 +117,7 @@ async function deleteUser(iam: IAMClient, UserName: string): Promise<boolean> {
     await ignoreErrors(() => iam.send(new RemoveUserFromGroupCommand({ UserName, GroupName })), GONE);
   }
   // The workshop policy grants none of these, but an administrator may have added them, and any
-  // one left makes DeleteUser fail (facts sheet 1.5). Service-specific credentials (CodeCommit,
+  // one left makes DeleteUser fail. Service-specific credentials (CodeCommit,
   // Keyspaces) are not looked for: one would surface as DeleteConflictException, not be hidden.
   const mfa = await collect(paginateListMFADevices(client, { UserName }), (p) => p.MFADevices);
   for (const { SerialNumber } of mfa) {

@@ -15,7 +15,7 @@ export interface Output {
 /**
  * Teardown step 3, once the activations are gone (no registration still running can add a node):
  * deregister the lab's hybrid (`mi-`) nodes, found by the lab tag their activation copied onto
- * them. EC2 `i-` nodes cannot be deregistered (facts sheet 2.1); they go with their instance.
+ * them. EC2 `i-` nodes cannot be deregistered; they go with their instance.
  * InvalidInstanceId means already gone.
  */
 export async function deregisterNodes({ labId }: Input, { ssm }: Pick<LabClients, 'ssm'>): Promise<Output> {

@@ -6,7 +6,7 @@ import { NotReadyYet, isErrorNamed } from '../shared/errors.js';
 import { labReferenceSchema } from '../shared/lab-config.js';
 
 /**
- * The task needs nothing: the setting is account- and Region-wide (facts sheet 0.3). The lab id
+ * The task needs nothing: the setting is account- and Region-wide. The lab id
  * and run only let its progress be recorded on the lab.
  */
 export const inputSchema = labReferenceSchema;

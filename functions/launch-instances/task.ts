@@ -47,7 +47,7 @@ const KEPT_STATES = [...ACTIVE_INSTANCE_STATES, 'stopping', 'stopped'];
  * The RunInstances ClientToken of one host in one provisioning run: the same for a retry of the
  * run, so a lost response never launches twice; new for every run (a reset, or a run again whose
  * bootstrap host was terminated), so EC2 does not hand back the terminated instance of an earlier
- * run (facts sheet 7.1). Hashed to stay within
+ * run. Hashed to stay within
  * 64 ASCII characters whatever the execution name holds.
  */
 export function clientToken(lab: Pick<LabConfig, 'labId' | 'runId'>, role: HostRole): string {

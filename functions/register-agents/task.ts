@@ -142,7 +142,7 @@ export async function registerAgents(
   });
   if (registering.length === 0) return done(null);
 
-  // A command to a node that is not Online waits in Pending until it times out (facts sheet 6).
+  // A command to a node that is not Online waits in Pending until it times out.
   if (!(await onlineInstances(clients.ssm, [bootstrap.instanceId])).has(bootstrap.instanceId)) {
     throw new NotReadyYet(`bootstrap host ${bootstrap.instanceId} is not Online in Systems Manager yet`);
   }
@@ -177,7 +177,7 @@ export async function registerAgents(
         cause: err,
       });
     }
-    // The node stopped answering between our check and the send (facts sheet 6).
+    // The node stopped answering between our check and the send.
     if (isErrorNamed(err, 'InvalidInstanceId')) {
       throw new NotReadyYet(`bootstrap host ${bootstrap.instanceId} cannot take commands yet`, {
         cause: err,

@@ -59,8 +59,8 @@ async function revertTier(previous: TierSnapshot | undefined, clients: RevertCli
 }
 
 /**
- * Restores the preferences document the account had, or deletes it when it had none (facts sheet
- * 4.2), and takes back the session logging grants configure-session-logging gave the shared roles
+ * Restores the preferences document the account had, or deletes it when it had none, and takes
+ * back the session logging grants configure-session-logging gave the shared roles
  * with it: the preferences no longer name session-lab's log group or bucket.
  */
 async function revertPreferences(

@@ -3,7 +3,7 @@ import { callerAccount, clientRegion } from './account.js';
 import type { LabClients } from './clients.js';
 import { activationTierArn } from './names.js';
 
-/** The tier Session Manager needs for hybrid (`mi-`) nodes (facts sheet 3). */
+/** The tier Session Manager needs for hybrid (`mi-`) nodes. */
 export const ADVANCED_TIER = 'advanced';
 
 export interface TierSetting {
@@ -14,7 +14,7 @@ export interface TierSetting {
 
 /**
  * The activation tier as SSM reports it, addressed by its ARN: UpdateServiceSetting requires the
- * ARN and the short id is unconfirmed for GetServiceSetting (facts sheet 3), so both use it.
+ * ARN and the short id is unconfirmed for GetServiceSetting, so both use it.
  */
 export async function readActivationTier({
   ssm,

@@ -6,8 +6,8 @@ import { deleteParameter } from './secrets.js';
 
 /**
  * Deletes the lab's activations (found by their lab tag among the lab's host names) and returns
- * their ids. Deleting an activation does not deregister the nodes registered with it (facts sheet
- * 2.1); it only stops new registrations. An activation already gone (InvalidActivation /
+ * their ids. Deleting an activation does not deregister the nodes registered with it; it only
+ * stops new registrations. An activation already gone (InvalidActivation /
  * InvalidActivationId) counts as deleted, so a rerun converges.
  */
 export async function deleteLabActivations(ssm: SSMClient, labId: string): Promise<string[]> {

@@ -44,7 +44,7 @@ export async function findLabInstances(
 
 /**
  * The lab's managed nodes as SSM sees them (EC2 `i-` and hybrid `mi-`). A tag filter cannot be
- * combined with any other filter (facts sheet 2.1), so it is the only one.
+ * combined with any other filter, so it is the only one.
  */
 export async function findLabManagedNodes(ssm: SSMClient, labId: string): Promise<InstanceInformation[]> {
   const found: InstanceInformation[] = [];

@@ -15,7 +15,7 @@ import { isSupersededPolicy } from './names.js';
 import type { Tag } from './tags.js';
 
 /**
- * Converging the account-wide roles session-lab shares between labs (facts sheet 1): create when
+ * Converging the account-wide roles session-lab shares between labs: create when
  * missing, rewrite a trust policy that differs, attach what is missing, then read everything back
  * like the seed's list-attached-role-policies / get-role checks.
  */
@@ -25,7 +25,7 @@ export interface PolicyDocument {
   Statement: Record<string, unknown>[];
 }
 
-/** The trust policy of an EC2 instance role (facts sheet 1.2). */
+/** The trust policy of an EC2 instance role. */
 export const EC2_TRUST_POLICY: PolicyDocument = {
   Version: '2012-10-17',
   Statement: [{ Effect: 'Allow', Principal: { Service: 'ec2.amazonaws.com' }, Action: 'sts:AssumeRole' }],
@@ -211,7 +211,7 @@ export async function ensureRole(iam: IAMClient, spec: RoleSpec): Promise<Ensure
     changed = true;
   }
   // The seed attached AmazonEC2RoleforSSM to SSMLabRole; an account that ran the manual lab still
-  // has it. It is deprecated and far broader than needed (facts sheet 1.6), so it is removed.
+  // has it. It is deprecated and far broader than needed, so it is removed.
   for (const policyArn of attached) {
     if (!isSupersededPolicy(policyArn) || spec.managedPolicies.includes(policyArn)) continue;
     await iamWrite(roleName, () =>

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { InvalidLabInput } from './errors.js';
 import { SHARED_NAMES, labIdSchema } from './names.js';
 
-/** CloudWatch Logs accepts only these retention periods (facts sheet 8). */
+/** CloudWatch Logs accepts only these retention periods. */
 export const RETENTION_DAYS = [
   1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
 ] as const;
@@ -152,7 +152,7 @@ export function checkPolicyModeAllowed(
 /**
  * The validated lab configuration every task receives as `lab`. `runId` is unique per provisioning
  * run (the execution name): client tokens derive from it so a reset never gets a terminated
- * instance back (facts sheet 7.1).
+ * instance back.
  */
 export type LabConfig = z.output<typeof labInputSchema> & { runId: string };
 
@@ -163,7 +163,7 @@ export type LabConfig = z.output<typeof labInputSchema> & { runId: string };
 export const labConfigSchema = labInputSchema.extend({ runId: z.string().min(1).max(80) });
 
 /**
- * A Step Functions execution name (facts sheet 9), which is what `runId` is: 1..80 characters, no
+ * A Step Functions execution name, which is what `runId` is: 1..80 characters, no
  * whitespace, brackets, wildcards, the listed special characters or control characters. Checked at
  * the edge (validate-lab-input); it ends up in client tokens and tags.
  */

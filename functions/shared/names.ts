@@ -36,7 +36,7 @@ export const LAB_HOSTS: readonly HostSpec[] = [
   { role: 'Bootstrap', kind: 'bootstrap', environment: 'Bootstrap' },
 ];
 
-/** Account- and Region-wide resources shared by every lab (facts sheet 0.3 and 10). */
+/** Account- and Region-wide resources shared by every lab. */
 export const SHARED_NAMES = {
   instanceRole: 'SSMLabRole',
   instanceProfile: 'SSMLabProfile',
@@ -72,7 +72,7 @@ const awsManagedPolicy = (partition: string, name: string) => `arn:${partition}:
 
 /**
  * Managed policies the seed used that session-lab replaces; converging a shared role detaches them
- * (AmazonEC2RoleforSSM is deprecated and broader than AmazonSSMManagedInstanceCore, facts sheet 1.6;
+ * (AmazonEC2RoleforSSM is deprecated and broader than AmazonSSMManagedInstanceCore;
  * CloudWatchAgentServerPolicy, which the seed gave SSMServiceRole, allows logs:PutRetentionPolicy,
  * CreateLogGroup and PutLogEvents on every group to anyone with root on a hybrid node, and the
  * session logging the nodes do is granted by shared/session-logging.ts instead).
@@ -141,6 +141,6 @@ export function labNames(labId: string) {
 
 export type LabNames = ReturnType<typeof labNames>;
 
-/** The ARN of the account-wide service setting, the form UpdateServiceSetting requires (facts sheet 3). */
+/** The ARN of the account-wide service setting, the form UpdateServiceSetting requires. */
 export const activationTierArn = (region: string, accountId: string) =>
   `arn:${partitionOf(region)}:ssm:${region}:${accountId}:servicesetting${SHARED_NAMES.activationTierSetting}`;

@@ -11,7 +11,7 @@ import { pollUntil } from './polling.js';
  * SSMServiceRole for the hybrid nodes), looks the log group up with DescribeLogGroups (and with
  * encryption required refuses the session when it cannot see the group's key), then creates a
  * stream and puts the transcript; with a bucket it checks the bucket's encryption and uploads
- * the log there (facts sheet 4.3). AmazonSSMManagedInstanceCore holds none of these.
+ * the log there. AmazonSSMManagedInstanceCore holds none of these.
  * configure-session-logging puts them with the preferences; release-shared-resources removes them
  * when the last lab's release puts the account's own preferences back.
  */
@@ -89,7 +89,7 @@ export function sessionLoggingPolicy(
 
 /**
  * How long one invocation waits for a shared role that does not exist yet: the workflow creates
- * the roles beside this task (facts sheet 1.4 for IAM's delays). Then NotReadyYet, retried.
+ * the roles beside this task. Then NotReadyYet, retried.
  */
 const ROLE_WAIT_SECONDS = 30;
 const ROLE_WAIT = { minDelaySeconds: 2, maxDelaySeconds: 5 };

@@ -4,7 +4,7 @@ import { pollUntil } from './polling.js';
 import { labReferenceSchema, type LabConfig } from './lab-config.js';
 
 /**
- * The account- and Region-wide singletons every lab shares (facts sheet 0.3 and 10), as the
+ * The account- and Region-wide singletons every lab shares, as the
  * registry counts their holders. Only the tier and the preferences document are ever reverted:
  * the roles and the log group cost nothing idle, and the log group keeps the session logs.
  */

@@ -68,7 +68,7 @@ export class SfnWorkflowStarter implements WorkflowStarter {
       return { executionId: executionArn ?? executionArnOf(arn, executionName) };
     } catch (err) {
       // The name was used: by this very start cut short earlier (the registry records the name
-      // before starting), so it is started or already done (facts sheet 9).
+      // before starting), so it is started or already done.
       if (isErrorNamed(err, 'ExecutionAlreadyExists'))
         return { executionId: executionArnOf(arn, executionName) };
       throw err;

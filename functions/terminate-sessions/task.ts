@@ -13,8 +13,8 @@ export interface Output {
 
 /**
  * True when `session` belongs to the IAM user `userName`. Owner is the user's ARN (its exact
- * format is unconfirmed, facts sheet 5.3), and an IAM user's session id is `<user name>-<suffix>`
- * (facts sheet 5.1). Both are compared exactly: a prefix match would also take the sessions of
+ * format is unconfirmed), and an IAM user's session id is `<user name>-<suffix>`
+ *. Both are compared exactly: a prefix match would also take the sessions of
  * `MyWorkshopUser-demo-2` for lab `demo`.
  */
 export function isSessionOf(session: Pick<Session, 'Owner' | 'SessionId'>, userName: string): boolean {

@@ -41,7 +41,7 @@ export function seedGap(mode: PolicyMode, target: Target, actual: Access | 'unkn
   return undefined;
 }
 
-/** The ARN SimulatePrincipalPolicy and StartSession authorize a target against (facts sheet 5.1). */
+/** The ARN SimulatePrincipalPolicy and StartSession authorize a target against. */
 export function targetArn(
   target: Pick<Target, 'kind' | 'nodeId'>,
   partition: string,
@@ -55,7 +55,7 @@ export function targetArn(
 
 /**
  * The node's real tags as the condition keys a policy may test: the service key
- * `ssm:resourceTag/<key>` and the global `aws:ResourceTag/<key>` (facts sheet 5.1).
+ * `ssm:resourceTag/<key>` and the global `aws:ResourceTag/<key>`.
  */
 export function tagContextEntries(tags: Record<string, string>): ContextEntry[] {
   return Object.entries(tags).flatMap(([key, value]) =>

@@ -94,7 +94,7 @@ export interface LabReport {
     logGroupName: string;
     logGroupExists: boolean;
   };
-  /** Informational: the user's terminated sessions of the last 30 days (facts sheet 5.3). */
+  /** Informational: the user's terminated sessions of the last 30 days. */
   sessionHistory: {
     sessionId: string;
     target: string;
@@ -115,7 +115,7 @@ type Clients = Pick<LabClients, 'ec2' | 'iam' | 'logs' | 'ssm'>;
  * Seed task 6 without a person: the access matrix (the lab user against every session target,
  * from IAM's policy simulator with each node's real tags), the nodes Online, the preferences read
  * back, the session history and the sign-in URL. A wrong matrix shortly after the user or policy
- * changed is IAM propagation (facts sheet 1.4): NotReadyYet, which the state machine retries;
+ * changed is IAM propagation: NotReadyYet, which the state machine retries;
  * after `propagationWindowSeconds` it is LabStateMismatch naming the cells. Anything else wrong
  * is reported (`ok: false`, `problems`). The report names the password's secret, never its value.
  */
@@ -285,7 +285,7 @@ export async function otherLabNodes(
   const candidates: string[] = [];
   let NextToken: string | undefined;
   for (let page = 0; page < 4 && candidates.length < OTHER_LAB_CANDIDATES; page++) {
-    // A tag filter cannot be combined with any other filter (facts sheet 2.1).
+    // A tag filter cannot be combined with any other filter.
     const out = await clients.ssm.send(
       new DescribeInstanceInformationCommand({
         Filters: [{ Key: 'tag-key', Values: [TAG_LAB_ID] }],
@@ -349,7 +349,7 @@ async function liveInstanceIds(ec2: Clients['ec2'], ids: string[]): Promise<Set<
   return new Set(instances.filter((i) => !gone.has(i.State?.Name ?? '')).map((i) => i.InstanceId!));
 }
 
-/** The real tags of each target: EC2 tags for `i-`, SSM tags for `mi-` (facts sheet 5.1). */
+/** The real tags of each target: EC2 tags for `i-`, SSM tags for `mi-`. */
 async function readTags(
   targets: Target[],
   { ec2, ssm }: Pick<Clients, 'ec2' | 'ssm'>,

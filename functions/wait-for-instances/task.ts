@@ -37,7 +37,7 @@ export async function waitForInstances(
     );
     described = (out.Reservations ?? []).flatMap((reservation) => reservation.Instances ?? []);
   } catch (err) {
-    // Right after RunInstances the ids may not be visible yet (facts sheet 7.3).
+    // Right after RunInstances the ids may not be visible yet.
     if (!isErrorNamed(err, 'InvalidInstanceID.NotFound')) throw err;
     return { ready: false, pending: instances.map((i) => i.role) };
   }

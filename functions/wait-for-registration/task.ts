@@ -84,7 +84,7 @@ async function invocation(
       new GetCommandInvocationCommand({ CommandId: commandId, InstanceId: bootstrapInstanceId }),
     );
   } catch (err) {
-    // Normal for a few seconds after SendCommand (facts sheet 6).
+    // Normal for a few seconds after SendCommand.
     if (isErrorNamed(err, 'InvocationDoesNotExist')) return undefined;
     throw err;
   }

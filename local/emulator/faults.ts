@@ -45,7 +45,7 @@ export const faultOptionsSchema = z
      * its role) less than this ago fails with `InvalidParameterValue` "Invalid IAM Instance Profile
      * name"; CreateActivation with a role created less than this ago fails with `ValidationException`
      * "Not existing role"; CreateLoginProfile / AttachUserPolicy for a user created less than this
-     * ago fails with `NoSuchEntity` (facts sheet 1.4).
+     * ago fails with `NoSuchEntity`.
      */
     iamPropagationSeconds: z.number().min(0).optional(),
     /** `amazon-ssm-agent -register` is refused, or succeeds but the node never comes Online. */

@@ -64,7 +64,7 @@ export const RATE_LIMITS: LimitRule[] = [
     perOperation: true,
     applies: of('ec2', (op) => !reads.test(op)),
   },
-  // IAM publishes no rate limits (facts sheet 10): assumed account-wide, writes slower than reads.
+  // IAM publishes no rate limits: assumed account-wide, writes slower than reads.
   {
     name: 'iam:mutating',
     spec: { capacity: 20, refillPerSecond: 10 },
@@ -75,11 +75,11 @@ export const RATE_LIMITS: LimitRule[] = [
     spec: { capacity: 50, refillPerSecond: 20 },
     applies: of('iam', (op) => reads.test(op)),
   },
-  // SSM: numeric TPS unpublished in the sources (facts sheet 10): assumed per API.
+  // SSM: numeric TPS unpublished in the sources: assumed per API.
   { name: 'ssm', spec: { capacity: 40, refillPerSecond: 20 }, perOperation: true, applies: of('ssm') },
   // CloudWatch Logs control plane: about 5 TPS per API (assumed).
   { name: 'logs', spec: { capacity: 10, refillPerSecond: 5 }, perOperation: true, applies: of('logs') },
-  // CloudTrail LookupEvents: 2 TPS per account and Region (facts sheet 10).
+  // CloudTrail LookupEvents: 2 TPS per account and Region.
   {
     name: 'cloudtrail:LookupEvents',
     spec: { capacity: 2, refillPerSecond: 2 },

@@ -28,7 +28,7 @@ import { TEST_REGION } from './emulator.js';
  * Builds a lab in the local emulator by running the provisioning tasks in-process with the
  * product's own clients (AWS_ENDPOINT_URL), retrying what the state machine retries. The hybrid
  * nodes come from two helper hosts that register with the lab's activations over Run Command
- * (the OnPrem identity wins over the EC2 one, facts sheet 2.3), standing in for register-agents.
+ * (the OnPrem identity wins over the EC2 one), standing in for register-agents.
  */
 
 /** What the state machine's Retry on NotReadyYet / IamNotPropagatedYet does, without the waits. */

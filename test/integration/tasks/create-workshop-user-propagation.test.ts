@@ -5,7 +5,7 @@ import { labConfigSchema } from '../../../functions/shared/lab-config.js';
 import { useEmulator } from '../../helpers/emulator.js';
 
 /**
- * create-workshop-user against the emulator while IAM propagates the new user (facts sheet 1.4):
+ * create-workshop-user against the emulator while IAM propagates the new user:
  * one invocation finishes it, re-sending only the calls IAM refused. The task's back-off runs in
  * real seconds (1 s, then up to 2 s and 4 s), so the window is kept short: 500 model seconds at
  * scale 0.01 is 5 s, long enough that the first CreateLoginProfile still meets it on a loaded
