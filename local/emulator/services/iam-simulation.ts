@@ -535,34 +535,6 @@ export async function simulate(original: SimulationRequest): Promise<Evaluation>
   return evaluation;
 }
 
-/**
- * Whether `principalArn` may perform `action` on `resourceArn`, from its policies in moto: what the
- * emulator enforces on the operations it serves. The account root is allowed everything, as in AWS.
- * `context` carries request keys (resource tags, aws:CurrentTime, …); identity keys are added here.
- */
-export async function evaluatePrincipal(
-  ctx: EmulatorContext,
-  _region: string,
-  principalArn: string,
-  action: string,
-  resourceArn: string,
-  context: ContextValues = {},
-): Promise<Evaluation> {
-  if (principalArn === `arn:aws:iam::${ctx.accountId}:root`) {
-    return { decision: 'allowed', matchedStatements: [], missingContextValues: [] };
-  }
-  const principal = await loadPrincipalPolicies(ctx, principalArn);
-  return simulate({
-    principalArn,
-    action,
-    resourceArn,
-    resourceAccount: ctx.accountId,
-    identity: principal.identity,
-    boundary: principal.boundary,
-    context: { ...principalContext(ctx.accountId, principal), ...context },
-  });
-}
-
 // ---------------------------------------------------------------------------------------------
 // The IAM operations
 
