@@ -42,15 +42,19 @@ export interface OnPremHost {
 
 /**
  * True when `node` is the hybrid node of the lab host `host`: an `mi-` node named after the host
- * (its activation's DefaultInstanceName, `labNames(labId).host(role)`, becomes the node's `Name`,
- * facts sheet 2.1) that reports the host's private address, so the node of a replaced host (same
- * name, another address) is not taken for the new one. A node reporting no address matches by name.
+ * (the node's `Name` is the DefaultInstanceName of the activation it registered with,
+ * `labNames(labId).host(role)`) that reports an address, and that address is the host's private
+ * address. Name and tags alone never make a node the lab's: anyone holding an activation code can
+ * register a machine of their own under that activation's name and tags, but not on the lab host's
+ * address; and a replaced host's older node (same name, another address) is not taken for the new
+ * one. A node that does not report an address yet is not the host's (yet): a poll keeps waiting.
  */
 export function isNodeOfHost(node: InstanceInformation, labId: string, host: OnPremHost): boolean {
   return (
     node.ResourceType === 'ManagedInstance' &&
     node.Name === labNames(labId).host(host.role) &&
-    (node.IPAddress === undefined || node.IPAddress === host.privateIpAddress)
+    node.IPAddress !== undefined &&
+    node.IPAddress === host.privateIpAddress
   );
 }
 

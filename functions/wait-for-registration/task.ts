@@ -92,8 +92,9 @@ async function invocation(
 
 /**
  * The node of an on-premises host: the one the script reported registering, else the host's node
- * among the lab's (named after the host, on its address), an Online one before an older
- * ConnectionLost one.
+ * among the lab's, an Online one before an older ConnectionLost one. Either way the node must be
+ * the host's (`isNodeOfHost`: named after it and reporting its address): a node that reports no
+ * address yet leaves the host pending, and a node of another address never counts.
  */
 function nodeFor(
   lab: LabConfig,
@@ -101,9 +102,10 @@ function nodeFor(
   nodes: InstanceInformation[],
   reported: Map<string, string>,
 ): InstanceInformation | undefined {
+  const ofHost = nodes.filter((node) => isNodeOfHost(node, lab.labId, host));
   const named = reported.get(host.role);
-  if (named) return nodes.find((node) => node.InstanceId === named);
-  return preferredNode(nodes.filter((node) => isNodeOfHost(node, lab.labId, host)));
+  if (named) return ofHost.find((node) => node.InstanceId === named);
+  return preferredNode(ofHost);
 }
 
 /**

@@ -273,6 +273,7 @@ describe('createActivations', () => {
     it.each([
       ['its node is ConnectionLost', { PingStatus: 'ConnectionLost' }],
       ['its node reports another address (the host was replaced)', { IPAddress: '172.31.9.9' }],
+      ['its node reports no address', { IPAddress: undefined }],
     ])('still makes an activation when %s', async (_why, change) => {
       await registeredHost('DevOnPrem', 'mi-0d0000000000000d1', change);
       const out = await run();

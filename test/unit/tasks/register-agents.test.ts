@@ -176,6 +176,7 @@ describe('registerAgents', () => {
     it.each([
       ['a ConnectionLost node', { PingStatus: 'ConnectionLost' }],
       ['a node on another address (a replaced host)', { IPAddress: '172.31.9.9' }],
+      ['a node reporting no address', { IPAddress: undefined }],
       ['a node named after another host', { Name: 'DevOnPrem-demo' }],
       ['an EC2 node', { ResourceType: 'EC2Instance' }],
     ])('%s does not count as the host registered', async (_why, change) => {

@@ -189,6 +189,23 @@ describe('waitForRegistration', () => {
     expect(out.nodes.find((n) => n.role === 'ProdOnPrem')!.managedInstanceId).toBe(PROD_NODE);
   });
 
+  it.each([
+    ['reports no address yet', { IPAddress: undefined }],
+    ['reports another address', { IPAddress: '172.31.9.9' }],
+  ])('a reported node that %s keeps its host pending (name and tags alone never match)', async (_why, change) => {
+    command('Success', stdout);
+    registered();
+    Object.assign(ssm.nodes.get(PROD_NODE)!, change);
+    await expect(run()).resolves.toEqual({
+      ready: false,
+      pending: ['ProdOnPrem'],
+      nodes: [{ role: 'DevOnPrem', environment: 'Dev', managedInstanceId: DEV_NODE }],
+    });
+    // Once it reports the host's address, it is the host's.
+    ssm.nodes.get(PROD_NODE)!.IPAddress = INSTANCES.find((i) => i.role === 'ProdOnPrem')!.privateIpAddress;
+    await expect(run()).resolves.toEqual(READY);
+  });
+
   it('without REGISTERED lines (hosts registered by an earlier command) the newest Online node is taken', async () => {
     command('Success', '');
     registered();
@@ -225,6 +242,15 @@ describe('waitForRegistration', () => {
     it('a host whose only node is ConnectionLost is pending', async () => {
       registered();
       ssm.nodes.get(DEV_NODE)!.PingStatus = 'ConnectionLost';
+      await expect(runWithoutCommand()).resolves.toMatchObject({ ready: false, pending: ['DevOnPrem'] });
+    });
+
+    it.each([
+      ['reports no address', { IPAddress: undefined }],
+      ['reports another address', { IPAddress: '172.31.9.9' }],
+    ])("does not take a node of the host's name and the lab's tags that %s", async (_why, change) => {
+      registered();
+      Object.assign(ssm.nodes.get(DEV_NODE)!, change);
       await expect(runWithoutCommand()).resolves.toMatchObject({ ready: false, pending: ['DevOnPrem'] });
     });
 
