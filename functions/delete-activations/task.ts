@@ -14,13 +14,14 @@ export interface Output {
 }
 
 /**
- * Teardown step 2: the lab's activations (by their lab tag) and their code parameters (everything
- * under `<labPath>/activation`). Deleting an activation does not deregister its nodes (facts
- * sheet 2.1): deregister-nodes runs next and removes them. Going first, this step refuses a
- * registration still running from a failed provision, which would otherwise add a node after the
- * nodes were deregistered. InvalidActivation / InvalidActivationId mean already gone: a provision
- * that finished already deleted them and their codes in close-bootstrap-access, so this step
- * usually finds nothing and deletes nothing (it still removes what a failed provision left).
+ * Teardown step 2, and provision-lab's failure path: the lab's activations (by their lab tag) and
+ * their code parameters (everything under `<labPath>/activation`). Deleting an activation does not
+ * deregister its nodes: in teardown deregister-nodes runs next and removes them. Going first, this
+ * step refuses a registration still running from a failed provision, which would otherwise add a
+ * node after the nodes were deregistered. InvalidActivation / InvalidActivationId mean already
+ * gone: a provision that finished deleted them and their codes in close-bootstrap-access, and one
+ * that failed after create-activations ran this step on its way to recording the failure, so in
+ * teardown it usually finds nothing and deletes nothing.
  */
 export async function deleteActivations({ labId }: Input, { ssm }: Pick<LabClients, 'ssm'>): Promise<Output> {
   const deletedActivations = await deleteLabActivations(ssm, labId);

@@ -38,6 +38,20 @@ const stepName = (folder: string) => folder.charAt(0).toUpperCase() + folder.sli
 const REGISTRY_TASKS = ['record-lab-status', 'acquire-shared-resources', 'release-shared-resources'];
 /** The state that records a workflow's failure in the registry on the way to its Fail. */
 const isFailureRecorder = (state: string) => /^Record (provision|teardown|reset) failure$/.test(state);
+/**
+ * A task on a failure's way to its record that removes what must not outlive a failed run
+ * (provision's activations and their codes): the failure it follows is kept beside the state
+ * (`$.failure`), its own failure beside that (`$.cleanupError`), and either way it goes on.
+ */
+const isFailureCleanup = (state: State | undefined) => {
+  const catcher = (state?.Catch as { Next: string; ResultPath?: string }[] | undefined)?.[0];
+  return state?.Type === 'Task' && catcher?.ResultPath === '$.cleanupError' && catcher.Next === state.Next;
+};
+/** The Pass after a failure cleanup that puts the kept failure back as the error and cause. */
+const restoresFailure = (state: State | undefined) =>
+  state?.Type === 'Pass' &&
+  JSON.stringify(state.Parameters) ===
+    JSON.stringify({ 'Error.$': '$.failure.Error', 'Cause.$': '$.failure.Cause' });
 interface Retrier {
   ErrorEquals: string[];
   IntervalSeconds?: number;
@@ -100,7 +114,9 @@ describe.each(STATE_MACHINES)('state-machine/%s.asl.json', (name) => {
         ? '$.recordError'
         : isMapItem(stateName)
           ? '$.failure'
-          : undefined;
+          : isFailureCleanup(state)
+            ? '$.cleanupError'
+            : undefined;
       expect([stateName, state.Catch]).toEqual([
         stateName,
         [{ ErrorEquals: ['States.ALL'], Next: expect.any(String), ...(keeps ? { ResultPath: keeps } : {}) }],
@@ -122,24 +138,39 @@ describe.each(STATE_MACHINES)('state-machine/%s.asl.json', (name) => {
       expect(state).toMatchObject({ ErrorPath: '$.Error', CausePath: '$.Cause' });
     }
     /** Where a failure goes after its step is named: the Fail, through the registry's record when the workflow keeps one. */
-    const endsInFail = (scope: Definition, next: string | undefined) => {
+    const endsInFail = (scope: Definition, next: string | undefined): boolean => {
       const state = scope.States[next ?? ''];
       if (state?.Type === 'Fail') return true;
+      // A failure cleanup, then the failure it kept put back: on the way to the record.
+      if (isFailureCleanup(state) || restoresFailure(state)) return endsInFail(scope, state!.Next as string);
       if (state?.Type !== 'Task' || !isFailureRecorder(next!)) return false;
       const onError = (state.Catch as { Next: string }[])[0]!.Next;
       return scope.States[state.Next as string]?.Type === 'Fail' && state.Next === onError;
     };
     for (const { name: stateName, state, scope } of states.filter(({ state }) => state.Catch)) {
-      const catcher = (state.Catch as { Next: string }[])[0]!;
+      const catcher = (state.Catch as { Next: string; ResultPath?: string }[])[0]!;
       const target = scope.States[catcher.Next];
+      if (isFailureCleanup(state)) {
+        // Its own failure never hides the one it cleans up after: on to its record with it.
+        expect([stateName, endsInFail(scope, catcher.Next)]).toEqual([stateName, true]);
+        continue;
+      }
       if (isFailureRecorder(stateName)) {
         // A recording that fails never hides the real error: on to the Fail with it.
         expect([stateName, target?.Type]).toEqual([stateName, 'Fail']);
         continue;
       }
       if (state.Type === 'Parallel') {
-        // A branch fails with the step already in its error: passed on unchanged.
+        // A branch fails with the step already in its error: passed on unchanged (kept beside the
+        // state only on the way to a failure cleanup).
         expect([stateName, endsInFail(scope, catcher.Next)]).toEqual([stateName, true]);
+        if (catcher.ResultPath !== undefined) {
+          expect([stateName, catcher.ResultPath, isFailureCleanup(target)]).toEqual([
+            stateName,
+            '$.failure',
+            true,
+          ]);
+        }
         continue;
       }
       expect([stateName, target?.Type]).toEqual([stateName, 'Pass']);
@@ -364,6 +395,22 @@ describe('provision-lab', () => {
       'Create key pair',
       'Create network',
     ]);
+  });
+
+  it('deletes the activations and their codes when building the lab fails, keeping the real error', () => {
+    expect(definition.States['Build the lab']!.Catch).toEqual([
+      { ErrorEquals: ['States.ALL'], ResultPath: '$.failure', Next: 'Delete activations' },
+    ]);
+    expect(definition.States['Delete activations']).toMatchObject({
+      Parameters: { FunctionName: '${DeleteActivationsFunctionArn}', Payload: { 'labId.$': '$.lab.labId' } },
+      ResultPath: null,
+      Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.cleanupError', Next: 'Build the lab failed' }],
+      Next: 'Build the lab failed',
+    });
+    expect(definition.States['Build the lab failed']).toMatchObject({
+      Parameters: { 'Error.$': '$.failure.Error', 'Cause.$': '$.failure.Cause' },
+      Next: 'Record provision failure',
+    });
   });
 
   it('runs every provision task of the contract', () => {

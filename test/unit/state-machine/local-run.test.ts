@@ -130,6 +130,7 @@ function provisionTasks(overrides: Record<string, FakeTask> = {}): Record<string
     'Acquire shared resources': () => acquired(),
     'Record lab ready': recorded,
     'Record provision failure': recorded,
+    'Delete activations': () => ({ deletedActivations: [], deletedParameters: [] }),
     'Enable advanced tier': () => ({ settingId: 'tier', value: 'advanced', status: 'PendingUpdate' }),
     'Wait for advanced tier': poll(3, () => ({ value: 'advanced', status: 'Customized' }), {
       value: 'advanced',
@@ -412,11 +413,45 @@ describe('provision-lab, run locally', () => {
       },
     ]);
     expect(run.calls.has('Record lab ready')).toBe(false);
+    // What create-activations made does not outlive the failed run: deleted before it is recorded.
+    expect(run.calls.get('Delete activations')).toEqual([{ labId: 'demo' }]);
+    expect(run.entered.indexOf('Delete activations')).toBeLessThan(
+      run.entered.indexOf('Record provision failure'),
+    );
     for (const later of ['Wait for registration', 'Close bootstrap access', 'Verify lab']) {
       expect(run.calls.has(later)).toBe(false);
     }
     // The branch's own events may reach the log after the execution ends; its outcome is what counts.
     expect(run.entered).toContain('Provision failed');
+  });
+
+  it('fails with the real error when deleting the activations after it fails too', async () => {
+    const run = await runLocal(
+      provision,
+      { labId: 'demo' },
+      provisionTasks({
+        'Wait for registration': () => {
+          throw taskError('LabStepFailed', 'registration command ended Failed');
+        },
+        'Delete activations': () => {
+          throw taskError('AccessDeniedException', 'not authorized to perform: ssm:DeleteActivation');
+        },
+      }),
+    );
+
+    expect(run.status).toBe('FAILED');
+    expect(run.error).toBe('Wait for registration failed: LabStepFailed');
+    expect(run.cause).toBe('registration command ended Failed');
+    expect(run.calls.get('Delete activations')).toHaveLength(1);
+    expect(run.calls.get('Record provision failure')).toEqual([
+      expect.objectContaining({
+        status: 'failed',
+        error: {
+          Error: 'Wait for registration failed: LabStepFailed',
+          Cause: 'registration command ended Failed',
+        },
+      }),
+    ]);
   });
 
   it('fails with the real error when recording the failure fails too', async () => {
