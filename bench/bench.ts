@@ -11,7 +11,7 @@
  * BENCH_CLOCK (default compute-free: local compute takes no model time; `realtime`: the clock also
  * runs at real speed while real work is in flight, as before).
  */
-import { readdirSync, existsSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { DescribeVpcsCommand } from '@aws-sdk/client-ec2';
@@ -20,15 +20,15 @@ import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import { GetServiceSettingCommand } from '@aws-sdk/client-ssm';
 import { DescribeLogGroupsCommand } from '@aws-sdk/client-cloudwatch-logs';
 import { ListSecretsCommand } from '@aws-sdk/client-secrets-manager';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { awsClient, labClients, resetClients } from '../functions/shared/clients.js';
+import { labClients, resetClients } from '../functions/shared/clients.js';
 import { inventoryCount, labInventory } from '../functions/shared/lab-inventory.js';
 import { startEmulator, type Emulator } from '../local/emulator/index.js';
 import { busyHostScripts } from '../local/emulator/services/host-exec.js';
 import { AWS_PROFILE } from '../local/emulator/time.js';
-import { importHandler, runLocally, type ExecutionEvent } from '../local/runner/runner.js';
+import { OPERATOR_CREDENTIALS } from '../local/deployment/deploy.js';
+import { startLambdaService, type LambdaService } from '../local/runner/lambda-service.js';
+import { runLocally, type ExecutionEvent } from '../local/runner/runner.js';
 import { VirtualTime } from '../local/runner/virtual-time.js';
-import { LOCAL_REGISTRY_TABLE, ensureRegistryTable } from '../local/serve/registry-table.js';
 import {
   criticalPath,
   orchestrationCost,
@@ -53,6 +53,13 @@ const outPath = process.env.BENCH_OUT ?? fileURLToPath(new URL('./results.json',
 
 const clockMode = process.env.BENCH_CLOCK === 'realtime' ? 'realtime' : 'compute-free';
 const clock = new VirtualTime({ computeFree: clockMode === 'compute-free' }).install();
+/**
+ * Execution environments per function (BENCH_CONTAINERS_PER_FUNCTION, default 10): Lambda gives each
+ * concurrent invocation one; here each costs about 40 MB, so past this number labs share them (and
+ * their SDK clients' adaptive rate limiters and retry quotas).
+ */
+const containersPerFunction = Number(process.env.BENCH_CONTAINERS_PER_FUNCTION ?? 10);
+let lambdaService: LambdaService | undefined;
 // A Run Command script is real work unless one of its aws calls waits in the emulator's latency
 // (its own modelled wait, which only a jump ends).
 clock.addBusyProbe(() => busyHostScripts() > 0);
@@ -91,22 +98,27 @@ async function freshAccount(): Promise<Emulator> {
   const emulator = await startEmulator({ time: { ...AWS_PROFILE, scale: 1 } });
   // Calls' latencies are modelled waits on the virtual clock, not real work.
   emulator.clock.waiter = (ms, origin) => clock.serverWait(ms, origin);
+  // The bench's own reads (warm-up, leftovers) are the operator's.
   Object.assign(process.env, {
     AWS_ENDPOINT_URL: emulator.url,
     AWS_REGION: REGION,
-    AWS_ACCESS_KEY_ID: 'bench',
-    AWS_SECRET_ACCESS_KEY: 'bench',
-    REGISTRY_TABLE: LOCAL_REGISTRY_TABLE,
+    AWS_ACCESS_KEY_ID: OPERATOR_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: OPERATOR_CREDENTIALS.secretAccessKey,
   });
   resetClients();
-  await ensureRegistryTable(awsClient(DynamoDBClient), LOCAL_REGISTRY_TABLE);
-  // Warm-up, not measured: import every task module and make one read per service, so module
-  // loading and moto's first-call set-up (Lambda cold starts do not look like them) are not
-  // counted as a lab's time. The reads change nothing in the account.
-  const functions = fileURLToPath(new URL('../functions/', import.meta.url));
-  for (const folder of readdirSync(functions)) {
-    if (folder !== 'shared' && existsSync(`${functions}${folder}/handler.ts`)) await importHandler(folder);
-  }
+  // The stack as deployed (roles, registry table, bus), its functions' bundles in this process,
+  // where the virtual clock sees their work, each in its own module instance with its own role.
+  await lambdaService?.stop();
+  lambdaService = await startLambdaService({
+    endpoint: emulator.url,
+    region: REGION,
+    execution: 'in-process',
+    containersPerFunction,
+  });
+  // Warm-up, not measured: one environment of every function (Lambda cold starts do not look like
+  // a module import here), Step Functions' own role checks, and one read per service, so moto's
+  // first-call set-up is not counted as a lab's time. The reads change nothing in the account.
+  await lambdaService.warm();
   const c = labClients();
   await Promise.all([
     c.sts.send(new GetCallerIdentityCommand({})),
@@ -135,9 +147,7 @@ async function runLab(
     executionName: `${labId}-${workflow.replace('-lab', '')}-${generation}`,
     region: REGION,
     virtualTime: clock,
-    // The virtual clock cannot see into the Lambda service's worker threads: the sources run
-    // in-process here (the one place that still does; bench/README.md).
-    resolveHandler: importHandler,
+    lambdaService,
     onInvoke: ({ startedAt: s, endedAt: e }) => {
       lambdaInvocations += 1;
       lambdaMs += e - s;
@@ -246,6 +256,7 @@ watchdog.unref();
     ...(left.count ? { leftoversFound: left.found } : {}),
     stateTransitions: stateTransitions(down.events),
   };
+  await lambdaService?.stop();
   await emulator.stop();
   current = undefined;
   save();
@@ -330,6 +341,7 @@ for (const labs of sizes) {
   };
   sweep.push(row);
   realPerLab = (realSeconds() - real0) / labs;
+  await lambdaService?.stop();
   await emulator.stop();
   current = undefined;
   save();

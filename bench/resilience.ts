@@ -4,11 +4,13 @@
  * assertions (test/integration/workflows/resilience.test.ts asserts a small version).
  *
  *   npx tsx bench/resilience.ts [--labs 20] [--throttle 0.1] [--server-error 0.02] [--lost-replies 0]
- *       [--iam-propagation-seconds 0] [--seed 1] [--clock virtual|scaled] [--time-scale 0.05] [--json]
+ *       [--iam-propagation-seconds 0] [--seed 1] [--clock virtual|scaled] [--time-scale 0.05]
+ *       [--containers 10] [--json]
  *
- * Everything runs in this process: the local runner executes the shipped state machines with the
- * real handlers, each function of each execution with its own SDK clients (adaptive retry,
- * SESSION_LAB_MAX_ATTEMPTS attempts), against the emulator. By default on the virtual clock
+ * The local runner executes the shipped state machines with the deployed bundles, each under its own
+ * role (adaptive retry, SESSION_LAB_MAX_ATTEMPTS attempts), against the emulator: on the virtual
+ * clock in this process (module instances of their own, up to --containers per function, which labs
+ * beyond that share), scaled in worker threads. By default on the virtual clock
  * (local/runner/virtual-time.ts): real work (handlers, emulator calls, the registration scripts)
  * at real speed, modelled waits jumped, so the workflows' time budgets (the registration wait, the
  * Lambda timeouts) are AWS's whatever the machine's load; `--clock scaled` runs on real time
@@ -29,6 +31,7 @@ const { values: args } = parseArgs({
     seed: { type: 'string', default: '1' },
     'time-scale': { type: 'string', default: '0.05' },
     clock: { type: 'string', default: 'virtual' },
+    containers: { type: 'string', default: '10' },
     json: { type: 'boolean', default: false },
   },
 });
@@ -47,7 +50,9 @@ const faultOptions = {
 
 const { startEmulator } = await import('../local/emulator/index.js');
 const { busyHostScripts } = await import('../local/emulator/services/host-exec.js');
-const { importHandler, runLocally } = await import('../local/runner/runner.js');
+const { runLocally } = await import('../local/runner/runner.js');
+const { startLambdaService } = await import('../local/runner/lambda-service.js');
+const { OPERATOR_CREDENTIALS } = await import('../local/deployment/deploy.js');
 const { VirtualTime } = await import('../local/runner/virtual-time.js');
 const { labClients, resetClients } = await import('../functions/shared/clients.js');
 const { inventoryCount, labInventory } = await import('../functions/shared/lab-inventory.js');
@@ -62,11 +67,18 @@ if (clock) emulator.clock.waiter = (ms, origin) => clock.serverWait(ms, origin);
 Object.assign(process.env, {
   AWS_ENDPOINT_URL: emulator.url,
   AWS_REGION: 'us-east-1',
-  AWS_ACCESS_KEY_ID: 'testing',
-  AWS_SECRET_ACCESS_KEY: 'testing',
+  AWS_ACCESS_KEY_ID: OPERATOR_CREDENTIALS.accessKeyId,
+  AWS_SECRET_ACCESS_KEY: OPERATOR_CREDENTIALS.secretAccessKey,
 });
 delete process.env.AWS_PROFILE;
 resetClients();
+// The virtual clock sees only this process's work: there the bundles run in it.
+const lambdaService = await startLambdaService({
+  endpoint: emulator.url,
+  region: 'us-east-1',
+  ...(virtual ? { execution: 'in-process', containersPerFunction: Number(args.containers) } : {}),
+});
+await lambdaService.warm();
 
 const labIds = Array.from({ length: labs }, (_, i) => `bench-${String(i + 1).padStart(2, '0')}`);
 const seconds = (ms: number) => Math.round(ms / 100) / 10;
@@ -98,8 +110,7 @@ async function runAll(name: 'provision-lab' | 'teardown-lab', action: string) {
         executionName: `${labId}-${action}-1`,
         timeScale,
         virtualTime: clock,
-        // In-process sources: the virtual clock cannot see into worker threads (bench/README.md).
-        resolveHandler: importHandler,
+        lambdaService,
       });
       return { labId, run, seconds: seconds((now() - t0) / timeScale) };
     }),
@@ -132,6 +143,7 @@ try {
     ),
   );
 } finally {
+  await lambdaService.stop();
   await emulator.stop();
   clock?.uninstall();
 }

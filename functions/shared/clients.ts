@@ -1,4 +1,3 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { CloudTrailClient } from '@aws-sdk/client-cloudtrail';
 import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -41,27 +40,22 @@ export function clientConfig(env: NodeJS.ProcessEnv = process.env): ClientConfig
 
 type ClientClass<T> = new (config: ClientConfig & { retryStrategy: InvocationRetryStrategy }) => T;
 
-/** The clients of one container: one per class. */
-export type ClientCache = Map<ClientClass<unknown>, unknown>;
-
-const cache: ClientCache = new Map();
-const scopes = new AsyncLocalStorage<ClientCache>();
+/** The clients of this container: one per class. */
+const cache = new Map<ClientClass<unknown>, unknown>();
 
 /**
  * One client per class per container, created on first use and reused across warm invocations.
- * A single generic factory instead of one hand-written getter per service. Inside
- * `withClientCache` the container is that cache instead of the process's. Each client retries
+ * A single generic factory instead of one hand-written getter per service. Each client retries
  * with its own `InvocationRetryStrategy` (retries.ts): the SDK's adaptive one, bounded by the
  * invocation's deadline for throttling.
  */
 export function awsClient<T>(Client: ClientClass<T>): T {
-  const clients = scopes.getStore() ?? cache;
-  let client = clients.get(Client) as T | undefined;
+  let client = cache.get(Client) as T | undefined;
   if (!client) {
     const config = clientConfig();
     const retryStrategy = new InvocationRetryStrategy(config.maxAttempts, NOT_THROTTLING.get(Client));
     client = new Client({ ...config, retryStrategy });
-    clients.set(Client, client);
+    cache.set(Client, client);
   }
   return client;
 }
@@ -80,17 +74,6 @@ const NOT_THROTTLING = new Map<ClientClass<unknown>, string[]>([
   [IAMClient, ['LimitExceededException']],
   [SSMClient, ['TooManyUpdates']],
 ]);
-
-/**
- * Runs `fn` (and everything it awaits) with `clients` as its container's clients. The local runner
- * gives each function of each execution its own, as Lambda gives each concurrent invocation its
- * own container: an adaptive client's rate limiter and retry quota then pace one function's calls,
- * not every lab's calls in the process at once (which under steady throttling slows them all to a
- * crawl: 20 callers sharing one adaptive client took 6.5x as long as with one client each).
- */
-export function withClientCache<T>(clients: ClientCache, fn: () => T): T {
-  return scopes.run(clients, fn);
-}
 
 /** Drops cached clients, for a process that changes its region or endpoint (the local runner, tests). */
 export function resetClients(): void {

@@ -1,8 +1,5 @@
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { BUNDLE_DIR } from '../deployment/artifacts.js';
-import type { LocalFunction } from '../deployment/local-stack.js';
 
 const WORKER = fileURLToPath(new URL('./lambda-worker.mjs', import.meta.url));
 
@@ -23,11 +20,27 @@ type Reply = {
   errorMessage?: string;
 };
 
+/** What the Lambda service needs of an execution environment, wherever its bundle runs. */
+export interface Environment {
+  readonly ready: Promise<void>;
+  /** Invocations running in it. */
+  readonly inFlight: number;
+  invoke(event: unknown, context: LambdaContextFields): { id: number; result: Promise<unknown> };
+  /** Gives up on one invocation (its timeout); it keeps running in the environment. */
+  abandon(id: number): void;
+  /** Ends the environment; `onEnd` listeners learn of it. */
+  stop(): Promise<void>;
+  onEnd(listener: () => void): void;
+}
+
+/** The Lambda context's plain fields, and the time the invocation may run. */
+export type LambdaContextFields = Record<string, unknown> & { remainingMs: number };
+
 /**
  * A function's execution environment: its bundle loaded once in a worker thread with its own
  * environment variables and credentials. Invocations are answered by id.
  */
-export class ExecutionEnvironment {
+export class ExecutionEnvironment implements Environment {
   readonly worker: Worker;
   readonly ready: Promise<void>;
   private readonly pending = new Map<
@@ -37,11 +50,12 @@ export class ExecutionEnvironment {
   private nextId = 0;
   exited = false;
 
-  constructor(fn: LocalFunction, env: Record<string, string>) {
+  /** `bundleFile`: the function's bundle; `memoryMb`: its memory, the worker's heap limit. */
+  constructor(bundleFile: string, env: Record<string, string>, memoryMb: number) {
     this.worker = new Worker(WORKER, {
-      workerData: { bundle: join(BUNDLE_DIR, fn.bundle, 'index.mjs') },
+      workerData: { bundle: bundleFile },
       env,
-      resourceLimits: { maxOldGenerationSizeMb: fn.memoryMb },
+      resourceLimits: { maxOldGenerationSizeMb: memoryMb },
     });
     this.worker.unref();
     this.ready = new Promise((resolve, reject) => {
@@ -81,7 +95,7 @@ export class ExecutionEnvironment {
     return this.pending.size;
   }
 
-  invoke(event: unknown, context: Record<string, unknown>): { id: number; result: Promise<unknown> } {
+  invoke(event: unknown, context: LambdaContextFields): { id: number; result: Promise<unknown> } {
     const id = this.nextId++;
     const result = new Promise<unknown>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
@@ -90,8 +104,15 @@ export class ExecutionEnvironment {
     return { id, result };
   }
 
-  /** Gives up on one invocation (its timeout); it keeps running in the environment. */
   abandon(id: number): void {
     this.pending.delete(id);
+  }
+
+  async stop(): Promise<void> {
+    await this.worker.terminate();
+  }
+
+  onEnd(listener: () => void): void {
+    this.worker.once('exit', listener);
   }
 }

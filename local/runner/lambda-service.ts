@@ -1,18 +1,27 @@
 import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+// The invocation's timeout is a deadline over the whole invocation, not something the function
+// waits on: `node:timers`' setTimeout, which the benchmark's virtual clock treats as such
+// (virtual-time.ts), as it treats middy's own early timeout.
+import { clearTimeout as clearDeadline, setTimeout as setDeadline } from 'node:timers';
 import type { Context } from 'aws-lambda';
-import { ensureTemplate, type Template } from '../deployment/artifacts.js';
+import { BUNDLE_DIR, ensureTemplate, type Template } from '../deployment/artifacts.js';
 import { IAMClient, SimulatePrincipalPolicyCommand } from '@aws-sdk/client-iam';
 import { OPERATOR_CREDENTIALS, deployLocalStack } from '../deployment/deploy.js';
 import { localStack, type LocalFunction, type LocalStack } from '../deployment/local-stack.js';
-import { ExecutionEnvironment, LambdaInvocationError } from './execution-environment.js';
+import { ExecutionEnvironment, LambdaInvocationError, type Environment } from './execution-environment.js';
+import { InProcessEnvironment } from './in-process-environment.js';
 import type { HandlerResolver, TaskHandler } from './runner.js';
 
 /**
  * The local Lambda service: runs each function's deployed bundle in an execution environment of its
- * own (a worker thread: its own module instances, its own process.env), with the environment,
- * timeout and memory its resource in the synthesized template declares and the credentials of its
- * own role, obtained from the emulator as Lambda obtains them from STS.
+ * own (a worker thread: its own module instances, its own process.env; or, for the benchmark's
+ * virtual clock, a module instance of its own in this process), with the environment, timeout and
+ * memory its resource in the synthesized template declares and the credentials of its own role,
+ * obtained from the emulator as Lambda obtains them from STS.
  */
+
+const bundleFile = (fn: LocalFunction) => join(BUNDLE_DIR, fn.bundle, 'index.mjs');
 
 /** Step Functions refuses a state's input or output larger than this (256 KiB). */
 export const PAYLOAD_LIMIT_BYTES = 256 * 1024;
@@ -46,6 +55,12 @@ async function assumeForLambda(
   return body;
 }
 
+/** An execution environment of a function, and the invocations that claimed it. */
+interface Container {
+  environment: Promise<Environment>;
+  claims: number;
+}
+
 export interface LambdaService {
   stack: LocalStack;
   resolveHandler: HandlerResolver;
@@ -59,6 +74,12 @@ export interface LambdaService {
     action: string,
     resourceArn: string,
   ): Promise<{ allowed: boolean; message: string }>;
+  /**
+   * Starts one environment of every function and asks every state machine's role about invoking
+   * every function, so that a measurement that follows sees neither cold starts nor Step
+   * Functions' own authorization calls (the benchmark).
+   */
+  warm(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -68,6 +89,17 @@ export interface LambdaServiceOptions {
   region: string;
   /** The template to deploy: the synthesized one by default (tests pass a changed copy). */
   template?: Template;
+  /**
+   * Where bundles run: worker threads (default), or module instances in this process, which the
+   * benchmark's virtual clock can see (in-process-environment.ts).
+   */
+  execution?: 'worker' | 'in-process';
+  /**
+   * Execution environments a function may have at once (default 1). An invocation takes an idle
+   * one, else a new one up to this number, else shares the least busy: Lambda starts one per
+   * concurrent invocation, but each costs about half a second of CPU and 40 MB here.
+   */
+  containersPerFunction?: number;
 }
 
 /** Deploys the template's roles into the emulator and serves its functions from their bundles. */
@@ -75,10 +107,11 @@ export async function startLambdaService(options: LambdaServiceOptions): Promise
   const template = options.template ?? (await ensureTemplate());
   const stack = localStack(template, options.region);
   await deployLocalStack(stack, options.endpoint);
-  const environments = new Map<string, Promise<ExecutionEnvironment>>();
+  const containers = new Map<string, Container[]>();
   const credentials = new Map<string, RoleCredentials>();
+  const perFunction = options.containersPerFunction ?? 1;
 
-  const startEnvironment = async (fn: LocalFunction): Promise<ExecutionEnvironment> => {
+  const startEnvironment = async (fn: LocalFunction): Promise<Environment> => {
     let creds = credentials.get(fn.bundle);
     if (!creds || Date.parse(creds.expiration) - Date.now() < 5 * 60_000) {
       creds = await assumeForLambda(options.endpoint, fn.role.arn, fn.functionName);
@@ -103,28 +136,46 @@ export async function startLambdaService(options: LambdaServiceOptions): Promise
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     };
     for (const name of PASSED_THROUGH) if (process.env[name]) env[name] = process.env[name]!;
-    const environment = new ExecutionEnvironment(fn, env);
+    const environment =
+      options.execution === 'in-process'
+        ? new InProcessEnvironment(bundleFile(fn), env)
+        : new ExecutionEnvironment(bundleFile(fn), env, fn.memoryMb);
     await environment.ready;
     return environment;
   };
 
   /**
-   * The function's environment, started on first use. Unlike Lambda, one environment serves the
-   * function's concurrent invocations: a cold start costs about half a second of CPU here (the
-   * bundle's SDK clients), and a class of labs would otherwise start one per lab per function.
-   * Each function still runs alone in its own environment, with its own role, as deployed.
+   * An environment for one invocation of `fn`, started on first use: an idle one, else a new one
+   * while the function has fewer than `containersPerFunction`, else the least busy. With the
+   * default of one, one environment serves the function's concurrent invocations, unlike Lambda: a
+   * class of labs would otherwise start one per lab per function. Each function still runs alone in
+   * its own environments, with its own role, as deployed.
    */
-  const environmentFor = (fn: LocalFunction): Promise<ExecutionEnvironment> => {
-    let environment = environments.get(fn.bundle);
-    if (!environment) {
-      environment = startEnvironment(fn);
-      environments.set(fn.bundle, environment);
-      const forget = () => {
-        if (environments.get(fn.bundle) === environment) environments.delete(fn.bundle);
-      };
-      environment.then((e) => e.worker.once('exit', forget), forget);
+  const environmentFor = (fn: LocalFunction): Promise<Environment> => {
+    const pool = containers.get(fn.bundle) ?? [];
+    containers.set(fn.bundle, pool);
+    const idle = pool.find((c) => c.claims === 0);
+    const chosen =
+      idle ??
+      (pool.length < perFunction
+        ? undefined
+        : pool.reduce((least, c) => (c.claims < least.claims ? c : least)));
+    if (chosen) {
+      chosen.claims += 1;
+      return chosen.environment;
     }
-    return environment;
+    const container: Container = { environment: startEnvironment(fn), claims: 1 };
+    pool.push(container);
+    const forget = () => {
+      const at = pool.indexOf(container);
+      if (at >= 0) pool.splice(at, 1);
+    };
+    container.environment.then((e) => e.onEnd(forget), forget);
+    return container.environment;
+  };
+  const release = (fn: LocalFunction, environment: Promise<Environment>) => {
+    const container = containers.get(fn.bundle)?.find((c) => c.environment === environment);
+    if (container) container.claims -= 1;
   };
 
   const invoke = async (fn: LocalFunction, event: unknown, context: Context): Promise<unknown> => {
@@ -134,9 +185,22 @@ export async function startLambdaService(options: LambdaServiceOptions): Promise
         'States.DataLimitExceeded',
         `the payload to ${fn.functionName} is ${Buffer.byteLength(input)} bytes, over the ${PAYLOAD_LIMIT_BYTES}-byte limit`,
       );
-    const environment = await environmentFor(fn);
+    const claimed = environmentFor(fn);
+    try {
+      return await invokeIn(await claimed, fn, JSON.parse(input), context);
+    } finally {
+      release(fn, claimed);
+    }
+  };
+
+  const invokeIn = async (
+    environment: Environment,
+    fn: LocalFunction,
+    event: unknown,
+    context: Context,
+  ): Promise<unknown> => {
     const requestId = context.awsRequestId || randomUUID();
-    const { id, result } = environment.invoke(JSON.parse(input), {
+    const { id, result } = environment.invoke(event, {
       functionName: fn.functionName,
       functionVersion: '$LATEST',
       invokedFunctionArn: fn.arn,
@@ -148,11 +212,11 @@ export async function startLambdaService(options: LambdaServiceOptions): Promise
     });
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
+      timer = setDeadline(() => {
         // Lambda ends the environment at the timeout. Here it is ended only when no other
         // invocation runs in it; otherwise the late one is abandoned and runs on unobserved.
         environment.abandon(id);
-        if (environment.inFlight === 0) void environment.worker.terminate();
+        if (environment.inFlight === 0) void environment.stop();
         reject(
           new LambdaInvocationError(
             'Sandbox.Timedout',
@@ -171,7 +235,7 @@ export async function startLambdaService(options: LambdaServiceOptions): Promise
         );
       return output;
     } finally {
-      clearTimeout(timer);
+      clearDeadline(timer);
     }
   };
 
@@ -225,11 +289,21 @@ export async function startLambdaService(options: LambdaServiceOptions): Promise
     stack,
     resolveHandler,
     authorize,
+    async warm() {
+      for (const fn of stack.functions.values()) {
+        const claimed = environmentFor(fn);
+        await claimed.finally(() => release(fn, claimed));
+        for (const machine of stack.stateMachines.keys())
+          await authorize(machine, 'lambda:InvokeFunction', fn.arn);
+      }
+    },
     async stop() {
       iam.destroy();
-      const started = [...environments.values()];
-      environments.clear();
-      await Promise.all(started.map(async (e) => (await e.catch(() => undefined))?.worker.terminate()));
+      const started = [...containers.values()].flat();
+      containers.clear();
+      await Promise.all(
+        started.map(async ({ environment }) => (await environment.catch(() => undefined))?.stop()),
+      );
     },
   };
 }

@@ -3,7 +3,6 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Context } from 'aws-lambda';
 import { StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
-import { withClientCache, type ClientCache } from '../../functions/shared/clients.js';
 import { LAB_FUNCTIONS } from '../../infra/functions.js';
 import {
   folderOfFunctionArn,
@@ -22,32 +21,6 @@ import type { VirtualTime } from './virtual-time.js';
 /** A Lambda handler as the runner calls it: the deployed function's `handler` export. */
 export type TaskHandler = (event: unknown, context: Context) => Promise<unknown>;
 export type HandlerResolver = (folder: string) => Promise<TaskHandler>;
-
-const imported = new Map<string, Promise<TaskHandler>>();
-let importing: Promise<unknown> = Promise.resolve();
-
-/**
- * Imports functions/<folder>/handler.ts in-process, the module esbuild bundles: for the benchmark's
- * virtual clock, which cannot see into the Lambda service's worker threads, and for unit tests. One import
- * at a time for the whole process, each handler once: runs side by side (a class's labs, the
- * labs `serve` provisions at once) would otherwise import concurrently, which races in Jest's ESM
- * loader.
- */
-export const importHandler: HandlerResolver = (folder) => {
-  let handler = imported.get(folder);
-  if (!handler) {
-    handler = importing.then(async () => {
-      const module = (await import(`../../functions/${folder}/handler.js`)) as { handler?: TaskHandler };
-      if (typeof module.handler !== 'function')
-        throw new Error(`functions/${folder}/handler.ts exports no handler`);
-      return module.handler;
-    });
-    importing = handler.catch(() => undefined);
-    imported.set(folder, handler);
-    handler.catch(() => imported.delete(folder));
-  }
-  return handler;
-};
 
 /**
  * What runs by default: each function's deployed bundle, under its own role, through the local
@@ -277,18 +250,10 @@ export async function runDefinition(
   const retryOverrides: Record<string, number> = {};
   const retryAttempts = new Map<string, number[]>();
   const backoffs = new Map<string, number>();
-  // Each function of the execution runs in its own container, with its own SDK clients (their
-  // adaptive rate limiters and retry quotas), as concurrent Lambda invocations do.
-  const containers = new Map<string, ClientCache>();
   // Lambda invocations still running: a failed branch stops its Parallel's other branches, but an
   // invocation already running finishes (on AWS too); the run returns after it, so what the run
   // leaves behind is final when it returns (a teardown started then finds everything).
   const inFlight = new Set<Promise<unknown>>();
-  const container = (folder: string) => {
-    let clients = containers.get(folder);
-    if (!clients) containers.set(folder, (clients = new Map()));
-    return clients;
-  };
   for (const [stateName, state] of tasks) {
     if (virtual && Array.isArray(state.Retry)) retryOverrides[stateName] = 0;
     // The library times a Task (TimeoutSeconds, 60 s by default) with a real timer, which the
@@ -331,7 +296,7 @@ export async function runDefinition(
             try {
               const context = lambdaContext(folder, region, clockNow);
               const result = {
-                Payload: await withClientCache(container(folder), () => handler(Payload ?? {}, context)),
+                Payload: await handler(Payload ?? {}, context),
               };
               record({ type: 'TaskSucceeded', output: result });
               return result;

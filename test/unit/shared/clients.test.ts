@@ -12,10 +12,8 @@ import {
   clientConfig,
   labClients,
   resetClients,
-  withClientCache,
   OUTCOME_UNKNOWN,
   sentAtMostOnce,
-  type ClientCache,
 } from '../../../functions/shared/clients.js';
 import { ConfigurationError } from '../../../functions/shared/errors.js';
 import { withDeadline } from '../../../functions/shared/retries.js';
@@ -95,22 +93,6 @@ describe('awsClient', () => {
     const clients = labClients();
     expect(clients.ssm).toBe(awsClient(SSMClient));
     expect(clients.iam).toBeInstanceOf(IAMClient);
-  });
-
-  it('gives code run withClientCache its own clients, kept across awaits and reused within the scope', async () => {
-    const outside = awsClient(SSMClient);
-    const container: ClientCache = new Map();
-    const inside = await withClientCache(container, async () => {
-      const first = labClients().ssm;
-      await new Promise((resolve) => setTimeout(resolve, 5));
-      expect(labClients().ssm).toBe(first);
-      return first;
-    });
-    expect(inside).not.toBe(outside);
-    expect(container.get(SSMClient)).toBe(inside);
-    expect(withClientCache(container, () => awsClient(SSMClient))).toBe(inside);
-    expect(withClientCache(new Map(), () => awsClient(SSMClient))).not.toBe(inside);
-    expect(awsClient(SSMClient)).toBe(outside);
   });
 
   it('does not retry IAM’s LimitExceeded (a quota, not throttling), but still retries its Throttling', async () => {
