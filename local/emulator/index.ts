@@ -5,6 +5,7 @@ import { FaultInjector, faultControls, type FaultOptions } from './faults.js';
 import { createEmulatorServer } from './server.js';
 import { killHostProcesses } from './services/host-exec.js';
 import { controls, services } from './services/index.js';
+import { setExecutionExecutor, type ExecutionExecutor } from './services/step-functions.js';
 import { Clock, timeProfile, type TimeProfile } from './time.js';
 import { Traffic } from './traffic.js';
 
@@ -12,6 +13,7 @@ export { ACCOUNT_ID } from './context.js';
 export type { TimeProfile } from './time.js';
 export type { FaultOptions, FaultStats } from './faults.js';
 export type { TrafficStats } from './traffic.js';
+export type { ExecutionExecutor, ExecutionOutcome, StartedExecution } from './services/step-functions.js';
 
 export interface Emulator {
   /** The endpoint to put in AWS_ENDPOINT_URL. */
@@ -22,6 +24,11 @@ export interface Emulator {
   faults: FaultInjector;
   /** Calls per operation, rate limits and latency (traffic.ts): read `stats()`. */
   traffic: Traffic;
+  /**
+   * Who runs the executions StartExecution starts (services/step-functions.ts), and so which state
+   * machines exist; undefined removes it. The emulator imports no runner: `serve` passes its own.
+   */
+  setExecutor(executor: ExecutionExecutor | undefined): void;
   stop(): Promise<void>;
 }
 
@@ -50,19 +57,20 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   if (options.warmRegion) warmMoto(moto.url, options.warmRegion);
   const clock = new Clock(timeProfile(options.time));
   let server: Server | undefined;
+  let context: ReturnType<typeof createEmulatorServer>['context'] | undefined;
   try {
     const port = options.port ?? (await freePort());
     const iamPropagationSeconds = clock.profile.iamVisibilitySeconds || undefined;
     const faults = new FaultInjector({ iamPropagationSeconds, ...options.faults });
     const traffic = new Traffic(clock);
-    server = createEmulatorServer({
+    ({ server, context } = createEmulatorServer({
       motoUrl: moto.url,
       clock,
       services,
       controls: faults.wrapControls({ ...controls, ...faultControls(faults) }),
       faults,
       traffic,
-    }).server;
+    }));
     await new Promise<void>((resolve, reject) => {
       server!.once('error', reject);
       server!.listen(port, '127.0.0.1', resolve);
@@ -74,6 +82,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       clock,
       faults,
       traffic,
+      setExecutor: (executor) => setExecutionExecutor(context!(url), executor),
       async stop() {
         // Run Command scripts still running on simulated hosts end with the emulator.
         killHostProcesses(url);

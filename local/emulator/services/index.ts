@@ -10,6 +10,7 @@ import { roleCredentialControls, securityTokenService } from './role-credentials
 import { runCommand } from './run-command.js';
 import { serviceSettings } from './service-settings.js';
 import { sessionControls, sessions } from './sessions.js';
+import { stepFunctions } from './step-functions.js';
 
 /**
  * What the emulator serves itself, by signing name and operation. Each module owns one area;
@@ -28,6 +29,7 @@ export const services: ServiceTable = {
   iam: { ...iamSimulation },
   cloudtrail: { ...cloudTrail },
   sts: { ...securityTokenService },
+  states: { ...stepFunctions },
 };
 
 /** Internal endpoints for the simulated hosts' commands (ssh, the agent, systemctl, aws). */
