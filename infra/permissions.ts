@@ -1,3 +1,4 @@
+import { SHARED_NAMES } from '../functions/shared/names.js';
 import type { ApiRouteName, LabFunctionName } from './functions.js';
 
 /**
@@ -35,6 +36,13 @@ export const LAB_ROLE_ARNS = {
 /** Each lab's bootstrap host identity, SessionLabBootstrap-<labId> (shared/bootstrap-role.ts). */
 const BOOTSTRAP_ROLES = iamArn('role/SessionLabBootstrap-*');
 const BOOTSTRAP_PROFILES = iamArn('instance-profile/SessionLabBootstrap-*');
+/**
+ * The permissions boundary every bootstrap role must hold (shared/bootstrap-boundary.ts, deployed
+ * by the stack under this name): launch-instances may create a bootstrap role, put its policy,
+ * attach a policy or put a boundary only with this boundary on the role.
+ */
+export const BOOTSTRAP_BOUNDARY = iamArn(`policy/${SHARED_NAMES.bootstrapBoundaryPolicy}`);
+const WITH_BOOTSTRAP_BOUNDARY = { 'iam:PermissionsBoundary': BOOTSTRAP_BOUNDARY };
 const WORKSHOP_USERS = iamArn('user/MyWorkshopUser-*');
 const WORKSHOP_POLICIES = iamArn('policy/SSMDevAccess-*');
 const LAB_PARAMETERS = ssmArn('parameter/session-lab/*');
@@ -409,21 +417,34 @@ export const PERMISSIONS: Record<LabFunctionName, Grant[]> = {
       conditions: passedTo('ec2.amazonaws.com'),
     },
     {
-      why: 'converge the bootstrap host’s own role (shared/bootstrap-role.ts): create tagged, read back, its guard',
+      why: 'converge the bootstrap host’s own role (shared/bootstrap-role.ts): tag it, its trust policy, read it back',
       actions: [
-        'iam:CreateRole',
         'iam:GetRole',
         'iam:TagRole',
         'iam:UpdateAssumeRolePolicy',
         'iam:ListAttachedRolePolicies',
         'iam:GetRolePolicy',
-        'iam:PutRolePolicy',
       ],
       resources: [BOOTSTRAP_ROLES],
     },
     {
-      why: 'the bootstrap role holds AmazonSSMManagedInstanceCore only (to be a managed node)',
-      actions: ['iam:AttachRolePolicy', 'iam:DetachRolePolicy'],
+      why: 'create the bootstrap role, put its guard, or put the boundary on a role of an earlier release: only with the bootstrap boundary (never another, never none; it is never removed)',
+      actions: ['iam:CreateRole', 'iam:PutRolePolicy', 'iam:PutRolePermissionsBoundary'],
+      resources: [BOOTSTRAP_ROLES],
+      conditions: { StringEquals: WITH_BOOTSTRAP_BOUNDARY },
+    },
+    {
+      why: 'the bootstrap role holds AmazonSSMManagedInstanceCore only (to be a managed node), attached under the boundary',
+      actions: ['iam:AttachRolePolicy'],
+      resources: [BOOTSTRAP_ROLES],
+      conditions: {
+        ArnEquals: { 'iam:PolicyARN': MANAGED_POLICY('AmazonSSMManagedInstanceCore') },
+        StringEquals: WITH_BOOTSTRAP_BOUNDARY,
+      },
+    },
+    {
+      why: 'detach the superseded managed policies from a bootstrap role of an earlier release (a removal: no boundary condition)',
+      actions: ['iam:DetachRolePolicy'],
       resources: [BOOTSTRAP_ROLES],
       conditions: {
         ArnEquals: {

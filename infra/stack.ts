@@ -1,5 +1,8 @@
-import { CfnOutput, Fn, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Fn, Stack, Validations, type StackProps } from 'aws-cdk-lib';
+import { ManagedPolicy, PolicyDocument } from 'aws-cdk-lib/aws-iam';
 import type { Construct } from 'constructs';
+import { bootstrapBoundaryPolicy } from '../functions/shared/bootstrap-boundary.js';
+import { SHARED_NAMES } from '../functions/shared/names.js';
 import { LabFunctions } from './constructs/lab-functions.js';
 import { LabLifecycle } from './constructs/lab-lifecycle.js';
 import { LabRegistry } from './constructs/lab-registry.js';
@@ -33,10 +36,12 @@ export class SessionLabStack extends Stack {
   readonly workflows: LabWorkflows;
   readonly lifecycle: LabLifecycle;
   readonly portalApi: PortalApi;
+  readonly bootstrapBoundary: ManagedPolicy;
 
   constructor(scope: Construct, id: string, props: SessionLabStackProps) {
     super(scope, id, props);
     this.registry = new LabRegistry(this, 'Registry');
+    this.bootstrapBoundary = bootstrapBoundary(this);
     const registry = this.registry.refs();
     // The workflows' ARNs from their fixed names: the functions that start them need no reference
     // to the state machines, which reference the functions.
@@ -108,4 +113,50 @@ export class SessionLabStack extends Stack {
       description: 'Subscribe to source session-lab, detail-type "Lab Step Changed" here',
     });
   }
+}
+
+/**
+ * The permissions boundary of every lab's bootstrap role (functions/shared/bootstrap-boundary.ts),
+ * under its fixed name: launch-instances builds its ARN from the name and may create and change
+ * bootstrap roles only with it as their boundary (infra/permissions.ts). IAM names are
+ * account-wide, so one deployment per account holds it.
+ */
+function bootstrapBoundary(stack: Stack): ManagedPolicy {
+  // The pseudo parameters stay CloudFormation's: every string that names one is an Fn::Sub.
+  const sub = (value: unknown): unknown =>
+    typeof value === 'string'
+      ? value.includes('${AWS::')
+        ? Fn.sub(value)
+        : value
+      : Array.isArray(value)
+        ? value.map(sub)
+        : value && typeof value === 'object'
+          ? Object.fromEntries(Object.entries(value).map(([k, v]) => [k, sub(v)]))
+          : value;
+  const document = bootstrapBoundaryPolicy({
+    partition: '${AWS::Partition}',
+    region: '${AWS::Region}',
+    accountId: '${AWS::AccountId}',
+  });
+  const policy = new ManagedPolicy(stack, 'BootstrapBoundary', {
+    managedPolicyName: SHARED_NAMES.bootstrapBoundaryPolicy,
+    description:
+      'session-lab: the permissions boundary of each lab bootstrap role (SessionLabBootstrap-<labId>): lab parameters, decryption through SSM, the SSM agent',
+    document: PolicyDocument.fromJson(sub(document)),
+  });
+  const acknowledge = (resource: string, reason: string) =>
+    Validations.of(policy).acknowledge({ id: `AwsSolutions-IAM5[Resource::${resource}]`, reason });
+  acknowledge(
+    '*',
+    'the SSM agent calls (UpdateInstanceInformation, associations, the ssmmessages and ec2messages channels) support no narrower resource than the node itself, whose id is assigned at launch; a boundary caps, it grants nothing',
+  );
+  acknowledge(
+    'arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:parameter/session-lab/*',
+    "the lab parameters of every lab (the bootstrap role's own inline guard narrows it to its own lab, whose id is known only at run time)",
+  );
+  acknowledge(
+    'arn:<AWS::Partition>:kms:<AWS::Region>:<AWS::AccountId>:key/*',
+    'decryption only through Systems Manager (kms:ViaService condition), of the SecureString parameters under the aws/ssm key, whose id differs per account',
+  );
+  return policy;
 }

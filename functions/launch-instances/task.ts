@@ -174,7 +174,7 @@ async function launch(
  */
 export async function launchInstances(
   input: LaunchInstancesInput,
-  clients: Pick<LabClients, 'ec2' | 'ssm' | 'iam'>,
+  clients: Pick<LabClients, 'ec2' | 'ssm' | 'iam' | 'sts'>,
 ): Promise<LaunchInstancesOutput> {
   const { lab } = input;
   const names = labNames(lab.labId);
@@ -204,9 +204,7 @@ export async function launchInstances(
       // The bootstrap host has an identity of its own (shared/bootstrap-role.ts), converged only
       // when it is launched: the lab hosts' SSMLabRole may read no lab's parameters.
       const profileName = async () =>
-        host.kind === 'bootstrap'
-          ? ensureBootstrapProfile(clients.iam, lab.labId)
-          : input.instanceProfileName;
+        host.kind === 'bootstrap' ? ensureBootstrapProfile(clients, lab.labId) : input.instanceProfileName;
       const instance =
         found.length > 0
           ? await keepOne(clients, host.role, found)

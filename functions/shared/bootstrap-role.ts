@@ -6,17 +6,20 @@ import {
   DeleteRolePolicyCommand,
   DetachRolePolicyCommand,
   GetInstanceProfileCommand,
+  GetRoleCommand,
   ListAttachedRolePoliciesCommand,
   ListRolePoliciesCommand,
+  PutRolePermissionsBoundaryCommand,
   RemoveRoleFromInstanceProfileCommand,
   type IAMClient,
   type InstanceProfile,
 } from '@aws-sdk/client-iam';
-import { clientPartition } from './account.js';
+import type { STSClient } from '@aws-sdk/client-sts';
+import { callerAccount } from './account.js';
 import { IamNotPropagatedYet, LabStateMismatch, ignoreErrors, isErrorNamed } from './errors.js';
 import { HOST_GUARD_POLICY_NAME, hostGuardPolicy } from './host-guard.js';
 import { EC2_TRUST_POLICY, ensureRole, verifyRole, type RoleSpec } from './iam-roles.js';
-import { labNames, managedPolicies } from './names.js';
+import { bootstrapBoundaryArn, labNames, managedPolicies } from './names.js';
 import { labTags } from './tags.js';
 
 /**
@@ -26,11 +29,16 @@ import { labTags } from './tags.js';
  * lab hosts (whose root shells students hold) share SSMLabRole, which the host guard keeps out of
  * /session-lab. The bootstrap role holds AmazonSSMManagedInstanceCore (to be a managed node) under
  * the same guard in its own-lab form: parameter reads only under /session-lab/<labId>/, no secret,
- * no logs. launch-instances converges it before launching the host; delete-network removes it
- * after the lab's instances are terminated (found by name, which carries the lab id).
+ * no logs. Its permissions boundary, the stack's SessionLabBootstrapBoundary
+ * (shared/bootstrap-boundary.ts), caps whatever its policies grant at that, whoever writes them:
+ * launch-instances may create the role, put its inline policy, attach a policy or put a boundary
+ * only with that boundary on the role (an IAM condition), and may not remove it. launch-instances
+ * converges it before launching the host (a role of an earlier release without the boundary gets
+ * it put first); delete-network removes it after the lab's instances are terminated (found by name,
+ * which carries the lab id).
  */
 
-export function bootstrapRoleSpec(labId: string, partition: string): RoleSpec {
+export function bootstrapRoleSpec(labId: string, partition: string, accountId: string): RoleSpec {
   return {
     roleName: labNames(labId).bootstrapRole,
     description: `session-lab: the bootstrap host of lab ${labId}, which registers its on-premises hosts`,
@@ -38,6 +46,7 @@ export function bootstrapRoleSpec(labId: string, partition: string): RoleSpec {
     managedPolicies: [managedPolicies(partition).ssmCore],
     inlinePolicies: { [HOST_GUARD_POLICY_NAME]: hostGuardPolicy(partition, labId) },
     trustPolicy: () => EC2_TRUST_POLICY,
+    permissionsBoundary: bootstrapBoundaryArn(partition, accountId),
   };
 }
 
@@ -50,12 +59,41 @@ async function getProfile(iam: IAMClient, name: string): Promise<InstanceProfile
   }
 }
 
+/**
+ * Puts the boundary on the role when it exists without it (made by a release before the boundary,
+ * or changed since): first, since launch-instances may put or attach a policy only on a role that
+ * holds it. A missing role is created with it (ensureRole).
+ */
+async function ensureBoundary(iam: IAMClient, roleName: string, boundary: string): Promise<boolean> {
+  const role = await ignoreErrors(
+    () => iam.send(new GetRoleCommand({ RoleName: roleName })),
+    'NoSuchEntityException',
+  );
+  if (!role?.Role || role.Role.PermissionsBoundary?.PermissionsBoundaryArn === boundary) return false;
+  try {
+    await iam.send(
+      new PutRolePermissionsBoundaryCommand({ RoleName: roleName, PermissionsBoundary: boundary }),
+    );
+  } catch (err) {
+    if (isErrorNamed(err, 'NoSuchEntityException')) {
+      throw new IamNotPropagatedYet(`${roleName} not visible to IAM yet`, { cause: err });
+    }
+    throw err;
+  }
+  return true;
+}
+
 /** Creates or converges the lab's bootstrap role and its instance profile; the profile's name. */
-export async function ensureBootstrapProfile(iam: IAMClient, labId: string): Promise<string> {
-  const spec = bootstrapRoleSpec(labId, await clientPartition(iam));
+export async function ensureBootstrapProfile(
+  { iam, sts }: { iam: IAMClient; sts: Pick<STSClient, 'send'> },
+  labId: string,
+): Promise<string> {
+  const { partition, accountId } = await callerAccount(sts);
+  const spec = bootstrapRoleSpec(labId, partition, accountId);
   const name = spec.roleName;
+  const boundaryPut = await ensureBoundary(iam, name, spec.permissionsBoundary!);
   const ensured = await ensureRole(iam, spec);
-  await verifyRole(iam, spec, ensured);
+  await verifyRole(iam, spec, { ...ensured, changed: ensured.changed || boundaryPut });
 
   let profile = await getProfile(iam, name);
   if (!profile) {

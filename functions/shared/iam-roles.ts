@@ -44,6 +44,12 @@ export interface RoleSpec {
    * the session logging policy is configure-session-logging's).
    */
   inlinePolicies?: Record<string, PolicyDocument>;
+  /**
+   * The managed policy the role must have as its permissions boundary: set at creation and checked
+   * on read-back. Putting it on an existing role is its owner's (bootstrap-role.ts), before this
+   * converges the role, so the roles that have none are not charged with the permission to.
+   */
+  permissionsBoundary?: string;
 }
 
 /**
@@ -174,6 +180,7 @@ export async function ensureRole(iam: IAMClient, spec: RoleSpec): Promise<Ensure
           AssumeRolePolicyDocument: JSON.stringify(spec.trustPolicy(undefined)),
           Description: spec.description,
           Tags: spec.tags,
+          PermissionsBoundary: spec.permissionsBoundary,
         }),
       );
       role = created.Role!;
@@ -242,7 +249,7 @@ export async function ensureRole(iam: IAMClient, spec: RoleSpec): Promise<Ensure
  */
 export async function verifyRole(
   iam: IAMClient,
-  spec: Pick<RoleSpec, 'roleName' | 'managedPolicies' | 'inlinePolicies'>,
+  spec: Pick<RoleSpec, 'roleName' | 'managedPolicies' | 'inlinePolicies' | 'permissionsBoundary'>,
   ensured: EnsuredRole,
 ): Promise<Role> {
   const { roleName } = spec;
@@ -270,6 +277,9 @@ export async function verifyRole(
       if (!samePolicy(await readInlinePolicy(iam, roleName, policyName), document))
         stale.push(`inline policy ${policyName} is missing or differs`);
     }
+    const boundary = role.PermissionsBoundary?.PermissionsBoundaryArn;
+    if (spec.permissionsBoundary && boundary !== spec.permissionsBoundary)
+      stale.push(`permissions boundary is ${boundary ?? 'none'}, expected ${spec.permissionsBoundary}`);
   }
   if (stale.length === 0 && foreign.length === 0) return role!;
   const message = `${roleName}: ${[...foreign, ...stale].join('; ')}`;

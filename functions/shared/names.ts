@@ -45,7 +45,17 @@ export const SHARED_NAMES = {
   defaultLogGroup: 'SSM-Logs',
   activationTierSetting: '/ssm/managed-instance/activation-tier',
   amiParameter: '/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64',
+  /**
+   * The customer managed policy the stack deploys as the permissions boundary of every lab's
+   * bootstrap role (shared/bootstrap-boundary.ts); launch-instances may create and change those
+   * roles only with it as their boundary.
+   */
+  bootstrapBoundaryPolicy: 'SessionLabBootstrapBoundary',
 } as const;
+
+/** The ARN of the bootstrap roles' permissions boundary policy in an account. */
+export const bootstrapBoundaryArn = (partition: string, accountId: string) =>
+  `arn:${partition}:iam::${accountId}:policy/${SHARED_NAMES.bootstrapBoundaryPolicy}`;
 
 /**
  * The partition of a Region, the second field of every ARN in it: `aws-cn` in China, `aws-us-gov`

@@ -14,6 +14,7 @@ import {
 import { isErrorNamed } from '../../functions/shared/errors.js';
 import { LOCAL_REGISTRY_TABLE, ensureRegistryTable } from '../serve/registry-table.js';
 import type { LocalRole, LocalStack } from './local-stack.js';
+import { deployManagedPolicy } from './managed-policies.js';
 
 /**
  * Deploys what the local world needs of the stack into the emulator, as the operator: every role of
@@ -77,6 +78,7 @@ export async function deployLocalStack(stack: LocalStack, endpoint: string): Pro
       ...[...stack.stateMachines.values()].map((machine) => machine.role),
     ]);
     for (const role of roles) await deployRole(iam, role);
+    for (const policy of stack.managedPolicies) await deployManagedPolicy(iam, policy);
     await ensureRegistryTable(dynamodb, LOCAL_REGISTRY_TABLE);
     const buses = new Set(
       [...stack.functions.values()]

@@ -28,6 +28,14 @@ export interface LocalRole {
   managedPolicyArns: string[];
 }
 
+/** A customer managed policy the stack deploys under a name of its own (the bootstrap boundary). */
+export interface LocalManagedPolicy {
+  logicalId: string;
+  name: string;
+  arn: string;
+  document: PolicyDocument;
+}
+
 export interface LocalFunction {
   logicalId: string;
   /** The bundle's folder under dist/functions (`create-network`, `api-create-lab`). */
@@ -53,6 +61,8 @@ export interface LocalStack {
   functions: Map<string, LocalFunction>;
   roles: Map<string, LocalRole>;
   stateMachines: Map<string, LocalStateMachine>;
+  /** The named customer managed policies, deployed as they are (not only as a role's policy). */
+  managedPolicies: LocalManagedPolicy[];
 }
 
 /** `CreateNetwork` -> `create-network`. */
@@ -111,6 +121,8 @@ export function localStack(template: Template, region: string): LocalStack {
           return logGroupName(id);
         case 'AWS::SQS::Queue':
           return `http://sqs.${region}.localhost/${accountId}/${id}`;
+        case 'AWS::IAM::ManagedPolicy':
+          return arn('iam', `policy/${String(props(id).ManagedPolicyName ?? id)}`, { inRegion: false });
         case undefined:
           throw new UnresolvableIntrinsic(`Ref to ${id}, which the template does not define`);
         default:
@@ -216,5 +228,15 @@ export function localStack(template: Template, region: string): LocalStack {
       role: roleOf(resource.Properties?.RoleArn, id),
     });
   }
-  return { region, accountId, functions, roles, stateMachines };
+  const managedPolicies: LocalManagedPolicy[] = [];
+  for (const [id, resource] of Object.entries(resources)) {
+    if (resource.Type !== 'AWS::IAM::ManagedPolicy' || !resource.Properties?.ManagedPolicyName) continue;
+    managedPolicies.push({
+      logicalId: id,
+      name: String(resource.Properties.ManagedPolicyName),
+      arn: scope.ref(id),
+      document: resolve(resource.Properties.PolicyDocument, scope) as PolicyDocument,
+    });
+  }
+  return { region, accountId, functions, roles, stateMachines, managedPolicies };
 }

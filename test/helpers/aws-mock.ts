@@ -5,7 +5,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
-import type { AwsClientStub } from 'aws-sdk-client-mock';
+import { mockClient, type AwsClientStub } from 'aws-sdk-client-mock';
 import { TEST_ACCOUNT, TEST_REGION } from './aws.js';
 
 /** The account and Region every unit test pretends to run in (test/helpers/aws.ts). */
@@ -39,6 +39,13 @@ export function mockCallerIdentity(sts: AwsClientStub<STSClient>): void {
   sts
     .on(GetCallerIdentityCommand)
     .resolves({ Account: TEST_ACCOUNT, Arn: `arn:aws:iam::${TEST_ACCOUNT}:user/tester`, UserId: 'AIDATEST' });
+}
+
+/** An STS client of its own whose GetCallerIdentity answers the test account (mockCallerIdentity). */
+export function callerSts(): STSClient {
+  const sts = new STSClient(clientConfig);
+  mockCallerIdentity(mockClient(sts));
+  return sts;
 }
 
 /** The input of every call to `command` a mock received, in order. */

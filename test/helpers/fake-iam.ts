@@ -12,6 +12,7 @@ import {
   LimitExceededException,
   ListAttachedRolePoliciesCommand,
   NoSuchEntityException,
+  PutRolePermissionsBoundaryCommand,
   PutRolePolicyCommand,
   UpdateAssumeRolePolicyCommand,
 } from '@aws-sdk/client-iam';
@@ -26,6 +27,8 @@ interface FakeRole {
   tags: { Key?: string; Value?: string }[];
   /** Inline policies by name (documents as put); absent on roles set up before this existed. */
   inline?: Map<string, string>;
+  /** The permissions boundary's policy ARN, when the role has one. */
+  boundary?: string;
 }
 
 /**
@@ -82,6 +85,7 @@ export class FakeIam {
         trust: input.AssumeRolePolicyDocument,
         attached: new Set(),
         tags: input.Tags ?? [],
+        boundary: input.PermissionsBoundary,
       });
       return { Role: this.describe(input.RoleName) };
     });
@@ -91,6 +95,10 @@ export class FakeIam {
     });
     m.on(UpdateAssumeRolePolicyCommand).callsFake((input) => {
       this.role(input.RoleName).trust = input.PolicyDocument;
+      return {};
+    });
+    m.on(PutRolePermissionsBoundaryCommand).callsFake((input) => {
+      this.role(input.RoleName).boundary = input.PermissionsBoundary;
       return {};
     });
     m.on(AttachRolePolicyCommand).callsFake((input) => {
@@ -172,6 +180,14 @@ export class FakeIam {
       CreateDate: new Date(0),
       AssumeRolePolicyDocument: encodeURIComponent(role.trust),
       Tags: role.tags,
+      ...(role.boundary
+        ? {
+            PermissionsBoundary: {
+              PermissionsBoundaryType: 'Policy' as const,
+              PermissionsBoundaryArn: role.boundary,
+            },
+          }
+        : {}),
     };
   }
 }

@@ -75,13 +75,28 @@ const caller: Caller = {
   roleArn: `arn:aws:iam::${ACCOUNT}:role/TaskRole`,
 };
 
+/** The permissions boundaries of the roles IAM holds, for the models that read them (by role name). */
+const boundaries = new Map<string, string>();
+/** An emulator context whose moto IAM answers GetRole from `boundaries` (other roles: NoSuchEntity). */
+const ctx = {
+  moto: () => ({
+    send: async (command: { input: { RoleName?: string } }) => {
+      const name = command.input.RoleName ?? '';
+      if (!boundaries.has(name)) throw Object.assign(new Error(`no role ${name}`), { name: 'NoSuchEntity' });
+      return {
+        Role: { RoleName: name, PermissionsBoundary: { PermissionsBoundaryArn: boundaries.get(name) } },
+      };
+    },
+  }),
+} as unknown as EmulatorContext;
+
 async function requests(action: string, input: Record<string, unknown>): Promise<AuthRequest[]> {
   const found = model(action);
   if (!found || found === AUTHORIZED_BY_HANDLER) throw new Error(`no model for ${action}`);
   const [service, operation] = action.split(':') as [string, string];
   const op: OperationInput = {
     call: { service, operation, region: REGION, protocol: 'json', input, raw: {} } as unknown as AwsCall,
-    ctx: {} as EmulatorContext,
+    ctx,
     caller,
     region: REGION,
     account: ACCOUNT,
@@ -226,6 +241,35 @@ describe('the authorization table', () => {
     expect(pairs(await requests('iam:CreateRole', { RoleName: 'R', Path: '/service-role/' }))).toEqual([
       `iam:CreateRole arn:aws:iam::${ACCOUNT}:role/service-role/R`,
     ]);
+  });
+
+  it('gives iam:PermissionsBoundary: the one a call sets, or the one the role holds when its policies change', async () => {
+    const boundary = `arn:aws:iam::${ACCOUNT}:policy/SessionLabBootstrapBoundary`;
+    const key = 'iam:PermissionsBoundary';
+    const create = await requests('iam:CreateRole', { RoleName: 'B', PermissionsBoundary: boundary });
+    expect(create[0]!.context).toMatchObject({ [key]: boundary });
+    expect((await requests('iam:CreateRole', { RoleName: 'B' }))[0]!.context).not.toHaveProperty(key);
+    const put = await requests('iam:PutRolePermissionsBoundary', {
+      RoleName: 'B',
+      PermissionsBoundary: boundary,
+    });
+    expect(put[0]!.context).toEqual({ [key]: boundary });
+    // A role without one (here: none known) carries no key; one with it, its ARN.
+    for (const action of ['iam:PutRolePolicy', 'iam:DeleteRolePolicy', 'iam:DeleteRolePermissionsBoundary']) {
+      expect((await requests(action, { RoleName: 'B', PolicyName: 'p' }))[0]!.context).toEqual({});
+    }
+    boundaries.set('B', boundary);
+    for (const action of ['iam:PutRolePolicy', 'iam:DeleteRolePolicy', 'iam:DeleteRolePermissionsBoundary']) {
+      expect((await requests(action, { RoleName: 'B', PolicyName: 'p' }))[0]!.context).toEqual({
+        [key]: boundary,
+      });
+    }
+    const attach = await requests('iam:AttachRolePolicy', {
+      RoleName: 'B',
+      PolicyArn: 'arn:aws:iam::aws:policy/X',
+    });
+    expect(attach[0]!.context).toEqual({ 'iam:PolicyARN': 'arn:aws:iam::aws:policy/X', [key]: boundary });
+    boundaries.delete('B');
   });
 
   it('builds log group, registry, event bus and state machine resources', async () => {

@@ -18,6 +18,7 @@ import { toTagRecord } from '../../../functions/shared/tags.js';
 import { awsError, testLab, throttled } from '../../helpers/aws.js';
 import { FakeEc2 } from '../../helpers/fake-ec2.js';
 import { FakeIam } from '../../helpers/fake-iam.js';
+import { callerSts } from '../../helpers/aws-mock.js';
 import { FakeSsm } from '../../helpers/fake-ssm.js';
 
 const lab = testLab();
@@ -35,7 +36,7 @@ beforeEach(async () => {
     tags: [],
     version: 1,
   });
-  const clients = { ec2: ec2.client, ssm: ssm.client, iam: new FakeIam().client };
+  const clients = { ec2: ec2.client, ssm: ssm.client, iam: new FakeIam().client, sts: callerSts() };
   const network = await createNetwork({ lab }, clients);
   const key = await createKeyPair({ lab }, clients);
   const { instances } = await launchInstances(
@@ -98,7 +99,7 @@ describe('closeBootstrapAccess', () => {
     ec2.setState('terminated', [input.bootstrapInstanceId]);
     // The second run: the rule and the key come back, the lab hosts are reused, a new bootstrap host.
     const lab2 = testLab({ runId: 'provision-demo-2' });
-    const clients = { ec2: ec2.client, ssm: ssm.client, iam: new FakeIam().client };
+    const clients = { ec2: ec2.client, ssm: ssm.client, iam: new FakeIam().client, sts: callerSts() };
     const network = await createNetwork({ lab: lab2 }, clients);
     const key = await createKeyPair({ lab: lab2 }, clients);
     const { instances } = await launchInstances(

@@ -10,6 +10,12 @@ import {
 } from '../../../functions/launch-instances/task.js';
 import { HOST_GUARD_POLICY_NAME, hostGuardPolicy } from '../../../functions/shared/host-guard.js';
 import { SHARED_NAMES } from '../../../functions/shared/names.js';
+import {
+  PutRolePermissionsBoundaryCommand,
+  CreateRoleCommand,
+  PutRolePolicyCommand,
+} from '@aws-sdk/client-iam';
+import { callerSts } from '../../helpers/aws-mock.js';
 import { toTagRecord } from '../../../functions/shared/tags.js';
 import { awsError, testLab, throttled } from '../../helpers/aws.js';
 import { FakeEc2 } from '../../helpers/fake-ec2.js';
@@ -20,6 +26,8 @@ const AMI = 'ami-0123456789abcdef0';
 let ec2: FakeEc2;
 let ssm: FakeSsm;
 let iam: FakeIam;
+const sts = callerSts();
+const BOUNDARY = 'arn:aws:iam::123456789012:policy/SessionLabBootstrapBoundary';
 beforeEach(() => {
   ec2 = new FakeEc2();
   ssm = new FakeSsm();
@@ -40,7 +48,7 @@ const input = (lab = testLab()): LaunchInstancesInput => ({
   network,
 });
 const run = (given = input()) =>
-  launchInstances(given, { ec2: ec2.client, ssm: ssm.client, iam: iam.client });
+  launchInstances(given, { ec2: ec2.client, ssm: ssm.client, iam: iam.client, sts });
 const requests = () => ec2.mock.commandCalls(RunInstancesCommand).map((call) => call.args[0].input);
 
 describe('launchInstances', () => {
@@ -299,6 +307,47 @@ describe('launchInstances', () => {
     await run();
     expect(iam.mock.calls()).toHaveLength(0);
   });
+
+  it('creates the bootstrap role with the stack’s permissions boundary, before any policy is put', async () => {
+    await run();
+    const created = iam.mock.commandCalls(CreateRoleCommand).map((call) => call.args[0].input);
+    expect(created).toEqual([
+      expect.objectContaining({ RoleName: 'SessionLabBootstrap-demo', PermissionsBoundary: BOUNDARY }),
+    ]);
+    expect(iam.roles.get('SessionLabBootstrap-demo')!.boundary).toBe(BOUNDARY);
+    // Created with it: nothing to put afterwards.
+    expect(iam.mock.commandCalls(PutRolePermissionsBoundaryCommand)).toHaveLength(0);
+  });
+
+  it.each([
+    ['none (made by an earlier release)', undefined],
+    ['another policy', 'arn:aws:iam::123456789012:policy/SomethingBroader'],
+  ])(
+    'puts the boundary on an existing bootstrap role that has %s, before its inline policy',
+    async (_why, boundary) => {
+      iam.roles.set('SessionLabBootstrap-demo', {
+        trust: JSON.stringify({ Version: '2012-10-17', Statement: [] }),
+        attached: new Set(),
+        tags: [],
+        boundary,
+      });
+      await run();
+      expect(iam.roles.get('SessionLabBootstrap-demo')!.boundary).toBe(BOUNDARY);
+      const order = iam.writes();
+      expect(order).toContain('PutRolePermissionsBoundaryCommand');
+      expect(order.indexOf('PutRolePermissionsBoundaryCommand')).toBeLessThan(
+        order.indexOf('PutRolePolicyCommand'),
+      );
+      expect(order.indexOf('PutRolePermissionsBoundaryCommand')).toBeLessThan(
+        order.indexOf('AttachRolePolicyCommand'),
+      );
+      expect(iam.mock.commandCalls(PutRolePermissionsBoundaryCommand)[0]!.args[0].input).toEqual({
+        RoleName: 'SessionLabBootstrap-demo',
+        PermissionsBoundary: BOUNDARY,
+      });
+      expect(iam.mock.commandCalls(PutRolePolicyCommand)).toHaveLength(1);
+    },
+  );
 
   it('any other InvalidParameterValue is not retried as propagation', async () => {
     ec2.mock

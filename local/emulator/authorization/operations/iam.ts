@@ -1,3 +1,4 @@
+import { GetRoleCommand, GetUserCommand, IAMClient } from '@aws-sdk/client-iam';
 import { iamArn, withPath } from '../arns.js';
 import { requestTagContext, tagKeysContext, tagMap } from '../context-keys.js';
 import {
@@ -12,7 +13,9 @@ import {
  * IAM (prefix iam, global): users, roles, groups, policies and instance profiles. A resource named
  * by name is looked up for its real ARN (with its path) and tags; Attach/Detach*Policy carry
  * iam:PolicyARN, Tag* the request tags, and operations that hand a role to a service
- * (AddRoleToInstanceProfile) iam:PassRole.
+ * (AddRoleToInstanceProfile) iam:PassRole. iam:PermissionsBoundary is the boundary a create call
+ * or Put*PermissionsBoundary sets, and on the calls that change a role's or user's policies or
+ * remove its boundary, the boundary it holds now (absent when it has none), as IAM evaluates it.
  */
 
 type Kind = 'role' | 'user' | 'group' | 'instance-profile';
@@ -60,6 +63,15 @@ function create(kind: Kind, action: string): OperationModel {
   ];
 }
 
+/** A model whose requests carry `context` too (beside what the model puts there). */
+function withContext(
+  model: OperationModel,
+  context: (op: OperationInput) => Record<string, string>,
+): OperationModel {
+  return async (op) =>
+    (await model(op)).map((request) => ({ ...request, context: { ...request.context, ...context(op) } }));
+}
+
 function policy(action: string, context?: (op: OperationInput) => AuthRequest['context']): OperationModel {
   return (op) => {
     const arn = String(op.input.PolicyArn ?? '');
@@ -68,6 +80,41 @@ function policy(action: string, context?: (op: OperationInput) => AuthRequest['c
 }
 
 const policyArnKey = (op: OperationInput) => ({ 'iam:PolicyARN': String(op.input.PolicyArn ?? '') });
+
+/** iam:PermissionsBoundary from the request (CreateRole, CreateUser, Put*PermissionsBoundary). */
+const requestedBoundary = (op: OperationInput): Record<string, string> =>
+  op.input.PermissionsBoundary !== undefined
+    ? { 'iam:PermissionsBoundary': String(op.input.PermissionsBoundary) }
+    : {};
+
+/** The boundary the named role or user holds now, read from IAM; none for one that does not exist. */
+async function heldBoundary(kind: 'role' | 'user', op: OperationInput): Promise<Record<string, string>> {
+  const name = named(kind, op);
+  const iam = op.ctx.moto(IAMClient, 'us-east-1');
+  try {
+    const entity =
+      kind === 'role'
+        ? (await iam.send(new GetRoleCommand({ RoleName: name }))).Role
+        : (await iam.send(new GetUserCommand({ UserName: name }))).User;
+    const arn = entity?.PermissionsBoundary?.PermissionsBoundaryArn;
+    return arn ? { 'iam:PermissionsBoundary': arn } : {};
+  } catch (err) {
+    if (['NoSuchEntity', 'NoSuchEntityException'].includes((err as Error).name)) return {};
+    throw err;
+  }
+}
+
+/** `on(kind, action)` with iam:PermissionsBoundary the entity's current boundary, and more context. */
+function onBounded(
+  kind: 'role' | 'user',
+  action: string,
+  context: (op: OperationInput) => Record<string, string> = () => ({}),
+): OperationModel {
+  return async (op) => {
+    const boundary = await heldBoundary(kind, op);
+    return on(kind, action, () => ({ ...boundary, ...context(op) }))(op);
+  };
+}
 const requestTags = (op: OperationInput) => requestTagContext(tagMap(op.input.Tags));
 const removedTags = (op: OperationInput) => tagKeysContext(op.input.TagKeys);
 
@@ -173,8 +220,8 @@ for (const op of ACCOUNT_ACTIONS) table[op] = anyResource(`iam:${op}`);
 
 export const iam: ServiceModel = {
   ...table,
-  CreateUser: create('user', 'iam:CreateUser'),
-  CreateRole: create('role', 'iam:CreateRole'),
+  CreateUser: withContext(create('user', 'iam:CreateUser'), requestedBoundary),
+  CreateRole: withContext(create('role', 'iam:CreateRole'), requestedBoundary),
   CreateGroup: create('group', 'iam:CreateGroup'),
   CreateInstanceProfile: create('instance-profile', 'iam:CreateInstanceProfile'),
   CreatePolicy: (op) => [
@@ -194,10 +241,18 @@ export const iam: ServiceModel = {
   TagInstanceProfile: on('instance-profile', 'iam:TagInstanceProfile', requestTags),
   UntagInstanceProfile: on('instance-profile', 'iam:UntagInstanceProfile', removedTags),
 
-  AttachUserPolicy: on('user', 'iam:AttachUserPolicy', policyArnKey),
-  DetachUserPolicy: on('user', 'iam:DetachUserPolicy', policyArnKey),
-  AttachRolePolicy: on('role', 'iam:AttachRolePolicy', policyArnKey),
-  DetachRolePolicy: on('role', 'iam:DetachRolePolicy', policyArnKey),
+  AttachUserPolicy: onBounded('user', 'iam:AttachUserPolicy', policyArnKey),
+  DetachUserPolicy: onBounded('user', 'iam:DetachUserPolicy', policyArnKey),
+  AttachRolePolicy: onBounded('role', 'iam:AttachRolePolicy', policyArnKey),
+  DetachRolePolicy: onBounded('role', 'iam:DetachRolePolicy', policyArnKey),
+  PutRolePolicy: onBounded('role', 'iam:PutRolePolicy'),
+  DeleteRolePolicy: onBounded('role', 'iam:DeleteRolePolicy'),
+  PutUserPolicy: onBounded('user', 'iam:PutUserPolicy'),
+  DeleteUserPolicy: onBounded('user', 'iam:DeleteUserPolicy'),
+  DeleteRolePermissionsBoundary: onBounded('role', 'iam:DeleteRolePermissionsBoundary'),
+  DeleteUserPermissionsBoundary: onBounded('user', 'iam:DeleteUserPermissionsBoundary'),
+  PutRolePermissionsBoundary: on('role', 'iam:PutRolePermissionsBoundary', requestedBoundary),
+  PutUserPermissionsBoundary: on('user', 'iam:PutUserPermissionsBoundary', requestedBoundary),
   AttachGroupPolicy: on('group', 'iam:AttachGroupPolicy', policyArnKey),
   DetachGroupPolicy: on('group', 'iam:DetachGroupPolicy', policyArnKey),
 
