@@ -19,6 +19,8 @@ export interface Target {
   describe: string;
   /** Local runs: real seconds per simulated second, shared by the emulator and the runner. */
   timeScale?: number;
+  /** The emulator the target started in this process (local runs without AWS_ENDPOINT_URL). */
+  emulator?: Emulator;
   run(
     name: StateMachineName,
     input: unknown,
@@ -68,6 +70,7 @@ export async function openTarget(options: TargetOptions): Promise<Target> {
   return {
     kind: 'local',
     timeScale,
+    emulator,
     describe: emulator
       ? `local emulator started at ${emulator.url}`
       : `local emulator at ${process.env.AWS_ENDPOINT_URL}`,

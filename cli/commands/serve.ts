@@ -8,9 +8,9 @@ const port = (value: string) => {
 };
 
 /**
- * `session-lab serve`: the training-portal API on http://127.0.0.1:<port> (no SigV4 locally),
- * backed by the local runner and the emulator at AWS_ENDPOINT_URL (or one it starts). Ctrl-C stops
- * the server, the workflows in flight and the emulator it started.
+ * `session-lab serve`: the training-portal API on http://127.0.0.1:<port> (no SigV4 locally), each
+ * route answered by its deployed bundle, the workflows they start run by the local runner, against
+ * an emulator it starts. Ctrl-C stops the server, the workflows in flight and the emulator.
  */
 export function registerServeCommand(program: Command, exit: (code: number) => void): void {
   program
@@ -32,7 +32,14 @@ export function registerServeCommand(program: Command, exit: (code: number) => v
       const target = await openTarget({ timeScale: flags.timeScale });
       let serving;
       try {
+        // The emulator hands the executions StartExecution starts to this process's runner, so it
+        // must run here: one at AWS_ENDPOINT_URL, in another process, cannot reach it.
+        if (!target.emulator)
+          throw new Error(
+            `serve runs the workflows its API starts through an emulator of its own; unset AWS_ENDPOINT_URL (${process.env.AWS_ENDPOINT_URL}) to let it start one`,
+          );
         serving = await startServing({
+          emulator: target.emulator,
           port: flags.port,
           maxConcurrent: flags.maxConcurrent,
           run: (name, input, executionName) => target.run(name, input, { executionName }),

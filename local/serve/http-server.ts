@@ -4,7 +4,8 @@ import type { AddressInfo } from 'node:net';
 import { userInfo } from 'node:os';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { API_ROUTES, type ApiRouteSpec } from '../../functions/api/routes.js';
-import { ApiError, MAX_BODY_BYTES, errorResult, respond, type ApiDeps } from '../../functions/shared/api.js';
+import { ApiError, MAX_BODY_BYTES, errorResult } from '../../functions/shared/api.js';
+import type { RouteInvoker } from './route-functions.js';
 
 export interface ApiServer {
   url: string;
@@ -227,11 +228,11 @@ function send(res: ServerResponse, result: APIGatewayProxyResult): void {
 /**
  * Serves the portal API over HTTP on 127.0.0.1 (never another interface: no SigV4 locally), each
  * request translated into the API Gateway proxy event the deployed route function receives, as the
- * local user, and answered by the very same route function. Cross-site requests are refused first
- * (`crossSiteRefusal`). Port 0 picks a free port.
+ * local user, and answered by `invoke` (route-functions.ts: the route's deployed bundle).
+ * Cross-site requests are refused first (`crossSiteRefusal`). Port 0 picks a free port.
  */
 export async function startApiServer(
-  deps: ApiDeps,
+  invoke: RouteInvoker,
   options: { port?: number; routes?: readonly ApiRouteSpec[]; log?: (line: string) => void } = {},
 ): Promise<ApiServer> {
   const routes = options.routes ?? API_ROUTES;
@@ -251,7 +252,7 @@ export async function startApiServer(
           result = errorResult(
             new ApiError(400, 'InvalidRequest', `body: larger than ${MAX_BODY_BYTES} bytes`, 'body'),
           );
-        else result = await respond(match.spec.route, toProxyEvent(req, url, match, body), deps);
+        else result = await invoke(match.spec, toProxyEvent(req, url, match, body));
         status = result.statusCode;
         send(res, result);
       } catch (err) {

@@ -1,6 +1,5 @@
 import type { WorkflowOutcome } from '../../functions/record-lab-status/task.js';
-import type { StartableWorkflow, WorkflowStarter } from '../../functions/shared/workflow-starter.js';
-import { localStateMachineArn } from '../runner/definitions.js';
+import type { StartableWorkflow } from '../../functions/shared/workflow-starter.js';
 
 /** How an execution ended, as the local runner reports it. */
 export interface LocalRunOutcome {
@@ -20,13 +19,11 @@ export type LocalRun = (
 export interface LocalExecution {
   workflow: StartableWorkflow;
   executionName: string;
-  executionId: string;
   status: 'QUEUED' | 'RUNNING' | 'SUCCEEDED' | 'FAILED';
-  done: Promise<void>;
+  done: Promise<LocalRunOutcome>;
 }
 
 export interface LocalStarterOptions {
-  region?: string;
   /** Workflows running at once; more wait their turn (a class of 30 on a laptop). */
   maxConcurrent?: number;
   /**
@@ -39,12 +36,12 @@ export interface LocalStarterOptions {
 }
 
 /**
- * The WorkflowStarter of `session-lab serve`: each start runs the workflow in the background, in
- * this process. Starting an execution name again returns the first run (as Step Functions does
- * for a running execution), so the API's retries never run a workflow twice.
+ * The executions of `session-lab serve`: the emulator's StartExecution hands each one here (once
+ * per name: the emulator answers a restart itself), and it runs in the background of this process,
+ * at most `maxConcurrent` at once, its end reported to `onSettled`.
  */
-export class LocalWorkflowStarter implements WorkflowStarter {
-  private readonly executions = new Map<string, LocalExecution>();
+export class LocalWorkflowStarter {
+  private readonly executions: LocalExecution[] = [];
   private readonly waiting: (() => void)[] = [];
   private running = 0;
   private closed = false;
@@ -54,25 +51,17 @@ export class LocalWorkflowStarter implements WorkflowStarter {
     private readonly options: LocalStarterOptions = {},
   ) {}
 
-  async start(
-    workflow: StartableWorkflow,
-    input: unknown,
-    executionName: string,
-  ): Promise<{ executionId: string }> {
-    const known = this.executions.get(executionName);
-    if (known) return { executionId: known.executionId };
-    const region = this.options.region ?? process.env.AWS_REGION ?? 'us-east-1';
-    const executionId = `${localStateMachineArn(workflow, region).replace(':stateMachine:', ':execution:')}:${executionName}`;
+  /** Queues the execution; resolves with its outcome once it has ended and been reported. */
+  execute(workflow: StartableWorkflow, input: unknown, executionName: string): Promise<LocalRunOutcome> {
     const execution: LocalExecution = {
       workflow,
       executionName,
-      executionId,
       status: 'QUEUED',
-      done: Promise.resolve(),
+      done: Promise.resolve({ status: 'FAILED' }),
     };
-    execution.done = this.execute(execution, input);
-    this.executions.set(executionName, execution);
-    return { executionId };
+    execution.done = this.runQueued(execution, input);
+    this.executions.push(execution);
+    return execution.done;
   }
 
   private async slot(): Promise<void> {
@@ -90,11 +79,11 @@ export class LocalWorkflowStarter implements WorkflowStarter {
     else this.running--;
   }
 
-  private async execute(execution: LocalExecution, input: unknown): Promise<void> {
+  private async runQueued(execution: LocalExecution, input: unknown): Promise<LocalRunOutcome> {
     await this.slot();
     let outcome: LocalRunOutcome;
     try {
-      if (this.closed) return;
+      if (this.closed) return { status: 'FAILED', error: 'Abandoned', cause: 'session-lab serve stopped' };
       execution.status = 'RUNNING';
       this.options.log?.(`${execution.workflow} ${execution.executionName}: started`);
       outcome = await this.run(execution.workflow, input, execution.executionName).catch(
@@ -109,23 +98,24 @@ export class LocalWorkflowStarter implements WorkflowStarter {
     );
     // A class's labs are each recorded by their own provision-lab execution (and the deployed
     // status-change rule watches only the lab workflows).
-    if (this.closed || !this.options.onSettled || execution.workflow === 'provision-class') return;
+    if (this.closed || !this.options.onSettled || execution.workflow === 'provision-class') return outcome;
     await this.options
       .onSettled({ workflow: execution.workflow, executionName: execution.executionName, input, ...outcome })
       .catch((err: Error) =>
         this.options.log?.(`could not record ${execution.executionName}: ${err.message}`),
       );
+    return outcome;
   }
 
   /** Every execution started so far, oldest first. */
   list(): LocalExecution[] {
-    return [...this.executions.values()];
+    return [...this.executions];
   }
 
   /** Resolves once every execution started so far (and any started meanwhile) has ended and been recorded. */
   async idle(): Promise<void> {
-    for (let seen = -1; seen !== this.executions.size;) {
-      seen = this.executions.size;
+    for (let seen = -1; seen !== this.executions.length;) {
+      seen = this.executions.length;
       await Promise.all(this.list().map((execution) => execution.done));
     }
   }

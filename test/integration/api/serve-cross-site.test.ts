@@ -11,7 +11,7 @@ import { useEmulator } from '../../helpers/emulator.js';
  * stand-in for the workflows (nothing is provisioned).
  */
 
-useEmulator();
+const emulator = useEmulator();
 jest.setTimeout(120_000);
 
 let serving: Serving;
@@ -19,7 +19,7 @@ const started: string[] = [];
 beforeAll(async () => {
   serving = await startServing({
     port: 0,
-    tableName: 'serve-cross-site',
+    emulator: emulator(),
     run: async (name, _input, executionName) => {
       started.push(`${name} ${executionName}`);
       return { status: 'SUCCEEDED' };

@@ -8,7 +8,9 @@ import {
   SSMClient,
 } from '@aws-sdk/client-ssm';
 import { buildProgram } from '../../../cli/index.js';
+import { SFNClient } from '@aws-sdk/client-sfn';
 import { resetDueLabs } from '../../../functions/reset-due-labs/task.js';
+import { sfnStarterFromEnv } from '../../../functions/shared/workflow-starter.js';
 import { awsClient, labClients } from '../../../functions/shared/clients.js';
 import { isErrorNamed } from '../../../functions/shared/errors.js';
 import { inventoryCount, labInventory } from '../../../functions/shared/lab-inventory.js';
@@ -45,6 +47,8 @@ beforeAll(async () => {
   });
   serving = await startServing({
     port: 0,
+    emulator: emulator(),
+    lambda: deployment,
     run: (name, input, executionName) =>
       runLocally(name, { input, executionName, timeScale: TIME_SCALE, lambdaService: deployment }),
   });
@@ -76,6 +80,8 @@ interface LabView {
   report: LabReport | null;
   error?: unknown;
 }
+/** The schedule's function's environment, as its template declares it. */
+const sweepEnvironment = () => deployment.stack.functions.get('reset-due-labs')!.environment;
 const lab = async (labId: string) => (await api('GET', `/labs/${labId}`)).body as unknown as LabView;
 
 const ssm = () => awsClient(SSMClient);
@@ -321,7 +327,8 @@ describe('session-lab serve with the real workflows', () => {
     const twoHoursOn = new Date(Date.now() + 2 * 3600 * 1000).toISOString();
     const sweep = await resetDueLabs(
       { expire: true, reset: true, now: twoHoursOn },
-      { registry: serving.registry, starter: serving.starter },
+      // What the deployed reset-due-labs starts with: StartExecution on its template's state machines.
+      { registry: serving.registry, starter: sfnStarterFromEnv(awsClient(SFNClient), sweepEnvironment()) },
     );
     expect(sweep.teardowns.map((t) => t.labId)).toEqual(['stu-04']);
     expect(sweep.resets).toEqual([

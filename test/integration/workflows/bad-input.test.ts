@@ -16,6 +16,7 @@ import type { LocalRunOutcome } from '../../../local/serve/local-starter.js';
 import { startServing, type Serving } from '../../../local/serve/serve.js';
 import { runCli, type CliResult } from '../../helpers/cli.js';
 import { lambdaServiceFor } from '../../../local/runner/lambda-service.js';
+import { LOCAL_REGISTRY_TABLE } from '../../../local/serve/registry-table.js';
 import { TEST_REGION, useEmulator } from '../../helpers/emulator.js';
 import { BOOKKEEPING_FUNCTIONS, workflowSteps } from '../../helpers/steps.js';
 
@@ -27,7 +28,8 @@ import { BOOKKEEPING_FUNCTIONS, workflowSteps } from '../../helpers/steps.js';
  * before and after the whole table.
  */
 
-const TABLE = 'bad-input-registry';
+/** The registry the deployed route functions write (their template environment's). */
+const TABLE = LOCAL_REGISTRY_TABLE;
 
 /** Every resource kind a lab could create, counted account-wide (no lab filter to get wrong). */
 async function accountSnapshot() {
@@ -323,7 +325,7 @@ describe('bad input at every edge is refused naming the field, before anything i
   beforeAll(async () => {
     serving = await startServing({
       port: 0,
-      tableName: TABLE,
+      emulator: emulator(),
       // Any workflow the API starts is recorded (none should be, until the control request).
       run: async (name, input): Promise<LocalRunOutcome> => {
         started.push(`${name} ${JSON.stringify(input)}`);

@@ -120,7 +120,7 @@ describe('no secret of a lab is observable during provision, verify and teardown
         .mockImplementation((...args: unknown[]) => void capture(`${args.join(' ')}\n`));
     serving = await startServing({
       port: 0,
-      tableName: TABLE,
+      emulator: emulator(),
       run: async (name, input, executionName): Promise<LocalRunOutcome> =>
         runLocally(name, {
           input,

@@ -19,18 +19,12 @@ describe('LocalWorkflowStarter', () => {
   it('runs each start in the background and reports every outcome, as the status-change rule does', async () => {
     const { run, pending } = controllableRun();
     const settled: WorkflowOutcome[] = [];
-    const starter = new LocalWorkflowStarter(run, {
-      region: 'us-east-1',
-      onSettled: async (o) => void settled.push(o),
-    });
-    const { executionId } = await starter.start('provision-lab', { labId: 'demo' }, 'run-1');
-    expect(executionId).toBe(
-      'arn:aws:states:us-east-1:123456789012:execution:session-lab-provision-lab:run-1',
-    );
+    const starter = new LocalWorkflowStarter(run, { onSettled: async (o) => void settled.push(o) });
+    const outcome = starter.execute('provision-lab', { labId: 'demo' }, 'run-1');
     await flush();
     expect(starter.list()[0]!.status).toBe('RUNNING');
     pending.get('run-1')!({ status: 'SUCCEEDED', output: { ok: true } });
-    await starter.idle();
+    await expect(outcome).resolves.toEqual({ status: 'SUCCEEDED', output: { ok: true } });
     expect(settled).toEqual([
       {
         workflow: 'provision-lab',
@@ -42,22 +36,10 @@ describe('LocalWorkflowStarter', () => {
     ]);
   });
 
-  it('never runs an execution name twice', async () => {
-    const { run, pending, calls } = controllableRun();
-    const starter = new LocalWorkflowStarter(run);
-    const first = await starter.start('teardown-lab', { labId: 'demo' }, 'td-1');
-    const again = await starter.start('teardown-lab', { labId: 'demo' }, 'td-1');
-    expect(again).toEqual(first);
-    await flush();
-    expect(calls).toEqual(['td-1']);
-    pending.get('td-1')!({ status: 'SUCCEEDED' });
-    await starter.idle();
-  });
-
   it('runs at most maxConcurrent at once; the rest wait their turn', async () => {
     const { run, pending, calls } = controllableRun();
     const starter = new LocalWorkflowStarter(run, { maxConcurrent: 2 });
-    for (const name of ['a', 'b', 'c']) await starter.start('provision-lab', {}, name);
+    for (const name of ['a', 'b', 'c']) void starter.execute('provision-lab', {}, name);
     await flush();
     expect(calls).toEqual(['a', 'b']);
     pending.get('a')!({ status: 'SUCCEEDED' });
@@ -78,7 +60,7 @@ describe('LocalWorkflowStarter', () => {
       },
       { onSettled: async (o) => void settled.push(o) },
     );
-    await starter.start('reset-lab', { labId: 'demo' }, 'r-1');
+    void starter.execute('reset-lab', { labId: 'demo' }, 'r-1');
     await starter.idle();
     expect(settled[0]).toMatchObject({ status: 'FAILED', error: 'ECONNREFUSED', cause: 'no emulator' });
   });
@@ -90,13 +72,14 @@ describe('LocalWorkflowStarter', () => {
       maxConcurrent: 1,
       onSettled: async (o) => void settled.push(o),
     });
-    await starter.start('provision-lab', {}, 'a');
-    await starter.start('provision-lab', {}, 'b');
+    void starter.execute('provision-lab', {}, 'a');
+    const queued = starter.execute('provision-lab', {}, 'b');
     await flush();
     starter.close();
     pending.get('a')!({ status: 'SUCCEEDED' });
     await starter.idle();
     expect(calls).toEqual(['a']);
     expect(settled).toEqual([]);
+    await expect(queued).resolves.toMatchObject({ status: 'FAILED', error: 'Abandoned' });
   });
 });
