@@ -13,6 +13,7 @@ import {
 } from '@aws-sdk/client-iam';
 import { isErrorNamed } from '../../functions/shared/errors.js';
 import { LOCAL_REGISTRY_TABLE, ensureRegistryTable } from '../serve/registry-table.js';
+import { OPERATOR_CREDENTIALS } from '../emulator/context.js';
 import type { LocalRole, LocalStack } from './local-stack.js';
 import { deployManagedPolicy } from './managed-policies.js';
 
@@ -23,8 +24,8 @@ import { deployManagedPolicy } from './managed-policies.js';
  * lab registry table and the progress event bus the functions' environment names.
  */
 
-/** The operator's credentials for the emulator: any key IAM did not issue acts as the account's admin. */
-export const OPERATOR_CREDENTIALS = { accessKeyId: 'session-lab-operator', secretAccessKey: 'operator' };
+/** The operator's credentials for the emulator, which accepts them as the account's admin. */
+export { OPERATOR_CREDENTIALS };
 
 async function deployRole(iam: IAMClient, role: LocalRole): Promise<void> {
   const trust = JSON.stringify(role.trustPolicy);

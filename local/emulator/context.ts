@@ -8,6 +8,20 @@ export const ACCOUNT_ID = '123456789012';
 /** Credentials the emulator itself uses towards moto: moto treats them as the account's root. */
 export const EMULATOR_CREDENTIALS = { accessKeyId: 'session-lab-emulator', secretAccessKey: 'emulator' };
 
+/** The operator's credentials: the local deployment's and the runner's admin calls. */
+export const OPERATOR_CREDENTIALS = { accessKeyId: 'session-lab-operator', secretAccessKey: 'operator' };
+
+/**
+ * The keys IAM did not issue that the emulator accepts, each as the account's admin (root), and
+ * the secret each must be signed with: the operator's, and `testing`/`testing`, moto's customary
+ * key, which `session-lab emulator` prints, the CLI uses against an emulator of its own and the
+ * tests use. Any other key IAM or the emulator did not issue is refused, as AWS refuses it.
+ */
+export const ADMIN_CREDENTIALS: readonly { accessKeyId: string; secretAccessKey: string }[] = [
+  OPERATOR_CREDENTIALS,
+  { accessKeyId: 'testing', secretAccessKey: 'testing' },
+];
+
 type ClientClass<T> = new (config: {
   region: string;
   endpoint: string;

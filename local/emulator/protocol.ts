@@ -50,13 +50,44 @@ export class AwsError extends Error {
   }
 }
 
-const CREDENTIAL = /Credential=([^/]+)\/\d{8}\/([^/]+)\/([^/]+)\/aws4_request/;
+/** The signing parts of an `Authorization: AWS4-HMAC-SHA256 Credential=…, SignedHeaders=…, Signature=…`. */
+export interface SignedScope {
+  accessKeyId: string;
+  /** The credential scope's date, yyyymmdd. */
+  date: string;
+  region: string;
+  service: string;
+  /** Undefined when the header lacks the part (an incomplete signature). */
+  signedHeaders?: string[];
+  signature?: string;
+}
+
+/** The one reading of the credential scope: `<key id>/<yyyymmdd>/<region>/<service>/aws4_request`. */
+const CREDENTIAL = /Credential=([^/,\s]+)\/(\d{8})\/([^/,\s]+)\/([^/,\s]+)\/aws4_request/;
+const SIGNED_HEADERS = /SignedHeaders=([^,\s]+)/;
+const SIGNATURE = /Signature=([^,\s]+)/;
+
+/** The signing parts of a request's Authorization header; undefined when it names no credential. */
+export function signedScope(raw: Pick<RawRequest, 'headers'>): SignedScope | undefined {
+  const header = String(raw.headers.authorization ?? '');
+  const match = CREDENTIAL.exec(header);
+  if (!match) return undefined;
+  const [, accessKeyId, date, region, service] = match as unknown as [string, string, string, string, string];
+  return {
+    accessKeyId,
+    date,
+    region,
+    service,
+    signedHeaders: SIGNED_HEADERS.exec(header)?.[1]?.split(';'),
+    signature: SIGNATURE.exec(header)?.[1],
+  };
+}
 
 /** Reads service, region, operation and input from a signed SDK request; undefined if it is not one. */
 export function parseCall(raw: RawRequest): AwsCall | undefined {
-  const match = CREDENTIAL.exec(String(raw.headers.authorization ?? ''));
-  if (!match) return undefined;
-  const [, accessKeyId, region, service] = match as unknown as [string, string, string, string];
+  const scope = signedScope(raw);
+  if (!scope) return undefined;
+  const { accessKeyId, region, service } = scope;
   const target = raw.headers['x-amz-target'];
   if (typeof target === 'string') {
     const operation = target.slice(target.lastIndexOf('.') + 1);

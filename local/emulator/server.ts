@@ -1,5 +1,7 @@
 import { createServer, request, type IncomingMessage, type Server } from 'node:http';
+import { crossSiteRefusal, ownOrigin } from '../cross-site.js';
 import { guarded, refuseUnparsed } from './authorization/enforce.js';
+import { signatureRefusal } from './authorization/signature.js';
 import { serializeDynamoDb } from './dynamodb-serial.js';
 import type { FaultInjector } from './faults.js';
 import type { Traffic } from './traffic.js';
@@ -129,10 +131,25 @@ export function createEmulatorServer(options: EmulatorServerOptions): {
           body,
         };
         const address = server.address();
-        const self = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+        const port = typeof address === 'object' && address ? address.port : 0;
+        const self = `http://127.0.0.1:${port}`;
         const emulator = context(self);
         if (raw.url.startsWith('/__emulator/')) {
           const name = raw.url.slice('/__emulator/'.length).split('?')[0]!;
+          // The controls act without credentials: a page in the operator's browser must not reach them.
+          const refusal = crossSiteRefusal(raw.headers, {
+            jsonRequired: !['GET', 'HEAD'].includes(raw.method) || body.length > 0,
+            originAllowed: ownOrigin(port),
+            originName: `the emulator's own origin (http://127.0.0.1:${port})`,
+          });
+          if (refusal)
+            return send(
+              new RawReply(
+                refusal.status,
+                { 'content-type': 'application/json' },
+                JSON.stringify({ error: refusal.message, code: refusal.code, field: refusal.field }),
+              ),
+            );
           const control = options.controls[name];
           if (!control)
             return send(
@@ -156,6 +173,9 @@ export function createEmulatorServer(options: EmulatorServerOptions): {
             );
           }
         }
+        // Every AWS request must be signed with a secret the emulator knows (authorization/signature.ts).
+        const unsigned = await signatureRefusal(emulator, raw);
+        if (unsigned) return send(unsigned);
         const parsed = parseCall(raw);
         if (parsed) options.onCall?.(parsed);
         if (!parsed) return send((await refuseUnparsed(emulator, raw)) ?? (await toMoto(parsed, raw)));

@@ -5,6 +5,7 @@ import { userInfo } from 'node:os';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { API_ROUTES, type ApiRouteSpec } from '../../functions/api/routes.js';
 import { ApiError, MAX_BODY_BYTES, errorResult } from '../../functions/shared/api.js';
+import { crossSiteRefusal } from '../cross-site.js';
 import type { RouteInvoker } from './route-functions.js';
 
 export interface ApiServer {
@@ -158,66 +159,14 @@ export function toProxyEvent(
   } as APIGatewayProxyEvent;
 }
 
-/** The names a local server is reached by; anything else in `Host` is another site's name. */
-const LOCAL_HOSTNAMES = new Set(['127.0.0.1', 'localhost', '[::1]']);
-
-/** The hostname of a `Host` header value or an origin's host (`[::1]:8080` -> `[::1]`). */
-function hostnameOf(host: string): string {
-  return host.startsWith('[') ? host.slice(0, host.indexOf(']') + 1) : host.split(':')[0]!;
-}
-
-/** An http(s) origin of this machine; `null` (a sandboxed frame, a file) and any other site are not. */
-function isLocalOrigin(origin: string): boolean {
-  try {
-    const url = new URL(origin);
-    return (url.protocol === 'http:' || url.protocol === 'https:') && LOCAL_HOSTNAMES.has(url.hostname);
-  } catch {
-    return false;
-  }
-}
-
 /**
- * Refuses what a web page in the user's browser could send to this server: `serve` trusts only the
- * local user and signs nothing, so a page of any site could otherwise create or delete labs.
- * - `Host` must name this machine: a DNS-rebinding page reaches 127.0.0.1 under its own name.
- * - `Origin`, which browsers send on every cross-origin POST and DELETE, must be absent (curl, the
- *   CLI, scripts) or a localhost origin.
- * - A body must be JSON (`application/json`): the content types a page may post without a CORS
- *   preflight (forms, `text/plain`) are refused, and a preflight is never answered here.
+ * A cross-site request refused (local/cross-site.ts): `serve` trusts only the local user and signs
+ * nothing, so a page of any site could otherwise create or delete labs. Local pages of any port
+ * may call it.
  */
-export function crossSiteRefusal(req: IncomingMessage, hasBody: boolean): ApiError | undefined {
-  const host = req.headers.host;
-  if (!host || !LOCAL_HOSTNAMES.has(hostnameOf(host.toLowerCase()))) {
-    return new ApiError(
-      403,
-      'CrossSiteRequest',
-      `Host: must be 127.0.0.1 or localhost, not ${host ?? 'absent'}`,
-      'Host',
-    );
-  }
-  const origin = req.headers.origin;
-  if (origin !== undefined) {
-    if (!isLocalOrigin(origin)) {
-      return new ApiError(
-        403,
-        'CrossSiteRequest',
-        `Origin: must be absent or a localhost origin, not ${origin}`,
-        'Origin',
-      );
-    }
-  }
-  if (hasBody) {
-    const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-    if (type !== 'application/json') {
-      return new ApiError(
-        415,
-        'UnsupportedMediaType',
-        `Content-Type: a body must be application/json, not ${type || 'absent'}`,
-        'Content-Type',
-      );
-    }
-  }
-  return undefined;
+export function crossSiteApiRefusal(req: IncomingMessage, hasBody: boolean): ApiError | undefined {
+  const refusal = crossSiteRefusal(req.headers, { jsonRequired: hasBody });
+  return refusal && new ApiError(refusal.status, refusal.code, refusal.message, refusal.field);
 }
 
 function send(res: ServerResponse, result: APIGatewayProxyResult): void {
@@ -229,7 +178,7 @@ function send(res: ServerResponse, result: APIGatewayProxyResult): void {
  * Serves the portal API over HTTP on 127.0.0.1 (never another interface: no SigV4 locally), each
  * request translated into the API Gateway proxy event the deployed route function receives, as the
  * local user, and answered by `invoke` (route-functions.ts: the route's deployed bundle).
- * Cross-site requests are refused first (`crossSiteRefusal`). Port 0 picks a free port.
+ * Cross-site requests are refused first (`crossSiteApiRefusal`). Port 0 picks a free port.
  */
 export async function startApiServer(
   invoke: RouteInvoker,
@@ -245,7 +194,7 @@ export async function startApiServer(
         const url = new URL(req.url ?? '/', 'http://127.0.0.1');
         let result: APIGatewayProxyResult;
         const match = matchRoute(routes, req.method ?? 'GET', url.pathname);
-        const refusal = crossSiteRefusal(req, body.trim() !== '' || tooLarge);
+        const refusal = crossSiteApiRefusal(req, body.trim() !== '' || tooLarge);
         if (refusal) result = errorResult(refusal);
         else if (match instanceof ApiError) result = errorResult(match);
         else if (tooLarge)

@@ -1,5 +1,5 @@
 import type { EmulatorContext } from '../context.js';
-import { AwsError, RawReply, errorReply, type AwsCall, type RawRequest } from '../protocol.js';
+import { AwsError, RawReply, errorReply, signedScope, type AwsCall, type RawRequest } from '../protocol.js';
 import { callerOf } from '../services/caller.js';
 import { unmodelled } from './errors.js';
 import { authorizeRequests } from './evaluate.js';
@@ -7,6 +7,7 @@ import { AUTHORIZED_BY_HANDLER } from './model.js';
 import { iamPrefix, modelOf } from './operations/index.js';
 import { usesGroupKey } from './operations/logs.js';
 import { iamWriteTargets, invalidatePrincipals } from './principals.js';
+import { rememberIssuedKey } from './signature.js';
 
 /**
  * The hook server.ts runs around every parsed AWS call: the caller is resolved from the access key
@@ -49,7 +50,9 @@ export async function guarded(
     return errorReply(call, new AwsError('InternalServerError', (err as Error).message, 500));
   }
   try {
-    return await dispatch(call);
+    const reply = await dispatch(call);
+    rememberIssuedKey(ctx, call, reply);
+    return reply;
   } finally {
     // Even a failed write may have taken effect (a lost reply): drop what it may have changed.
     const targets = iamWriteTargets(call);
@@ -57,16 +60,14 @@ export async function guarded(
   }
 }
 
-const CREDENTIAL = /Credential=([^/]+)\/\d{8}\/([^/]+)\/([^/]+)\/aws4_request/;
-
 /**
  * A signed request the emulator cannot parse (a REST protocol: S3, Lambda, ...) has no model: it
  * is refused unless it comes with the admin's credentials. Undefined when it may go to moto.
  */
 export async function refuseUnparsed(ctx: EmulatorContext, raw: RawRequest): Promise<RawReply | undefined> {
-  const match = CREDENTIAL.exec(String(raw.headers.authorization ?? ''));
-  if (!match) return undefined;
-  const [, accessKeyId, region, service] = match as unknown as [string, string, string, string];
+  const scope = signedScope(raw);
+  if (!scope) return undefined;
+  const { accessKeyId, region, service } = scope;
   const operation = `${raw.method} ${raw.url.split('?')[0]}`;
   const call: AwsCall = { service, region, accessKeyId, operation, protocol: 'json', input: {}, raw };
   try {

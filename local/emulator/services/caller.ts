@@ -1,14 +1,16 @@
 import { IAMClient, ListAccessKeysCommand, ListUsersCommand, type User } from '@aws-sdk/client-iam';
 import { expiredToken, invalidToken } from '../authorization/errors.js';
-import type { EmulatorContext } from '../context.js';
+import { ADMIN_CREDENTIALS, type EmulatorContext } from '../context.js';
 import type { AwsCall } from '../protocol.js';
 import { ACCESS_KEY_PATTERN, roleSessionOf, type RoleSession } from './role-sessions.js';
 
 /**
- * Who is calling: the SigV4 access key id of a request names the principal. Keys that IAM issued
- * (CreateAccessKey, stored in moto) belong to their user; `ASIA…` keys the emulator issued for a
- * role (role-sessions.ts) are that role's session; any other key is the account's admin (root),
- * which is how the product and the tests run by default, and root is allowed everything.
+ * Who is calling: the SigV4 access key id of a request (its signature already verified,
+ * authorization/signature.ts) names the principal. Keys that IAM issued (CreateAccessKey, stored
+ * in moto) belong to their user; `ASIA…` keys the emulator issued for a role (role-sessions.ts)
+ * are that role's session; the admin keys (context.ts ADMIN_CREDENTIALS: the operator's, and the
+ * `testing` key the tests and the CLI use) are the account's admin (root), which is allowed
+ * everything. Any other key is refused, as AWS refuses a key it never issued.
  */
 
 export interface Caller {
@@ -42,14 +44,12 @@ interface KnownKey {
 interface KeyCache {
   /** Keys found in moto, with their user. */
   users: Map<string, KnownKey>;
-  /** Keys looked up and not found in IAM: the admin's. */
-  notIam: Set<string>;
 }
 
 const keyCache = (ctx: EmulatorContext): KeyCache =>
-  ctx.slice('caller:access-keys', () => ({ users: new Map(), notIam: new Set() }));
+  ctx.slice('caller:access-keys', () => ({ users: new Map() }));
 
-/** Every IAM-issued key looks like AKIA…; other ids (the emulator's 'testing') need no lookup. */
+/** Every IAM-issued key looks like AKIA…; other ids need no lookup. */
 const IAM_KEY = /^AKIA[A-Z0-9]{12,}$/;
 
 function rootCaller(accountId: string, accessKeyId: string): Caller {
@@ -96,8 +96,8 @@ async function stillActive(ctx: EmulatorContext, known: KnownKey, accessKeyId: s
 
 /**
  * The principal behind the call's access key. A key that belonged to an IAM user but was deleted
- * or deactivated is refused as AWS refuses it (UnrecognizedClientException), rather than silently
- * becoming the admin.
+ * or deactivated is refused as AWS refuses it (UnrecognizedClientException), and so is a key
+ * neither IAM, the emulator nor ADMIN_CREDENTIALS issued.
  */
 export function callerOf(ctx: EmulatorContext, call: AwsCall): Promise<Caller> {
   // Resolved once per request: the authorization hook and the handler both ask.
@@ -114,9 +114,10 @@ const resolved = new WeakMap<AwsCall, Promise<Caller>>();
 async function resolveCaller(ctx: EmulatorContext, call: AwsCall): Promise<Caller> {
   const accessKeyId = call.accessKeyId ?? '';
   if (ACCESS_KEY_PATTERN.test(accessKeyId)) return roleSessionCaller(ctx, call, accessKeyId);
-  const cache = keyCache(ctx);
-  if (!IAM_KEY.test(accessKeyId) || cache.notIam.has(accessKeyId))
+  if (ADMIN_CREDENTIALS.some((admin) => admin.accessKeyId === accessKeyId))
     return rootCaller(ctx.accountId, accessKeyId);
+  if (!IAM_KEY.test(accessKeyId)) throw invalidToken(call);
+  const cache = keyCache(ctx);
   let known = cache.users.get(accessKeyId);
   if (known) {
     // Verified on every use: one cheap call, and deletions in moto need no interception.
@@ -124,11 +125,7 @@ async function resolveCaller(ctx: EmulatorContext, call: AwsCall): Promise<Calle
   } else {
     await scanKeys(ctx, cache);
     known = cache.users.get(accessKeyId);
-    if (!known) {
-      // An admin credential that happens to look like an IAM key; a key id is never reissued.
-      cache.notIam.add(accessKeyId);
-      return rootCaller(ctx.accountId, accessKeyId);
-    }
+    if (!known) throw invalidToken(call);
     if (!(await stillActive(ctx, known, accessKeyId))) throw invalidToken(call);
   }
   return {

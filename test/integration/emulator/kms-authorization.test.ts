@@ -11,6 +11,8 @@ import {
   SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
 import { GetParameterCommand, PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { Sha256 } from '@smithy/core/checksum';
+import { SignatureV4 } from '@smithy/signature-v4';
 import { emulatorClientConfig, TEST_REGION, useEmulator } from '../../helpers/emulator.js';
 
 /**
@@ -103,22 +105,36 @@ describe('KMS authorization: key policies and the KMS calls services make for th
   }
 
   /**
-   * A KMS call (awsJson 1.1, as the SDK sends it; the project has no KMS client). The emulator
-   * knows the caller from the credential scope's key id and the session token.
+   * A KMS call (awsJson 1.1, signed as the SDK signs it; the project has no KMS client). The
+   * emulator knows the caller from the credential scope's key id and the session token.
    */
   async function kms(operation: string, input: unknown, creds?: Credentials) {
-    const date = new Date().toISOString().slice(0, 10).replace(/-/g, '');
-    const res = await fetch(`${emulator().url}/`, {
+    const url = new URL(emulator().url);
+    const payload = JSON.stringify(input);
+    const signer = new SignatureV4({
+      credentials: creds ?? emulatorClientConfig(emulator()).credentials,
+      region: TEST_REGION,
+      service: 'kms',
+      sha256: Sha256,
+    });
+    const signed = await signer.sign({
       method: 'POST',
+      protocol: 'http:',
+      hostname: url.hostname,
+      port: Number(url.port),
+      path: '/',
+      query: {},
       headers: {
+        host: url.host,
         'content-type': 'application/x-amz-json-1.1',
         'x-amz-target': `TrentService.${operation}`,
-        authorization:
-          `AWS4-HMAC-SHA256 Credential=${creds?.accessKeyId ?? 'testing'}/${date}/${TEST_REGION}/kms/aws4_request, ` +
-          'SignedHeaders=host;x-amz-date, Signature=0',
-        ...(creds ? { 'x-amz-security-token': creds.sessionToken } : {}),
       },
-      body: JSON.stringify(input),
+      body: payload,
+    });
+    const res = await fetch(`${emulator().url}/`, {
+      method: 'POST',
+      headers: signed.headers as Record<string, string>,
+      body: payload,
     });
     const body = (await res.json()) as Record<string, string> & { KeyMetadata?: { Arn: string } };
     return { status: res.status, body };
