@@ -50,7 +50,30 @@ export function registerEmulatorCommand(program: Command, exit: (code: number) =
       const injected = flags.faults ?? fromEnv;
       const { startEmulator } = await import('../../local/emulator/index.js');
       const running = await startEmulator({ port: flags.port, faults: injected });
+      // Step Functions as deployed: the local deployment's state machines, run here when a client
+      // (`session-lab serve`'s routes, a portal, the AWS CLI) calls StartExecution.
+      const region = process.env.AWS_REGION ?? 'us-east-1';
+      const [{ lambdaServiceFor, stopLambdaServices }, { runLocally }, { hostWorkflows }] = await Promise.all(
+        [
+          import('../../local/runner/lambda-service.js'),
+          import('../../local/runner/runner.js'),
+          import('../../local/serve/workflow-host.js'),
+        ],
+      );
+      const lambdaService = await lambdaServiceFor(running.url, region);
+      const timeScale = running.clock.profile.scale;
+      const workflows = await hostWorkflows({
+        emulator: running,
+        lambda: lambdaService,
+        region,
+        run: (name, input, executionName) =>
+          runLocally(name, { input, executionName, region, timeScale, lambdaService }),
+        log: (line) => console.error(line),
+      });
       console.log(`session-lab emulator listening on ${running.url}`);
+      console.log(
+        `runs the state machines of the local deployment: ${[...lambdaService.stack.stateMachines.values()].map((m) => m.arn).join(', ')}`,
+      );
       if (injected) console.log(`injecting faults: ${JSON.stringify(running.faults.options)}`);
       console.log('Point the AWS SDK and CLI at it with:');
       console.log(
@@ -63,6 +86,8 @@ export function registerEmulatorCommand(program: Command, exit: (code: number) =
       });
       if (injected) console.log(`faults: ${JSON.stringify(running.faults.snapshot())}`);
       console.log(`${signal}: stopping the emulator and moto`);
+      workflows.close();
+      await stopLambdaServices(running.url);
       await running.stop();
       exit(0);
     });

@@ -32,12 +32,8 @@ export function registerServeCommand(program: Command, exit: (code: number) => v
       const target = await openTarget({ timeScale: flags.timeScale });
       let serving;
       try {
-        // The emulator hands the executions StartExecution starts to this process's runner, so it
-        // must run here: one at AWS_ENDPOINT_URL, in another process, cannot reach it.
-        if (!target.emulator)
-          throw new Error(
-            `serve runs the workflows its API starts through an emulator of its own; unset AWS_ENDPOINT_URL (${process.env.AWS_ENDPOINT_URL}) to let it start one`,
-          );
+        // An emulator started here hands the executions StartExecution starts to this process's
+        // runner; one at AWS_ENDPOINT_URL (`session-lab emulator start`) runs them itself.
         serving = await startServing({
           emulator: target.emulator,
           port: flags.port,
@@ -55,7 +51,9 @@ export function registerServeCommand(program: Command, exit: (code: number) => v
         process.once('SIGTERM', resolve);
       });
       console.error('stopping');
-      const inFlight = serving.starter.list().filter((e) => e.status === 'RUNNING' || e.status === 'QUEUED');
+      const inFlight = (serving.starter?.list() ?? []).filter(
+        (e) => e.status === 'RUNNING' || e.status === 'QUEUED',
+      );
       await serving.stop();
       await target.close();
       exit(0);

@@ -1,7 +1,7 @@
 import { request } from 'node:http';
 import { jest } from '@jest/globals';
 import { localCaller } from '../../../local/serve/http-server.js';
-import { startServing, type Serving } from '../../../local/serve/serve.js';
+import { startServing, type HostingServing } from '../../../local/serve/serve.js';
 import { useEmulator } from '../../helpers/emulator.js';
 
 /**
@@ -14,7 +14,7 @@ import { useEmulator } from '../../helpers/emulator.js';
 const emulator = useEmulator();
 jest.setTimeout(120_000);
 
-let serving: Serving;
+let serving: HostingServing;
 const started: string[] = [];
 beforeAll(async () => {
   serving = await startServing({

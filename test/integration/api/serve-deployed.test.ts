@@ -2,7 +2,7 @@ import { jest } from '@jest/globals';
 import { ListExecutionsCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { ensureTemplate } from '../../../local/deployment/artifacts.js';
 import { startLambdaService, type LambdaService } from '../../../local/runner/lambda-service.js';
-import { startServing, type Serving } from '../../../local/serve/serve.js';
+import { startServing, type HostingServing } from '../../../local/serve/serve.js';
 import { emulatorClientConfig, TEST_REGION, useEmulator } from '../../helpers/emulator.js';
 
 /**
@@ -15,7 +15,7 @@ import { emulatorClientConfig, TEST_REGION, useEmulator } from '../../helpers/em
 const emulator = useEmulator();
 jest.setTimeout(300_000);
 
-let serving: Serving;
+let serving: HostingServing;
 let deployment: LambdaService;
 const started: string[] = [];
 beforeAll(async () => {

@@ -21,7 +21,7 @@ import type { LabReport } from '../../../functions/verify-lab/task.js';
 import { ensureTemplate } from '../../../local/deployment/artifacts.js';
 import { startLambdaService, type LambdaService } from '../../../local/runner/lambda-service.js';
 import { runLocally } from '../../../local/runner/runner.js';
-import { startServing, type Serving } from '../../../local/serve/serve.js';
+import { startServing, type HostingServing } from '../../../local/serve/serve.js';
 import { ACCOUNT_ID } from '../../../local/emulator/index.js';
 import { TEST_REGION, SHORT_DELAYS, useEmulator } from '../../helpers/emulator.js';
 
@@ -36,7 +36,7 @@ const TIME_SCALE = 0.05;
 const emulator = useEmulator({ time: { scale: TIME_SCALE, ...SHORT_DELAYS } });
 jest.setTimeout(600_000);
 
-let serving: Serving;
+let serving: HostingServing;
 let deployment: LambdaService;
 beforeAll(async () => {
   // Deployed with the last release reverting the shared settings (`-c revertSharedOnLastRelease=true`).

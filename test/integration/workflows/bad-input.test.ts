@@ -13,7 +13,7 @@ import { main } from '../../../cli/index.js';
 import { labClients } from '../../../functions/shared/clients.js';
 import { runLocally } from '../../../local/runner/runner.js';
 import type { LocalRunOutcome } from '../../../local/serve/local-starter.js';
-import { startServing, type Serving } from '../../../local/serve/serve.js';
+import { startServing, type HostingServing } from '../../../local/serve/serve.js';
 import { runCli, type CliResult } from '../../helpers/cli.js';
 import { lambdaServiceFor } from '../../../local/runner/lambda-service.js';
 import { LOCAL_REGISTRY_TABLE } from '../../../local/serve/registry-table.js';
@@ -318,7 +318,7 @@ const CLI_CASES: { name: string; args: string[]; flag: string }[] = [
 
 describe('bad input at every edge is refused naming the field, before anything is created', () => {
   const emulator = useEmulator({ time: { scale: 0.05 } });
-  let serving: Serving;
+  let serving: HostingServing;
   const started: string[] = [];
   let before: Awaited<ReturnType<typeof accountSnapshot>>;
 

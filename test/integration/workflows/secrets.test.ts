@@ -18,7 +18,7 @@ import {
 } from '../../../local/runner/runner.js';
 import type { LocalRunOutcome } from '../../../local/serve/local-starter.js';
 import { LOCAL_REGISTRY_TABLE } from '../../../local/serve/registry-table.js';
-import { startServing, type Serving } from '../../../local/serve/serve.js';
+import { startServing, type HostingServing } from '../../../local/serve/serve.js';
 import { runCli } from '../../helpers/cli.js';
 import { TEST_REGION, useEmulator } from '../../helpers/emulator.js';
 
@@ -71,7 +71,7 @@ describe('no secret of a lab is observable during provision, verify and teardown
   const observe = (what: string, value: unknown) =>
     seen.push({ what, text: typeof value === 'string' ? value : JSON.stringify(value) });
   let logs = '';
-  let serving: Serving;
+  let serving: HostingServing;
 
   const api = async (method: string, path: string, body?: unknown) => {
     const response = await fetch(`${serving.url}${path}`, {

@@ -4,7 +4,7 @@ import {
   statusChangeToStatus,
   workflowOfArn,
 } from '../../../functions/record-lab-status/task.js';
-import { boundedInput, statusChangeEvent } from '../../../local/serve/serve.js';
+import { boundedInput, statusChangeEvent } from '../../../local/serve/workflow-host.js';
 
 const MACHINE = 'arn:aws:states:us-east-1:123456789012:stateMachine:SessionLab-provision-lab';
 
