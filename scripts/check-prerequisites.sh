@@ -30,7 +30,7 @@ if ! command -v shellcheck >/dev/null && $install_shellcheck && [ "$(id -u)" = 0
   (apt-get update -qq && apt-get install -y -qq shellcheck) >/dev/null
 fi
 command -v shellcheck >/dev/null ||
-  missing+=("shellcheck, for the registration script's test: apt-get install shellcheck (macOS: brew install shellcheck)")
+  missing+=("shellcheck, which lint runs on the registration script: apt-get install shellcheck (macOS: brew install shellcheck)")
 
 if [ "${#missing[@]}" -gt 0 ]; then
   for item in "${missing[@]}"; do echo "missing prerequisite: $item" >&2; done
