@@ -13,7 +13,7 @@ export const USD_PER_LAMBDA_GB_SECOND = 0.0000166667;
 export const USD_PER_LAMBDA_REQUEST = 0.2 / 1_000_000;
 /**
  * The lab registry (DynamoDB on demand) and its progress events (EventBridge custom events), in
- * us-east-1, from the AWS pricing pages as remembered (not in the facts sheet): $0.625 per million
+ * us-east-1, from the AWS pricing pages as remembered (not checked): $0.625 per million
  * write request units, $0.125 per million read request units, $1.00 per million events. Each
  * request is counted as one unit; an item over 1 KB (a lab item holding its report) takes more.
  */
@@ -112,7 +112,8 @@ interface CountedEvent {
 
 /**
  * Billed state transitions of an execution: every state entered (Task, Pass, Choice, Wait,
- * Parallel, Map, Succeed, Fail) plus every Retry of a Task (facts sheet 9: retries are billed).
+ * Parallel, Map, Succeed, Fail) plus every Retry of a Task (retries are billed:
+ * docs/aws-behaviours.md#retry-fields).
  */
 export function stateTransitions(events: CountedEvent[]): number {
   return events.filter((e) => e.type === 'StateEntered' || e.type === 'StateRetried').length;

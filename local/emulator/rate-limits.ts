@@ -36,7 +36,8 @@ function instancesAsked(call: Pick<AwsCall, 'input'>): number {
 }
 
 export const RATE_LIMITS: LimitRule[] = [
-  // EC2 (ec2-api-throttling; facts sheet 10): request buckets per API, resource buckets per instance.
+  // EC2 (docs/aws-behaviours.md#quotas-and-throttling-at-scale): request buckets per API, resource
+  // buckets per instance.
   {
     name: 'ec2:RunInstances instances',
     spec: { capacity: 1000, refillPerSecond: 2 },

@@ -72,9 +72,9 @@ const AWS_MANAGED = /^arn:aws:iam::aws:policy\//;
 
 /**
  * IAM users and customer-managed policies kept in memory behind an aws-sdk-client-mock stub, with
- * the errors and limits of facts sheet 1 (EntityAlreadyExists, NoSuchEntity, the five-version
- * limit, DeleteConflict while anything is attached). Stateful, so a task can be run twice, or
- * create and delete can be chained, and the end state asserted.
+ * IAM's errors and limits (EntityAlreadyExists, NoSuchEntity, the five-version limit,
+ * DeleteConflict while anything is attached; docs/aws-behaviours.md#iam). Stateful, so a task can
+ * be run twice, or create and delete can be chained, and the end state asserted.
  */
 export class FakeIamUsers {
   readonly users = new Map<string, FakeUser>();

@@ -43,7 +43,8 @@ const KMS = 'arn:aws:kms:us-east-1:123456789012:key/0b8f3c1e-1111-4222-8333-9444
 
 /**
  * The preferences document as SSM keeps it: numbered versions, a default pointer, the errors of
- * facts sheet 4.2. Stateful, so "run twice" and "crash in the middle" are real sequences.
+ * docs/aws-behaviours.md#preferences-create-and-update. Stateful, so "run twice" and "crash in
+ * the middle" are real sequences.
  */
 function fakeDocumentStore(initial?: { versions: string[]; defaultVersion: number; type?: string }) {
   const state = {
@@ -147,7 +148,7 @@ beforeEach(() => {
 });
 
 describe('sessionPreferences', () => {
-  it('follows the facts sheet schema: strings for minutes, encryption only with a KMS key', () => {
+  it('follows the preferences schema: strings for minutes, encryption only with a KMS key', () => {
     const doc = sessionPreferences(testLab({ idleSessionTimeoutMinutes: 15 }));
     expect(doc).toMatchObject({ schemaVersion: '1.0', sessionType: 'Standard_Stream' });
     expect(doc.inputs).toMatchObject({
