@@ -3,8 +3,8 @@ import type { ApiRouteName, LabFunctionName } from './functions.js';
 
 /**
  * What each Lambda task may do, and nothing more: one list of grants per function, each with the
- * exact IAM actions its task calls (functions/README.md, facts sheet) on the narrowest resources
- * the API allows. `test/infra/permissions.test.ts` scans every task's source for the SDK commands
+ * exact IAM actions its task calls (functions/README.md, docs/aws-behaviours.md) on the narrowest
+ * resources the API allows. `test/infra/permissions.test.ts` scans every task's source for the SDK commands
  * it sends and fails when one is not granted here, so this stays complete as the tasks evolve;
  * `test/infra/stack.test.ts` fails when a grant is wider than these rules allow.
  *

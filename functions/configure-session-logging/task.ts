@@ -178,9 +178,10 @@ async function readDefaultDocument(ssm: SSMClient): Promise<StoredDocument | und
 }
 
 /**
- * Create or update per facts sheet 4.2, keeping the default version equal to the latest. Skips
- * every write when the default version already holds these preferences: nightly resets would
- * otherwise add a version each time, up to the per-document limit.
+ * Create or update as docs/aws-behaviours.md#preferences-create-and-update describes, keeping the
+ * default version equal to the latest. Skips every write when the default version already holds
+ * these preferences: nightly resets would otherwise add a version each time, up to the
+ * per-document limit.
  */
 async function ensurePreferences(ssm: SSMClient, desired: PreferencesDocument): Promise<void> {
   const current = await readDefaultDocument(ssm);

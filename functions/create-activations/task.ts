@@ -41,8 +41,8 @@ export const MIN_REMAINING_MS = 30 * 60 * 1000;
 
 /**
  * How long one invocation keeps re-sending a CreateActivation that SSM refuses because the service
- * role has not propagated yet (facts sheet 1.4: no SLA; the benchmark models 10 s), before it is
- * IamNotPropagatedYet for the workflow's Retry. Waiting here re-sends only CreateActivation: a
+ * role has not propagated yet (docs/aws-behaviours.md#iam-propagation: no published bound; the
+ * benchmark models 10 s), before it is IamNotPropagatedYet for the workflow's Retry. Waiting here re-sends only CreateActivation: a
  * workflow retry repeats the whole task (DescribeActivations, the instance and node look-ups,
  * DeleteParameter) and is a billed state transition. A quarter of the 120 s Lambda timeout
  * (infra/functions.ts). One budget for both environments' activations.

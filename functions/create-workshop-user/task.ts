@@ -57,8 +57,9 @@ const DEFAULT_MIN_PASSWORD_LENGTH = 8;
 
 /**
  * How long after CreateUser this invocation keeps re-sending a write IAM refuses with NoSuchEntity
- * because the new user is not visible yet (facts sheet 1.4: no SLA). 30 s is three times the 10 s
- * the benchmark models, and a sixth of the 180 s Lambda timeout (infra/functions.ts): the rest is
+ * because the new user is not visible yet (docs/aws-behaviours.md#iam-propagation: no published
+ * bound). 30 s is three times the 10 s the benchmark models, and a sixth of the 180 s Lambda
+ * timeout (infra/functions.ts): the rest is
  * left to the dozen calls' SDK back-off, which under the 200-lab IAM throttling used up whole
  * timeouts of other IAM tasks (bench/README.md). A slower IAM ends the wait with
  * IamNotPropagatedYet, which the workflow's Retry re-runs as before. One budget for the whole

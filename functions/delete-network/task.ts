@@ -34,8 +34,8 @@ type Clients = Pick<LabClients, 'ec2' | 'ssm' | 'iam'>;
  * Teardown step 5, after the instances are terminated: the key pair (by name and by tag) with its
  * private-key parameter, the bootstrap host's own role and instance profile (by name), then the lab's security groups (by tag). Rules that reference the other
  * lab group are revoked first, since a referenced group cannot be deleted; DependencyViolation
- * while terminated instances' network interfaces linger is NotReadyYet (facts sheet 7.3-7.4),
- * retried by the state machine. Everything already gone counts as deleted.
+ * while terminated instances' network interfaces linger is NotReadyYet
+ * (docs/aws-behaviours.md#security-groups-after-termination), retried by the state machine. Everything already gone counts as deleted.
  */
 export async function deleteNetwork({ labId }: Input, { ec2, ssm, iam }: Clients): Promise<Output> {
   const deletedKeyPairs = await deleteKeyPairs(ec2, labId);

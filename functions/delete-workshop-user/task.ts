@@ -45,8 +45,8 @@ const GONE = 'NoSuchEntityException';
 
 /**
  * Teardown step 6: the workshop user, its customer policy and its password secret, in the order
- * facts sheet 1.5 requires (deletes do not cascade; anything left makes DeleteUser or DeletePolicy
- * fail with DeleteConflict). Names come from the lab id, so it works without provisioning state.
+ * docs/aws-behaviours.md#iam-teardown-order gives (deletes do not cascade; anything left makes
+ * DeleteUser or DeletePolicy fail with DeleteConflict). Names come from the lab id, so it works without provisioning state.
  * NoSuchEntity means gone, everywhere. A same-named user without the lab's tag is not deleted.
  */
 export async function deleteWorkshopUser(

@@ -99,8 +99,9 @@ async function keepOne(
 
 function isProfileNotPropagated(err: unknown): boolean {
   // AWS: InvalidParameterValue "Value (SSMLabProfile) for parameter iamInstanceProfile.name is
-  // invalid. Invalid IAM Instance Profile name" right after the profile was created (facts sheet
-  // 1.4); moto says NoSuchEntity. The message is checked so other invalid values still fail.
+  // invalid. Invalid IAM Instance Profile name" right after the profile was created
+  // (docs/aws-behaviours.md#iam-propagation); moto says NoSuchEntity. The message is checked so
+  // other invalid values still fail.
   if (isErrorNamed(err, 'NoSuchEntity', 'NoSuchEntityException')) return true;
   return isErrorNamed(err, 'InvalidParameterValue') && /iam ?instance ?profile/i.test((err as Error).message);
 }

@@ -15,8 +15,9 @@ export interface Output {
 
 /**
  * Seed task 3b.6, one poll: ready once the value is `advanced` and no longer `PendingUpdate`
- * (facts sheet 3; the switch takes minutes). Any other state is "not yet", never an error: right
- * after the update the old value may still be read, and the state machine bounds the loop.
+ * (docs/aws-behaviours.md#advanced-instances-tier; the switch takes minutes). Any other state is
+ * "not yet", never an error: right after the update the old value may still be read, and the state
+ * machine bounds the loop.
  */
 export async function waitForAdvancedTier(
   _input: Input,
