@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { isErrorNamed } from '../../functions/shared/errors.js';
-import { LAB_STATUSES } from '../../functions/shared/lab-status.js';
-import type { LabRecord } from '../../functions/shared/registry.js';
+import { LAB_STATUSES } from '../../functions/shared/registry/lab-record.js';
+import type { LabRecord } from '../../functions/shared/registry/lab-record.js';
 import { FlagError } from '../options.js';
 
 const column = (text: string, width: number) => text.padEnd(width).slice(0, width);
@@ -37,18 +37,21 @@ export function registerListCommand(program: Command, exit: (code: number) => vo
       if (flags.status !== undefined && !(LAB_STATUSES as readonly string[]).includes(flags.status))
         throw new FlagError('--status', `must be one of ${LAB_STATUSES.join(', ')}`);
       // The DynamoDB clients: loaded only by this command, once its flags are known good.
-      const [{ LabRegistry, documentClient }, { LOCAL_REGISTRY_TABLE }] = await Promise.all([
-        import('../../functions/shared/registry.js'),
-        import('../../local/serve/registry-table.js'),
-      ]);
+      const [{ LabRecords }, { RegistryTable, documentClient }, { LOCAL_REGISTRY_TABLE }] = await Promise.all(
+        [
+          import('../../functions/shared/registry/lab-records.js'),
+          import('../../functions/shared/registry/table.js'),
+          import('../../local/serve/registry-table.js'),
+        ],
+      );
       process.env.AWS_REGION ??= 'us-east-1';
       const table = process.env.REGISTRY_TABLE ?? LOCAL_REGISTRY_TABLE;
-      const registry = new LabRegistry(documentClient(), table);
+      const records = new LabRecords(new RegistryTable(documentClient(), table));
       const labs: LabRecord[] = [];
       try {
         let startKey: Record<string, unknown> | undefined;
         do {
-          const page = await registry.listLabs(
+          const page = await records.listLabs(
             { status: flags.status as LabRecord['status'] | undefined },
             { limit: 100, startKey },
           );

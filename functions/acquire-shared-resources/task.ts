@@ -6,7 +6,9 @@ import { ignoreErrors } from '../shared/errors.js';
 import { labConfigSchema, type LabConfig } from '../shared/lab-config.js';
 import { logger } from '../shared/logger.js';
 import { SHARED_NAMES } from '../shared/names.js';
-import type { LabRegistry, SharedAcquisition } from '../shared/registry.js';
+import type { LabRegistry } from '../shared/registry/lab-registry.js';
+import type { SharedLocks } from '../shared/registry/shared-locks.js';
+import type { SharedAcquisition } from '../shared/registry/shared-record.js';
 import {
   SHARED_KEYS,
   preferencesConfig,
@@ -21,7 +23,7 @@ type Singleton = 'advancedTier' | 'preferences' | 'logGroup' | 'sharedRoles';
 
 export interface AcquireSharedResourcesOutput {
   labId: string;
-  /** `disabled`: no registry, so no lock: every lab ensures every singleton (plain local runs). */
+  /** `disabled`: the deployment has no registry, so no lock: every lab ensures every singleton. */
   registry: 'enabled' | 'disabled';
   /** Per singleton: this lab is its first holder and must create / set it (the others only use it). */
   mustCreate: Record<Singleton, boolean>;
@@ -72,8 +74,8 @@ export async function acquireSharedResources(
     sharedRoles: SHARED_KEYS.sharedRoles,
   };
   const singletons = Object.keys(keys) as Singleton[];
-  const registry = deps.registry;
-  if (!registry) {
+  const locks = deps.registry?.locks;
+  if (!locks) {
     logger.warn('no registry configured: shared resources are ensured by every lab, without a lock');
     const now = new Date().toISOString();
     return {
@@ -84,7 +86,7 @@ export async function acquireSharedResources(
       heldSince: { advancedTier: now, preferences: now, logGroup: now, sharedRoles: now },
     };
   }
-  const options: Record<Singleton, Parameters<LabRegistry['acquireShared']>[2]> = {
+  const options: Record<Singleton, Parameters<SharedLocks['acquireShared']>[2]> = {
     advancedTier: { snapshot: async () => ({ ...(await tierSnapshot(deps.clients)) }) },
     preferences: {
       snapshot: async () => ({ ...(await documentSnapshot(deps.clients)) }),
@@ -94,7 +96,7 @@ export async function acquireSharedResources(
     sharedRoles: {},
   };
   const settled = await Promise.allSettled(
-    singletons.map((name) => registry.acquireShared(keys[name], lab.labId, options[name])),
+    singletons.map((name) => locks.acquireShared(keys[name], lab.labId, options[name])),
   );
   const refused = settled.find((result) => result.status === 'rejected');
   if (refused) {
@@ -102,7 +104,7 @@ export async function acquireSharedResources(
     await Promise.all(
       singletons
         .filter((_, i) => settled[i]!.status === 'fulfilled')
-        .map((name) => registry.releaseShared(keys[name], lab.labId, { revertOnLast: false })),
+        .map((name) => locks.releaseShared(keys[name], lab.labId, { revertOnLast: false })),
     );
     throw refused.reason;
   }

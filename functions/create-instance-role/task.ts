@@ -18,8 +18,8 @@ import {
 } from '../shared/iam-roles.js';
 import { HOST_GUARD_POLICY_NAME, hostGuardPolicy } from '../shared/host-guard.js';
 import { SHARED_NAMES, managedPolicies } from '../shared/names.js';
-import type { LabRegistry } from '../shared/registry.js';
-import { sharedRoleMarks } from '../shared/ready-marks.js';
+import type { LabRegistry } from '../shared/registry/lab-registry.js';
+import { sharedRoleMarks } from '../shared/registry/ready-marks.js';
 import { singletonTaskInputSchema, useOrConverge } from '../shared/shared-resources.js';
 import { sharedTags } from '../shared/tags.js';
 
@@ -115,7 +115,7 @@ export async function createInstanceRole(
     SHARED_NAMES.instanceProfile,
     () => readyProfile(clients),
     () => convergeInstanceRole(clients),
-    sharedRoleMarks(registry, SHARED_NAMES.instanceProfile),
+    sharedRoleMarks(registry?.marks, SHARED_NAMES.instanceProfile),
   );
 }
 

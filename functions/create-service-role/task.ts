@@ -12,8 +12,8 @@ import {
 } from '../shared/iam-roles.js';
 import { HOST_GUARD_POLICY_NAME, hostGuardPolicy } from '../shared/host-guard.js';
 import { SHARED_NAMES, isSupersededPolicy, managedPolicies, partitionOf } from '../shared/names.js';
-import type { LabRegistry } from '../shared/registry.js';
-import { sharedRoleMarks } from '../shared/ready-marks.js';
+import type { LabRegistry } from '../shared/registry/lab-registry.js';
+import { sharedRoleMarks } from '../shared/registry/ready-marks.js';
 import { singletonTaskInputSchema, useOrConverge } from '../shared/shared-resources.js';
 import { sharedTags } from '../shared/tags.js';
 
@@ -100,7 +100,7 @@ export async function createServiceRole(
       const ensured = await ensureRole(clients.iam, spec);
       return output(await verifyRole(clients.iam, spec, ensured));
     },
-    sharedRoleMarks(registry, SHARED_NAMES.serviceRole),
+    sharedRoleMarks(registry?.marks, SHARED_NAMES.serviceRole),
   );
 }
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { labHandler } from '../shared/handler.js';
-import { labRegistry } from '../shared/registry.js';
+import { labRegistry } from '../shared/registry/lab-registry.js';
 import { recordFromEvent } from './task.js';
 
 /** Bookkeeping, not a lab step: no progress of its own. The event is parsed by recordFromEvent. */

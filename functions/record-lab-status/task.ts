@@ -5,16 +5,15 @@ import { deletedChanges } from '../shared/lab-lifecycle.js';
 import { runIdSchema } from '../shared/lab-config.js';
 import {
   LAB_STATUSES,
-  clip,
   currentRunIds,
   isResetTeardown,
-  withoutSecrets,
   type LabChanges,
   type LabRecord,
-  type LabRegistry,
   type LabStatus,
   type WorkflowName,
-} from '../shared/registry.js';
+} from '../shared/registry/lab-record.js';
+import type { LabRegistry } from '../shared/registry/lab-registry.js';
+import { clip, withoutSecrets } from '../shared/registry/redaction.js';
 
 const statusSchema = z
   .object({
@@ -127,8 +126,8 @@ function decide(
  * Sets a lab's status at a workflow's start or end: `ready` with the report, `failed` with the
  * step and reason, `deleted` (the record stays a week, then TTL purges it). Only the lab's current
  * run may end it, so a late or foreign execution cannot overwrite a newer generation. A run the
- * registry does not know (started from the console) is adopted when it starts. Without a registry
- * (plain local runs) it records nothing.
+ * registry does not know (started from the console) is adopted when it starts. In a deployment
+ * without a registry it records nothing.
  */
 export async function recordLabStatus(
   input: z.output<typeof inputSchema>,
@@ -139,7 +138,7 @@ export async function recordLabStatus(
     return { labId, status: 'unregistered', recorded: false, reason: 'no registry configured' };
   const now = (deps.clock ?? (() => new Date()))();
   let reason: string | undefined;
-  const result = await deps.registry.mutateLab(labId, (lab) => {
+  const result = await deps.registry.labs.mutateLab(labId, (lab) => {
     const decision = decide(lab, input, now);
     reason = decision.reason;
     return decision.changes;
@@ -173,7 +172,7 @@ export async function recordLabStatus(
     updatedAt: at,
     version: 1,
   };
-  const created = await deps.registry.putLab(lab);
+  const created = await deps.registry.labs.putLab(lab);
   if (!created) return recordLabStatus(input, deps);
   return { labId, status: 'provisioning', recorded: true, generation: 1 };
 }

@@ -1,7 +1,7 @@
 import { labClients } from '../shared/clients.js';
 import { readEnv } from '../shared/env.js';
 import { labHandler } from '../shared/handler.js';
-import { labRegistry } from '../shared/registry.js';
+import { labRegistry } from '../shared/registry/lab-registry.js';
 import { revertEnvSchema } from '../shared/shared-resources.js';
 import { inputSchema, releaseSharedResources } from './task.js';
 

@@ -13,7 +13,8 @@ import { ignoreErrors, isErrorNamed } from '../shared/errors.js';
 import { runIdSchema } from '../shared/lab-config.js';
 import { logger } from '../shared/logger.js';
 import { SHARED_NAMES, activationTierArn, labIdSchema } from '../shared/names.js';
-import { isResetTeardown, type LabRegistry } from '../shared/registry.js';
+import { isResetTeardown } from '../shared/registry/lab-record.js';
+import type { LabRegistry } from '../shared/registry/lab-registry.js';
 import { removeSessionLoggingPolicy, sessionLoggingPolicyName } from '../shared/session-logging.js';
 import {
   REVERTIBLE_KEYS,
@@ -131,14 +132,14 @@ export async function releaseSharedResources(
   };
   const registry = deps.registry;
   if (!registry) return { ...result, reason: 'no registry configured: nothing is counted, nothing reverted' };
-  const lab = await registry.getLab(labId);
+  const lab = await registry.labs.getLab(labId);
   if (lab && isResetTeardown(lab, input.executionName)) {
     return { ...result, reason: 'a reset keeps its shared resources for the provision that follows' };
   }
-  const held = await registry.sharedHeldBy(labId);
+  const held = await registry.locks.sharedHeldBy(labId);
   const releases = await Promise.all(
     held.map((shared) =>
-      registry.releaseShared(shared.key, labId, {
+      registry.locks.releaseShared(shared.key, labId, {
         revertOnLast: revert && REVERTIBLE_KEYS.includes(shared.key),
       }),
     ),
@@ -148,13 +149,13 @@ export async function releaseSharedResources(
   result.lastHolder = last.length > 0;
   if (!revert) return result;
   for (const key of last) {
-    const claimed = await registry.claimRevert(key, labId);
+    const claimed = await registry.locks.claimRevert(key, labId);
     if (!claimed) continue; // another lab acquired it in between: it stays as it is
     const action =
       key === SHARED_KEYS.advancedTier
         ? await revertTier(claimed.previous as TierSnapshot | undefined, deps.clients)
         : await revertPreferences(claimed.previous as DocumentSnapshot | undefined, deps.clients);
-    await registry.finishRevert(key, labId);
+    await registry.locks.finishRevert(key, labId);
     logger.info('reverted a shared setting after its last lab', { key, action });
     result.reverted.push({ key, action });
   }

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { awsClient } from '../shared/clients.js';
 import { labHandler } from '../shared/handler.js';
 import { parseInput } from '../shared/input.js';
-import { requiredLabRegistry } from '../shared/registry.js';
+import { requiredLabRegistry } from '../shared/registry/lab-registry.js';
 import { sfnStarterFromEnv } from '../shared/workflow-starter.js';
 import { inputSchema, resetDueLabs, streamEventSchema, teardownPurgedLabs } from './task.js';
 

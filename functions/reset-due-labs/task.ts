@@ -2,7 +2,8 @@ import { z } from 'zod';
 import { resetLab, teardownLab, type LifecycleDeps } from '../shared/lab-lifecycle.js';
 import { logger } from '../shared/logger.js';
 import { labIdSchema } from '../shared/names.js';
-import { epochSeconds, type LabRecord } from '../shared/registry.js';
+import type { LabRecord } from '../shared/registry/lab-record.js';
+import { epochSeconds } from '../shared/registry/table.js';
 import { newExecutionName } from '../shared/workflow-starter.js';
 
 /**
@@ -43,7 +44,7 @@ export async function resetDueLabs(
   const now = input.now ? new Date(input.now) : (deps.clock ?? (() => new Date()))();
   const at = epochSeconds(now);
   const result: SweepResult = { at: now.toISOString(), teardowns: [], resets: [], errors: [] };
-  const due = await deps.registry.dueLabs(now);
+  const due = await deps.registry.labs.dueLabs(now);
   const act = async (lab: LabRecord) => {
     const expired = lab.expiresAt <= at;
     const action = expired ? 'teardown' : 'reset';
@@ -118,7 +119,7 @@ export async function teardownPurgedLabs(
     const generation = Number(image.generation?.N ?? 1);
     const executionName = newExecutionName(labId!, generation, 'teardown-lab', now);
     const iso = now.toISOString();
-    const created = await deps.registry.putLab({
+    const created = await deps.registry.labs.putLab({
       labId: labId!,
       status: 'tearing-down',
       generation,

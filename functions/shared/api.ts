@@ -12,7 +12,9 @@ import { checkPolicyModeAllowed, policyModeEnvSchema } from './lab-config.js';
 import type { LifecycleDeps } from './lab-lifecycle.js';
 import { logger } from './logger.js';
 import { labIdSchema } from './names.js';
-import { requiredLabRegistry, withoutSecrets, type LabRecord } from './registry.js';
+import type { LabRecord } from './registry/lab-record.js';
+import { requiredLabRegistry } from './registry/lab-registry.js';
+import { withoutSecrets } from './registry/redaction.js';
 import { sfnStarterFromEnv } from './workflow-starter.js';
 
 /**
@@ -192,7 +194,7 @@ export function requireCaller(event: APIGatewayProxyEvent): string {
  * (`MAX_LABS`) and, for a class, against its labs (`MAX_CLASS_SIZE`). 429, naming the cap.
  */
 export async function checkLabCaps(deps: ApiDeps, newLabIds: string[], classId?: string): Promise<void> {
-  const active = await deps.registry.activeLabs();
+  const active = await deps.registry.labs.activeLabs();
   const adding = newLabIds.filter((labId) => !active.some((lab) => lab.labId === labId));
   if (adding.length === 0) return;
   if (active.length + adding.length > deps.limits.maxLabs) {

@@ -62,6 +62,23 @@ export class Throttled extends LabError {
   override name = 'Throttled';
 }
 
+/** An optimistic write to the lab registry lost to a concurrent one more often than the retries allow. */
+export class RegistryConflict extends LabError {
+  override name = 'RegistryConflict';
+}
+
+/** A lab asks for a shared setting different from the one the current holders share. */
+export class SharedSettingConflict extends LabError {
+  override name = 'SharedSettingConflict';
+  constructor(
+    readonly key: string,
+    readonly field: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
 /** Error names the state machines retry with backoff and jitter (Throttled on a retrier of its own). */
 export const RETRYABLE_ERRORS = ['NotReadyYet', 'IamNotPropagatedYet', 'Throttled'] as const;
 

@@ -1,13 +1,8 @@
 import type { z } from 'zod';
 import type { labInputSchema } from './lab-config.js';
-import {
-  DELETED_RECORD_DAYS,
-  epochSeconds,
-  type LabChanges,
-  type LabRecord,
-  type LabRegistry,
-  type WorkflowName,
-} from './registry.js';
+import type { LabChanges, LabRecord, WorkflowName } from './registry/lab-record.js';
+import type { LabRegistry } from './registry/lab-registry.js';
+import { DELETED_RECORD_DAYS, epochSeconds } from './registry/table.js';
 import { newExecutionName, type WorkflowStarter } from './workflow-starter.js';
 
 /**
@@ -84,7 +79,7 @@ export async function createLab(deps: LifecycleDeps, request: CreateLabRequest):
   const now = (deps.clock ?? (() => new Date()))();
   const labId = request.options.labId;
   for (let attempt = 0; attempt < 3; attempt++) {
-    const existing = await deps.registry.getLab(labId);
+    const existing = await deps.registry.labs.getLab(labId);
     if (existing && existing.status !== 'deleted') {
       if (request.clientRequestToken && existing.clientRequestToken === request.clientRequestToken) {
         if (runningWorkflow(existing, 'provision-lab') && request.start !== false)
@@ -115,7 +110,7 @@ export async function createLab(deps: LifecycleDeps, request: CreateLabRequest):
       updatedAt: now.toISOString(),
       version: 1,
     };
-    if (await deps.registry.putLab(lab, existing)) {
+    if (await deps.registry.labs.putLab(lab, existing)) {
       if (request.start !== false) await startRecorded(deps, lab);
       return { outcome: 'created', lab };
     }
@@ -130,7 +125,7 @@ export async function createLab(deps: LifecycleDeps, request: CreateLabRequest):
  */
 export async function resetLab(deps: LifecycleDeps, labId: string): Promise<ChangeOutcome> {
   const now = (deps.clock ?? (() => new Date()))();
-  const result = await deps.registry.mutateLab(labId, (lab): LabChanges | undefined => {
+  const result = await deps.registry.labs.mutateLab(labId, (lab): LabChanges | undefined => {
     if (lab.status !== 'ready' && lab.status !== 'failed') return undefined;
     const generation = lab.generation + 1;
     return {
@@ -165,7 +160,7 @@ export async function resetLab(deps: LifecycleDeps, labId: string): Promise<Chan
  */
 export async function teardownLab(deps: LifecycleDeps, labId: string): Promise<ChangeOutcome> {
   const now = (deps.clock ?? (() => new Date()))();
-  const result = await deps.registry.mutateLab(labId, (lab): LabChanges | undefined => {
+  const result = await deps.registry.labs.mutateLab(labId, (lab): LabChanges | undefined => {
     if (lab.status !== 'ready' && lab.status !== 'failed') return undefined;
     return {
       status: 'tearing-down',

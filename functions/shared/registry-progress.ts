@@ -7,15 +7,10 @@ import { readEnv } from './env.js';
 import { RETRYABLE_ERRORS } from './errors.js';
 import { logger } from './logger.js';
 import { labIdSchema } from './names.js';
-import {
-  LabRegistry,
-  clip,
-  documentClient,
-  ledgerOf,
-  registryEnvSchema,
-  type LabStep,
-  type StepStatus,
-} from './registry.js';
+import type { LabStep, StepStatus } from './registry/lab-record.js';
+import { LabRecords } from './registry/lab-records.js';
+import { clip, ledgerOf } from './registry/redaction.js';
+import { RegistryTable, documentClient, registryEnvSchema } from './registry/table.js';
 
 /** The EventBridge `source` and `detail-type` of a progress event (a portal subscribes to these). */
 export const PROGRESS_SOURCE = 'session-lab';
@@ -74,19 +69,26 @@ export function runIdsOf(runId: string): string[] {
 }
 
 export interface ProgressClients {
-  registry: (table: string) => LabRegistry;
+  labs: (table: string) => LabRecords;
   events: Pick<EventBridgeClient, 'send'>;
 }
 
 const defaultClients = (): ProgressClients => ({
-  registry: (table) => new LabRegistry(documentClient(), table),
+  labs: (table) => new LabRecords(new RegistryTable(documentClient(), table)),
   events: awsClient(EventBridgeClient),
 });
 
-interface Tracking {
-  registry: LabRegistry;
+/** Where a function's progress goes: its lab records and bus, from its environment. */
+interface Destination {
+  labs: LabRecords;
   events: ProgressClients['events'];
   busName?: string;
+  /** STEP_NAME, when the deployment sets it. */
+  stepName?: string;
+}
+
+interface Tracking {
+  to: Destination;
   labId: string;
   runIds?: string[];
   step: string;
@@ -100,7 +102,7 @@ const tracking = new WeakMap<object, Tracking>();
 async function publish(tracked: Tracking, step: LabStep, ledger?: Record<string, string>): Promise<void> {
   // Progress is best effort: a throttled registry or bus must never fail the lab's real work.
   try {
-    const lab = await tracked.registry.recordStep(tracked.labId, step, { ledger, runIds: tracked.runIds });
+    const lab = await tracked.to.labs.recordStep(tracked.labId, step, { ledger, runIds: tracked.runIds });
     if (!lab) return; // not a registered lab, or not its current run: nothing to report
     const detail: StepChangedDetail = {
       labId: tracked.labId,
@@ -108,14 +110,14 @@ async function publish(tracked: Tracking, step: LabStep, ledger?: Record<string,
       status: step.status,
       generation: lab.generation,
     };
-    const result = await tracked.events.send(
+    const result = await tracked.to.events.send(
       new PutEventsCommand({
         Entries: [
           {
             Source: PROGRESS_SOURCE,
             DetailType: PROGRESS_DETAIL_TYPE,
             Detail: JSON.stringify(detail),
-            ...(tracked.busName ? { EventBusName: tracked.busName } : {}),
+            ...(tracked.to.busName ? { EventBusName: tracked.to.busName } : {}),
           },
         ],
       }),
@@ -130,28 +132,39 @@ async function publish(tracked: Tracking, step: LabStep, ledger?: Record<string,
 
 /**
  * Middy middleware recording a task's start, end and failure on its lab's registry item and as a
- * `Lab Step Changed` event. Off when REGISTRY_TABLE is unset (unit tests, plain local runs) and for
- * events that name no lab. The environment is read per invocation, so one process running many
- * handlers (the local runner) follows its current settings.
+ * `Lab Step Changed` event. Off when the deployment sets no REGISTRY_TABLE and for events that
+ * name no lab. A function's environment is fixed for its container's life, so it is read once, at
+ * the first invocation rather than at initialisation: a malformed setting fails the invocation as
+ * a ConfigurationError naming the variable, which the workflow reports as the step's error.
  */
 export function registryProgress(
   clients: () => ProgressClients = defaultClients,
 ): middy.MiddlewareObj<unknown, unknown, Error, Context> {
+  let destination: Destination | null | undefined;
+  const destinationOf = (): Destination | null => {
+    if (destination !== undefined) return destination;
+    const env = readEnv(progressEnvSchema);
+    if (!env.REGISTRY_TABLE) return (destination = null);
+    const { labs, events } = clients();
+    return (destination = {
+      labs: labs(env.REGISTRY_TABLE),
+      events,
+      busName: env.EVENT_BUS_NAME,
+      stepName: env.STEP_NAME,
+    });
+  };
   return {
     before: async (request) => {
-      const env = readEnv(progressEnvSchema);
-      if (!env.REGISTRY_TABLE) return;
+      const to = destinationOf();
+      if (!to) return;
       const lab = labOfEvent(request.event);
       if (!lab) return;
-      const { registry, events } = clients();
       const tracked: Tracking = {
-        registry: registry(env.REGISTRY_TABLE),
-        events,
-        busName: env.EVENT_BUS_NAME,
+        to,
         labId: lab.labId,
         // A task that knows its run: only the lab's current run (or its reset parent) may write.
         runIds: lab.runId ? runIdsOf(lab.runId) : undefined,
-        step: env.STEP_NAME ?? stepNameOfFunction(request.context.functionName ?? 'task'),
+        step: to.stepName ?? stepNameOfFunction(request.context.functionName ?? 'task'),
         startedAt: new Date().toISOString(),
       };
       tracking.set(request, tracked);

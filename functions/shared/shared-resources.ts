@@ -89,7 +89,7 @@ export function firstHolderGraceLeft(heldSince: string | undefined, nowMs = Date
 
 /**
  * Where the holders of a singleton tell each other it is converged for the current holding, with
- * what its users need of it: the lab registry's mark (shared/ready-marks.ts).
+ * what its users need of it: the lab registry's mark (shared/registry/ready-marks.ts).
  */
 export interface ReadyMarks<T> {
   read(heldSince: string): Promise<T | undefined>;

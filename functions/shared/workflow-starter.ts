@@ -3,13 +3,13 @@ import { StartExecutionCommand, type SFNClient } from '@aws-sdk/client-sfn';
 import { z } from 'zod';
 import { readEnv } from './env.js';
 import { ConfigurationError, isErrorNamed } from './errors.js';
-import type { WorkflowName } from './registry.js';
+import type { WorkflowName } from './registry/lab-record.js';
 
 /**
- * Starts one of the lab workflows under a given execution name. Deployed: Step Functions
- * StartExecution; locally: the local runner in the background (local/serve/). Starting the same
- * name again must be harmless, which is what lets a retried API call or schedule run re-start a
- * workflow whose start was cut short.
+ * Starts one of the lab workflows under a given execution name (Step Functions StartExecution:
+ * SfnWorkflowStarter; tests record what they are asked instead). Starting the same name again must
+ * be harmless, which is what lets a retried API call or schedule run re-start a workflow whose
+ * start was cut short.
  */
 export interface WorkflowStarter {
   start(name: StartableWorkflow, input: unknown, executionName: string): Promise<{ executionId: string }>;

@@ -3,11 +3,11 @@ import { AttributeType, BillingMode, StreamViewType, Table, TableEncryption } fr
 import { EventBus } from 'aws-cdk-lib/aws-events';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { REGISTRY_KEY, REGISTRY_TTL_ATTRIBUTE } from '../../functions/shared/registry.js';
+import { REGISTRY_KEY, REGISTRY_TTL_ATTRIBUTE } from '../../functions/shared/registry/table.js';
 import type { RegistryRefs } from './lab-functions.js';
 
 /**
- * The lab registry (functions/shared/registry.ts): one DynamoDB table holding every lab and the
+ * The lab registry (functions/shared/registry/): one DynamoDB table holding every lab and the
  * reference counts of the account-wide singletons (`pk` string key, on demand, TTL on `expiresAt`,
  * point-in-time recovery, a stream of old images so the TTL's removals reach reset-due-labs), the
  * event bus the tasks publish their progress on (`session-lab` / `Lab Step Changed`), and the

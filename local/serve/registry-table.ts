@@ -5,7 +5,7 @@ import {
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
 import { isErrorNamed } from '../../functions/shared/errors.js';
-import { REGISTRY_KEY, REGISTRY_TTL_ATTRIBUTE } from '../../functions/shared/registry.js';
+import { REGISTRY_KEY, REGISTRY_TTL_ATTRIBUTE } from '../../functions/shared/registry/table.js';
 
 /** The registry table name `session-lab serve` and `list` use when REGISTRY_TABLE is unset. */
 export const LOCAL_REGISTRY_TABLE = 'session-lab-registry';

@@ -1,6 +1,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { awsClient } from '../../functions/shared/clients.js';
-import { LabRegistry, documentClient } from '../../functions/shared/registry.js';
+import { LabRegistry } from '../../functions/shared/registry/lab-registry.js';
+import { documentClient } from '../../functions/shared/registry/table.js';
 import type { Emulator } from '../emulator/index.js';
 import { lambdaServiceFor, type LambdaService } from '../runner/lambda-service.js';
 import { startApiServer } from './http-server.js';

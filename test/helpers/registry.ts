@@ -2,7 +2,8 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import type { ApiDeps } from '../../functions/shared/api.js';
-import { LabRegistry, type LabRecord } from '../../functions/shared/registry.js';
+import type { LabRecord } from '../../functions/shared/registry/lab-record.js';
+import { LabRegistry } from '../../functions/shared/registry/lab-registry.js';
 import type { StartableWorkflow, WorkflowStarter } from '../../functions/shared/workflow-starter.js';
 import { awsError } from './aws-mock.js';
 

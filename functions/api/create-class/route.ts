@@ -79,7 +79,7 @@ export async function createClassRoute(event: APIGatewayProxyEvent, deps: ApiDep
       throw new ApiError(400, 'InvalidRequest', `classId: ${labId} is not a valid lab id`, 'classId');
   }
   const tokenOf = (labId: string) => (token ? `${token}:${labId}` : undefined);
-  const existing = await Promise.all(labIds.map((labId) => deps.registry.getLab(labId)));
+  const existing = await Promise.all(labIds.map((labId) => deps.registry.labs.getLab(labId)));
   const taken = existing.find(
     (lab) => lab && lab.status !== 'deleted' && (!token || lab.clientRequestToken !== tokenOf(lab.labId)),
   );

@@ -4,7 +4,7 @@ import { labDetail, labIdOfPath, notFound, type ApiDeps, type ApiReply } from '.
 /** `GET /labs/{labId}`: status, per-step progress, report, failure; 404 for a lab the registry never had. */
 export async function getLabRoute(event: APIGatewayProxyEvent, deps: ApiDeps): Promise<ApiReply> {
   const labId = labIdOfPath(event);
-  const lab = await deps.registry.getLab(labId);
+  const lab = await deps.registry.labs.getLab(labId);
   if (!lab) throw notFound(labId);
   return { statusCode: 200, body: labDetail(lab) };
 }

@@ -9,7 +9,8 @@ import {
   type ApiReply,
 } from '../../shared/api.js';
 import { labIdSchema } from '../../shared/names.js';
-import { LAB_STATUSES, REGISTRY_KEY } from '../../shared/registry.js';
+import { LAB_STATUSES } from '../../shared/registry/lab-record.js';
+import { REGISTRY_KEY } from '../../shared/registry/table.js';
 
 export const listLabsQuerySchema = z
   .object({
@@ -52,7 +53,7 @@ export function decodePageToken(token: string): Record<string, unknown> {
 export async function listLabsRoute(event: APIGatewayProxyEvent, deps: ApiDeps): Promise<ApiReply> {
   const query = parseQuery(event, listLabsQuerySchema);
   refuseBody(event);
-  const page = await deps.registry.listLabs(
+  const page = await deps.registry.labs.listLabs(
     { status: query.status, owner: query.owner, classId: query.classId },
     { limit: query.limit ?? 50, startKey: query.nextToken ? decodePageToken(query.nextToken) : undefined },
   );

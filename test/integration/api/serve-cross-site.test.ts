@@ -67,7 +67,7 @@ describe('session-lab serve refuses cross-site requests', () => {
   ])('refuses a Host of %s with 403, creating nothing', async (_, headers) => {
     const reply = await send('POST', '/labs', { ...JSON_TYPE, ...headers }, labBody('xs-host'));
     expect(reply).toMatchObject({ status: 403, body: { code: 'CrossSiteRequest', field: 'Host' } });
-    expect(await serving.registry.getLab('xs-host')).toBeUndefined();
+    expect(await serving.registry.labs.getLab('xs-host')).toBeUndefined();
   });
 
   it.each([
@@ -81,7 +81,7 @@ describe('session-lab serve refuses cross-site requests', () => {
     expect(remove).toMatchObject({ status: 403, body: { field: 'Origin' } });
     const read = await send('GET', '/labs', { origin });
     expect(read).toMatchObject({ status: 403, body: { field: 'Origin' } });
-    expect(await serving.registry.getLab('xs-origin')).toBeUndefined();
+    expect(await serving.registry.labs.getLab('xs-origin')).toBeUndefined();
   });
 
   it.each(['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', undefined])(
@@ -93,7 +93,7 @@ describe('session-lab serve refuses cross-site requests', () => {
         status: 415,
         body: { code: 'UnsupportedMediaType', field: 'Content-Type' },
       });
-      expect(await serving.registry.getLab('xs-type')).toBeUndefined();
+      expect(await serving.registry.labs.getLab('xs-type')).toBeUndefined();
     },
   );
 

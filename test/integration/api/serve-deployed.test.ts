@@ -74,5 +74,5 @@ it('starts the workflow through the emulator’s StartExecution, run by serve an
   );
   expect(executions?.map((e) => [e.name, e.status])).toEqual([[started[0]!.split(' ')[1], 'FAILED']]);
   // The record-lab-status bundle recorded the end, as the deployed status-change rule has it do.
-  await expect(serving.registry.getLab('plain')).resolves.toMatchObject({ status: 'failed' });
+  await expect(serving.registry.labs.getLab('plain')).resolves.toMatchObject({ status: 'failed' });
 });

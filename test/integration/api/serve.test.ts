@@ -220,9 +220,9 @@ describe('session-lab serve with the real workflows', () => {
     expect(enabledBy).toHaveLength(1);
     for (const view of labs) expect(view.steps.map((s) => s.name)).toContain('Wait for advanced tier');
     await expect(tier()).resolves.toBe('advanced');
-    const shared = await serving.registry.getShared('advanced-tier');
+    const shared = await serving.registry.locks.getShared('advanced-tier');
     expect(shared).toMatchObject({ holderCount: 3, holders: CLASS, firstHolder: enabledBy[0]!.labId });
-    await expect(serving.registry.getShared('session-preferences')).resolves.toMatchObject({
+    await expect(serving.registry.locks.getShared('session-preferences')).resolves.toMatchObject({
       holderCount: 3,
     });
     // The preferences document was written once, by one of them.
@@ -296,7 +296,7 @@ describe('session-lab serve with the real workflows', () => {
     expect(inventoryCount(await labInventory(labClients(), 'stu-03'))).toBe(before);
     await expect(tier()).resolves.toBe('advanced');
     await expect(preferencesVersions()).resolves.toBe(1);
-    await expect(serving.registry.getShared('advanced-tier')).resolves.toMatchObject({
+    await expect(serving.registry.locks.getShared('advanced-tier')).resolves.toMatchObject({
       holderCount: 1,
       holders: ['stu-03'],
     });
@@ -346,7 +346,9 @@ describe('session-lab serve with the real workflows', () => {
     const ids = (view: LabView) => view.report!.nodes.map((node) => node.nodeId).sort();
     expect(ids(after)).not.toEqual(ids(before));
     // The reset kept the lab's shared references all along.
-    await expect(serving.registry.getShared('advanced-tier')).resolves.toMatchObject({ holders: ['stu-03'] });
+    await expect(serving.registry.locks.getShared('advanced-tier')).resolves.toMatchObject({
+      holders: ['stu-03'],
+    });
     await expect(tier()).resolves.toBe('advanced');
   });
 
@@ -355,7 +357,7 @@ describe('session-lab serve with the real workflows', () => {
     await serving.starter.idle();
     await expect(lab('stu-03')).resolves.toMatchObject({ status: 'deleted' });
     await expect(labInventory(labClients(), 'stu-03')).resolves.toEqual(EMPTY);
-    await expect(serving.registry.getShared('advanced-tier')).resolves.toMatchObject({
+    await expect(serving.registry.locks.getShared('advanced-tier')).resolves.toMatchObject({
       holderCount: 0,
       phase: 'idle',
     });

@@ -5,7 +5,8 @@ import {
   UpdateItemCommand,
   waitUntilTableExists,
 } from '@aws-sdk/client-dynamodb';
-import { LabRegistry, documentClient } from '../../../functions/shared/registry.js';
+import { SharedLocks } from '../../../functions/shared/registry/shared-locks.js';
+import { RegistryTable, documentClient } from '../../../functions/shared/registry/table.js';
 import { emulatorClientConfig, useEmulator } from '../../helpers/emulator.js';
 
 /**
@@ -39,9 +40,13 @@ describe('DynamoDB through the emulator', () => {
     for (let round = 0; round < 10; round++) {
       const results = await Promise.all(
         Array.from({ length: WRITERS }, (_, i) =>
-          new LabRegistry(documentClient(client()), TABLE).acquireShared(`tier-${round}`, `lab-${i}`, {
-            snapshot: { value: 'standard' },
-          }),
+          new SharedLocks(new RegistryTable(documentClient(client()), TABLE)).acquireShared(
+            `tier-${round}`,
+            `lab-${i}`,
+            {
+              snapshot: { value: 'standard' },
+            },
+          ),
         ),
       );
       firstHolders.push(results.filter((r) => r.firstHolder).length);

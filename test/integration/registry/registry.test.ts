@@ -15,7 +15,9 @@ import { handler as acquireHandler } from '../../../functions/acquire-shared-res
 import { releaseSharedResources } from '../../../functions/release-shared-resources/task.js';
 import { awsClient, labClients } from '../../../functions/shared/clients.js';
 import { labConfigSchema } from '../../../functions/shared/lab-config.js';
-import { LabRegistry, documentClient, type LabRecord } from '../../../functions/shared/registry.js';
+import type { LabRecord } from '../../../functions/shared/registry/lab-record.js';
+import { LabRegistry } from '../../../functions/shared/registry/lab-registry.js';
+import { documentClient } from '../../../functions/shared/registry/table.js';
 import { ensureRegistryTable } from '../../../local/serve/registry-table.js';
 import { useEmulator } from '../../helpers/emulator.js';
 import { retrying } from '../../helpers/lab-builder.js';
@@ -58,25 +60,29 @@ const context = (folder: string) =>
 
 describe('lab records', () => {
   it('keeps every one of concurrent optimistic updates (none is lost)', async () => {
-    await registry.putLab({ ...record('counter-lab'), generation: 0 });
+    await registry.labs.putLab({ ...record('counter-lab'), generation: 0 });
     await Promise.all(
       Array.from({ length: 4 }, () =>
-        registry.mutateLab('counter-lab', (current) => ({ generation: current.generation + 1 })),
+        registry.labs.mutateLab('counter-lab', (current) => ({ generation: current.generation + 1 })),
       ),
     );
-    await expect(registry.getLab('counter-lab')).resolves.toMatchObject({ generation: 4, version: 5 });
-    await expect(registry.putLab(record('counter-lab'))).resolves.toBe(false);
+    await expect(registry.labs.getLab('counter-lab')).resolves.toMatchObject({ generation: 4, version: 5 });
+    await expect(registry.labs.putLab(record('counter-lab'))).resolves.toBe(false);
   });
 
   it('records the progress of parallel steps of one lab without overwriting each other', async () => {
-    await registry.putLab(record('steps-lab'));
+    await registry.labs.putLab(record('steps-lab'));
     const at = new Date().toISOString();
     await Promise.all(
       ['Create key pair', 'Create network', 'Create instance role'].map((name) =>
-        registry.recordStep('steps-lab', { name, status: 'succeeded', startedAt: at }, { ledger: { name } }),
+        registry.labs.recordStep(
+          'steps-lab',
+          { name, status: 'succeeded', startedAt: at },
+          { ledger: { name } },
+        ),
       ),
     );
-    const stored = await registry.getLab('steps-lab');
+    const stored = await registry.labs.getLab('steps-lab');
     expect(Object.keys(stored!.steps).sort()).toEqual([
       'Create instance role',
       'Create key pair',
@@ -84,12 +90,12 @@ describe('lab records', () => {
     ]);
     expect(Object.keys(stored!.ledger)).toHaveLength(3);
     await expect(
-      registry.recordStep('nobody', { name: 'x', status: 'running', startedAt: at }),
+      registry.labs.recordStep('nobody', { name: 'x', status: 'running', startedAt: at }),
     ).resolves.toBeUndefined();
   });
 
   it('records a task’s step through labHandler when REGISTRY_TABLE is set', async () => {
-    await registry.putLab(record('handler-lab'));
+    await registry.labs.putLab(record('handler-lab'));
     process.env.REGISTRY_TABLE = TABLE;
     try {
       const output = await acquireHandler({ lab: lab('handler-lab') }, context('acquire-shared-resources'));
@@ -97,7 +103,7 @@ describe('lab records', () => {
     } finally {
       delete process.env.REGISTRY_TABLE;
     }
-    const stored = await registry.getLab('handler-lab');
+    const stored = await registry.labs.getLab('handler-lab');
     expect(stored).toMatchObject({
       currentStep: 'Acquire shared resources',
       steps: { 'Acquire shared resources': { status: 'succeeded', endedAt: expect.any(String) } },
@@ -113,16 +119,16 @@ describe('readiness marks of the shared roles', () => {
   it('the first holder converges and marks; a later holder of the holding takes the mark; an earlier holding never overwrites a later one', async () => {
     const since = new Date().toISOString();
     const first = await createInstanceRole({ converge: true, heldSince: since }, labClients(), registry);
-    await expect(registry.readyValue('shared-roles/SSMLabProfile', since)).resolves.toEqual(first);
+    await expect(registry.marks.readyValue('shared-roles/SSMLabProfile', since)).resolves.toEqual(first);
     await expect(
       createInstanceRole({ converge: false, heldSince: since }, labClients(), registry),
     ).resolves.toEqual(first);
     // Another holding's mark is not this one's.
     await expect(
-      registry.readyValue('shared-roles/SSMLabProfile', '2020-01-01T00:00:00.000Z'),
+      registry.marks.readyValue('shared-roles/SSMLabProfile', '2020-01-01T00:00:00.000Z'),
     ).resolves.toBeUndefined();
-    await registry.markReady('shared-roles/SSMLabProfile', '2020-01-01T00:00:00.000Z', { stale: true });
-    await expect(registry.readyValue('shared-roles/SSMLabProfile', since)).resolves.toEqual(first);
+    await registry.marks.markReady('shared-roles/SSMLabProfile', '2020-01-01T00:00:00.000Z', { stale: true });
+    await expect(registry.marks.readyValue('shared-roles/SSMLabProfile', since)).resolves.toEqual(first);
   });
 });
 
@@ -156,7 +162,7 @@ describe('account-wide singletons', () => {
       expect(since.size).toBe(1);
       expect(Date.parse([...since][0]!)).not.toBeNaN();
     }
-    const tier = await registry.getShared('advanced-tier');
+    const tier = await registry.locks.getShared('advanced-tier');
     expect(tier).toMatchObject({
       holderCount: 3,
       holders: labs,
@@ -164,7 +170,7 @@ describe('account-wide singletons', () => {
       previous: { value: 'standard' },
     });
     expect(labs).toContain(tier!.firstHolder);
-    await expect(registry.getShared('session-preferences')).resolves.toMatchObject({
+    await expect(registry.locks.getShared('session-preferences')).resolves.toMatchObject({
       previous: { exists: false },
     });
 
@@ -193,7 +199,7 @@ describe('account-wide singletons', () => {
       name: 'SharedSettingConflict',
       field: 'logGroupName',
     });
-    await expect(registry.sharedHeldBy('class-b-01')).resolves.toEqual([]);
+    await expect(registry.locks.sharedHeldBy('class-b-01')).resolves.toEqual([]);
   });
 
   it('releasing two labs leaves the settings in place; the last release reverts them when configured', async () => {
@@ -230,11 +236,11 @@ describe('account-wide singletons', () => {
     });
     // The session logging grants went with the preferences.
     await expect(loggingPolicies()).resolves.toEqual([false, false]);
-    await expect(registry.getShared('advanced-tier')).resolves.toMatchObject({
+    await expect(registry.locks.getShared('advanced-tier')).resolves.toMatchObject({
       holderCount: 0,
       phase: 'idle',
     });
-    await expect(registry.getShared('advanced-tier')).resolves.not.toHaveProperty('previous');
+    await expect(registry.locks.getShared('advanced-tier')).resolves.not.toHaveProperty('previous');
     // Releasing again is a no-op that repeats the answer and reverts nothing more.
     await expect(releaseSharedResources({ labId: labs[2]! }, deps)).resolves.toMatchObject({
       released: [],

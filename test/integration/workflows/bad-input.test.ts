@@ -453,7 +453,7 @@ describe('bad input at every edge is refused naming the field, before anything i
   it('created nothing: the account and the registry are as before, no workflow was started', async () => {
     expect(await accountSnapshot()).toEqual(before);
     expect(started).toEqual([]);
-    await expect(serving.registry.listLabs({}, { limit: 100 })).resolves.toMatchObject({ labs: [] });
+    await expect(serving.registry.labs.listLabs({}, { limit: 100 })).resolves.toMatchObject({ labs: [] });
   });
 
   it('while a well-formed request does create (the check above can see it)', async () => {

@@ -168,11 +168,11 @@ describe('registry progress in labHandler', () => {
   });
 
   it('does nothing without REGISTRY_TABLE, for events that name no lab, or when a task opts out', async () => {
-    const handler = labHandler(z.object({}).loose(), async () => ({ ok: true }));
+    const handler = () => labHandler(z.object({}).loose(), async () => ({ ok: true }));
     delete process.env.REGISTRY_TABLE;
-    await handler({ lab }, context);
+    await handler()({ lab }, context);
     process.env.REGISTRY_TABLE = 'labs';
-    await handler({}, context);
+    await handler()({}, context);
     await labHandler(schema, async () => 1, { progress: false })({ lab }, context);
     expect(doc.calls()).toHaveLength(0);
     expect(events.calls()).toHaveLength(0);
@@ -185,6 +185,16 @@ describe('registry progress in labHandler', () => {
       name: 'ConfigurationError',
       variable: 'REGISTRY_TABLE',
     });
+  });
+
+  it('reads its environment once, at the first invocation, as a Lambda container keeps it', async () => {
+    const handler = labHandler(schema, async () => ({ ok: true }));
+    await handler({ lab }, context);
+    expect(doc.commandCalls(UpdateCommand)).toHaveLength(2);
+    delete process.env.REGISTRY_TABLE;
+    process.env.STEP_NAME = 'Renamed';
+    await handler({ lab }, context);
+    expect(stepsWritten().map((step) => step?.name)).toEqual(Array(4).fill('Create key pair'));
   });
 });
 

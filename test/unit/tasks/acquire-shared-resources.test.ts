@@ -8,7 +8,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { acquireSharedResources } from '../../../functions/acquire-shared-resources/task.js';
-import { stableJson } from '../../../functions/shared/registry.js';
+import { stableJson } from '../../../functions/shared/registry/shared-locks.js';
 import { preferencesConfig } from '../../../functions/shared/shared-resources.js';
 import { awsError, inputsOf, mockCallerIdentity, testClients, testLab } from '../../helpers/aws-mock.js';
 import { conditionFailed, testRegistry } from '../../helpers/registry.js';

@@ -12,7 +12,7 @@ import {
 import { createInstanceRole } from '../../../functions/create-instance-role/task.js';
 import { HOST_GUARD_POLICY_NAME, hostGuardPolicy } from '../../../functions/shared/host-guard.js';
 import { managedPolicies } from '../../../functions/shared/names.js';
-import type { LabRegistry } from '../../../functions/shared/registry.js';
+import type { LabRegistry } from '../../../functions/shared/registry/lab-registry.js';
 import { TAG_MANAGED_BY } from '../../../functions/shared/tags.js';
 import { throttled } from '../../helpers/aws.js';
 import { FakeIam } from '../../helpers/fake-iam.js';
@@ -179,11 +179,13 @@ describe('createInstanceRole', () => {
     it('with the lab registry: the first holder marks the profile ready; the others take the mark and send IAM nothing', async () => {
       const marks = new Map<string, { heldSince: string; value: Record<string, unknown> }>();
       const registry = {
-        markReady: async (key: string, heldSince: string, value: Record<string, unknown>) => {
-          marks.set(key, { heldSince, value });
+        marks: {
+          markReady: async (key: string, heldSince: string, value: Record<string, unknown>) => {
+            marks.set(key, { heldSince, value });
+          },
+          readyValue: async (key: string, heldSince: string) =>
+            marks.get(key)?.heldSince === heldSince ? marks.get(key)!.value : undefined,
         },
-        readyValue: async (key: string, heldSince: string) =>
-          marks.get(key)?.heldSince === heldSince ? marks.get(key)!.value : undefined,
       } as unknown as LabRegistry;
       const since = justNow();
       const first = await createInstanceRole(

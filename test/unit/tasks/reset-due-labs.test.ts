@@ -8,7 +8,7 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { resetDueLabs, teardownPurgedLabs } from '../../../functions/reset-due-labs/task.js';
 import { RESET_GUARD_SECONDS } from '../../../functions/shared/lab-lifecycle.js';
-import type { LabRecord } from '../../../functions/shared/registry.js';
+import type { LabRecord } from '../../../functions/shared/registry/lab-record.js';
 import { inputsOf } from '../../helpers/aws-mock.js';
 import {
   NOW,
