@@ -54,11 +54,11 @@ const outPath = process.env.BENCH_OUT ?? fileURLToPath(new URL('./results.json',
 const clockMode = process.env.BENCH_CLOCK === 'realtime' ? 'realtime' : 'compute-free';
 const clock = new VirtualTime({ computeFree: clockMode === 'compute-free' }).install();
 /**
- * Execution environments per function (BENCH_CONTAINERS_PER_FUNCTION, default 10): Lambda gives each
- * concurrent invocation one; here each costs about 40 MB, so past this number labs share them (and
+ * Execution environments per function (BENCH_CONTAINERS_PER_FUNCTION, default 4): Lambda gives each
+ * concurrent invocation one; here each holds about 23 MB of heap, so past this number labs share them (and
  * their SDK clients' adaptive rate limiters and retry quotas).
  */
-const containersPerFunction = Number(process.env.BENCH_CONTAINERS_PER_FUNCTION ?? 10);
+const containersPerFunction = Number(process.env.BENCH_CONTAINERS_PER_FUNCTION ?? 4);
 let lambdaService: LambdaService | undefined;
 // A Run Command script is real work unless one of its aws calls waits in the emulator's latency
 // (its own modelled wait, which only a jump ends).

@@ -5,7 +5,7 @@
  *
  *   npx tsx bench/resilience.ts [--labs 20] [--throttle 0.1] [--server-error 0.02] [--lost-replies 0]
  *       [--iam-propagation-seconds 0] [--seed 1] [--clock virtual|scaled] [--time-scale 0.05]
- *       [--containers 10] [--json]
+ *       [--containers 4] [--json]
  *
  * The local runner executes the shipped state machines with the deployed bundles, each under its own
  * role (adaptive retry, SESSION_LAB_MAX_ATTEMPTS attempts), against the emulator: on the virtual
@@ -31,7 +31,7 @@ const { values: args } = parseArgs({
     seed: { type: 'string', default: '1' },
     'time-scale': { type: 'string', default: '0.05' },
     clock: { type: 'string', default: 'virtual' },
-    containers: { type: 'string', default: '10' },
+    containers: { type: 'string', default: '4' },
     json: { type: 'boolean', default: false },
   },
 });
