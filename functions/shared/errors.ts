@@ -82,7 +82,7 @@ export class SharedSettingConflict extends LabError {
 /** Error names the state machines retry with backoff and jitter (Throttled on a retrier of its own). */
 export const RETRYABLE_ERRORS = ['NotReadyYet', 'IamNotPropagatedYet', 'Throttled'] as const;
 
-/** The throttling errors of the services the tasks call (facts sheet 0.1, 7.6): EC2, IAM, the JSON APIs. */
+/** The throttling errors of the services the tasks call (docs/aws-behaviours.md#throttling-errors): EC2, IAM, the JSON APIs. */
 export const THROTTLING_ERRORS = [
   'RequestLimitExceeded',
   'Throttling',
