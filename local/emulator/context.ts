@@ -1,4 +1,3 @@
-import type { FaultHooks } from './faults.js';
 import type { Clock } from './time.js';
 import type { AwsCall, RawReply } from './protocol.js';
 
@@ -28,6 +27,12 @@ type ClientClass<T> = new (config: {
   credentials: typeof EMULATOR_CREDENTIALS;
 }) => T;
 
+/** The fault hooks the services consult (run-command asks whether an invocation hangs); faults/injector.ts. */
+export interface FaultHooks {
+  /** Real ms after which the invocations of this SendCommand call end TimedOut instead of running. */
+  commandHangMs(call: AwsCall, executionTimeoutSeconds: number): number | undefined;
+}
+
 /** What a service handler may use: moto, the clock, its own state slice, and a way to forward. */
 export interface EmulatorContext {
   accountId: string;
@@ -35,7 +40,7 @@ export interface EmulatorContext {
   url: string;
   motoUrl: string;
   clock: Clock;
-  /** Fault injection, when the run configured it (faults.ts). */
+  /** Fault injection, when the run configured it (faults/injector.ts). */
   faults?: FaultHooks;
   /** An SDK client of moto for the emulator's own reads and writes, cached per class and region. */
   moto<T>(Client: ClientClass<T>, region: string): T;
@@ -43,7 +48,20 @@ export interface EmulatorContext {
   forward(call: AwsCall): Promise<RawReply>;
   /** A named piece of emulator state, created on first use, so each service module owns its own. */
   slice<T>(name: string, create: () => T): T;
+  /**
+   * The managed node `nodeId` (i- or mi-) of `region` with its tags, or undefined when it is not a
+   * managed node: IAM reads its tags when it authorizes a request on it. The service table
+   * provides it (services/index.ts), so the authorization layer imports no service.
+   */
+  managedNode(region: string, nodeId: string): Promise<{ tags: Record<string, string> } | undefined>;
 }
+
+/** How the service table finds a managed node for `EmulatorContext.managedNode`. */
+export type ManagedNodeLookup = (
+  ctx: EmulatorContext,
+  region: string,
+  nodeId: string,
+) => Promise<{ tags: Record<string, string> } | undefined>;
 
 export type OperationHandler = (call: AwsCall, ctx: EmulatorContext) => Promise<unknown>;
 

@@ -4,7 +4,7 @@ import { freePort } from './net.js';
 import { FaultInjector, faultControls, type FaultOptions } from './faults.js';
 import { createEmulatorServer } from './server.js';
 import { killHostProcesses } from './services/host-exec.js';
-import { controls, services } from './services/index.js';
+import { controls, managedNode, services } from './services/index.js';
 import { setExecutionExecutor, type ExecutionExecutor } from './services/step-functions.js';
 import { Clock, timeProfile, type TimeProfile } from './time.js';
 import { Traffic } from './traffic.js';
@@ -67,6 +67,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       motoUrl: moto.url,
       clock,
       services,
+      managedNode,
       controls: faults.wrapControls({ ...controls, ...faultControls(faults) }),
       faults,
       traffic,

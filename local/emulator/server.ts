@@ -11,6 +11,7 @@ import {
   EMULATOR_CREDENTIALS,
   type ControlHandler,
   type EmulatorContext,
+  type ManagedNodeLookup,
   type ServiceTable,
 } from './context.js';
 import {
@@ -69,6 +70,8 @@ export interface EmulatorServerOptions {
   clock: Clock;
   services: ServiceTable;
   controls: Record<string, ControlHandler>;
+  /** Finds a managed node for the authorization layer (`EmulatorContext.managedNode`). */
+  managedNode: ManagedNodeLookup;
   /** Called with every AWS call the emulator receives (after parsing), for recording and faults. */
   onCall?: (call: AwsCall) => void;
   /** Fault injection (faults.ts): answers or rewrites AWS calls around their normal dispatch. */
@@ -110,6 +113,7 @@ export function createEmulatorServer(options: EmulatorServerOptions): {
         if (!slices.has(name)) slices.set(name, create());
         return slices.get(name) as never;
       },
+      managedNode: (region, nodeId) => options.managedNode(ctx!, region, nodeId),
     };
     return ctx;
   };

@@ -1,4 +1,4 @@
-import type { ContextValues } from '../services/iam-simulation.js';
+import type { ContextValues } from '../services/iam-simulation/policies.js';
 
 /**
  * The request condition keys that come from the request's own parameters: the tags it sets

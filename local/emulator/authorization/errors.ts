@@ -31,6 +31,18 @@ export function denialMessage(principalArn: string, action: string, resource: st
   return `User: ${principalArn} is not authorized to perform: ${action} on resource: ${resource} ${because(action, reason)}`;
 }
 
+/** A refusal saying `message`, as the call's protocol words it (see `accessDenied`). */
+function refusal(call: Protocol, message: string): AwsError {
+  if (call.service === 'ec2')
+    return new AwsError(
+      'UnauthorizedOperation',
+      `You are not authorized to perform this operation. ${message}`,
+      403,
+    );
+  if (call.protocol === 'json') return new AwsError('AccessDeniedException', message, 400);
+  return new AwsError('AccessDenied', message, 403);
+}
+
 /**
  * The refusal of `action` on `resource`: JSON services answer AccessDeniedException (400), IAM and
  * STS AccessDenied (403), EC2 UnauthorizedOperation (403) with its own preamble.
@@ -43,14 +55,7 @@ export function accessDenied(
   reason: DenialReason,
 ): AwsError {
   const message = denialMessage(principalArn, action, resource, reason);
-  if (call.service === 'ec2')
-    return new AwsError(
-      'UnauthorizedOperation',
-      `You are not authorized to perform this operation. ${message}`,
-      403,
-    );
-  if (call.protocol === 'json') return new AwsError('AccessDeniedException', message, 400);
-  return new AwsError('AccessDenied', message, 403);
+  return refusal(call, message);
 }
 
 /** An operation the emulator cannot authorize: refused for every caller but the admin. */
@@ -59,14 +64,7 @@ export function unmodelled(call: Protocol & { operation: string }, principalArn:
     `User: ${principalArn} is not authorized to perform: ${action}: the session-lab emulator has no ` +
     `authorization model for ${action} (local/emulator/authorization/operations/), so only the ` +
     `operator's own credentials may call it`;
-  if (call.service === 'ec2')
-    return new AwsError(
-      'UnauthorizedOperation',
-      `You are not authorized to perform this operation. ${message}`,
-      403,
-    );
-  if (call.protocol === 'json') return new AwsError('AccessDeniedException', message, 400);
-  return new AwsError('AccessDenied', message, 403);
+  return refusal(call, message);
 }
 
 /** A key the emulator or IAM never issued as such, or a session token that does not match. */

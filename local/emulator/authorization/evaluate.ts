@@ -1,15 +1,14 @@
-// AGPL-licensed: used by the local emulator only (see iam-simulation.ts).
+// AGPL-licensed: used by the local emulator only (see iam-simulation/simulate.ts).
 import { typeForContextKey } from '@cloud-copilot/iam-simulate';
 import type { EmulatorContext } from '../context.js';
 import type { AwsCall } from '../protocol.js';
 import { requestContext, type Caller } from '../services/caller.js';
 import {
-  simulate,
   sourcePolicy,
   type ContextValues,
   type PrincipalPolicies,
-  type SimulationRequest,
-} from '../services/iam-simulation.js';
+} from '../services/iam-simulation/policies.js';
+import { simulate, type SimulationRequest } from '../services/iam-simulation/simulate.js';
 import { resourceTagContext } from './context-keys.js';
 import { accessDenied, denialMessage, type DenialReason } from './errors.js';
 import type { AuthRequest } from './model.js';

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { EMULATOR_CREDENTIALS, type EmulatorContext } from '../context.js';
 import { AwsError } from '../protocol.js';
-import type { ContextValues } from '../services/iam-simulation.js';
+import type { ContextValues } from '../services/iam-simulation/policies.js';
 import { arn } from './arns.js';
 import type { AuthRequest, Refusal } from './model.js';
 

@@ -1,7 +1,7 @@
 import type { EmulatorContext } from '../context.js';
 import type { AwsCall, AwsError } from '../protocol.js';
 import type { Caller } from '../services/caller.js';
-import type { ContextValues } from '../services/iam-simulation.js';
+import type { ContextValues } from '../services/iam-simulation/policies.js';
 
 /**
  * What an operation asks IAM: each request the emulator authorizes is one or more (action,
@@ -75,6 +75,11 @@ export const AUTHORIZED_BY_HANDLER = 'authorized-by-handler' as const;
 
 /** operation -> model, for one IAM service prefix. */
 export type ServiceModel = Record<string, OperationModel | typeof AUTHORIZED_BY_HANDLER>;
+
+/** The model `model(op)` for each operation of `ops`, for operations that differ only by name. */
+export function modelAll(ops: readonly string[], model: (op: string) => OperationModel): ServiceModel {
+  return Object.fromEntries(ops.map((op) => [op, model(op)]));
+}
 
 /** A request with no resource type: authorized against `*`. */
 export const anyResource =

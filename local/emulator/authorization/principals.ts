@@ -1,6 +1,7 @@
 import type { EmulatorContext } from '../context.js';
 import type { AwsCall } from '../protocol.js';
-import { loadPrincipalPolicies, type PrincipalPolicies } from '../services/iam-simulation.js';
+import type { PrincipalPolicies } from '../services/iam-simulation/policies.js';
+import { loadPrincipalPolicies } from '../services/iam-simulation/stored-policies.js';
 
 /**
  * A principal's policies, read from moto once and kept until an IAM write through the emulator

@@ -18,8 +18,7 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import { ListTagsForResourceCommand, SSMClient } from '@aws-sdk/client-ssm';
 import type { EmulatorContext } from '../context.js';
-import { sourcePolicy, type SourcePolicy } from '../services/iam-simulation.js';
-import { findNode } from '../services/managed-nodes.js';
+import { sourcePolicy, type SourcePolicy } from '../services/iam-simulation/policies.js';
 import { tagMap } from './context-keys.js';
 import { readKey } from './kms.js';
 import type { ExistingResource } from './model.js';
@@ -87,7 +86,7 @@ export function readResource(ctx: EmulatorContext, resource: ExistingResource): 
         return { tags: tagMap(TagList) };
       }
       case 'managed-node':
-        return { tags: (await findNode(ctx, resource.region, resource.id))?.tags ?? {} };
+        return { tags: (await ctx.managedNode(resource.region, resource.id))?.tags ?? {} };
       case 'iam-role': {
         const { Role } = await ctx
           .moto(IAMClient, 'us-east-1')

@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { GetRoleCommand, IAMClient } from '@aws-sdk/client-iam';
 import type { EmulatorContext, OperationHandler } from '../context.js';
 import { AwsError, type AwsCall } from '../protocol.js';
-import { decodeToken, encodeToken, rangeError } from './managed-nodes.js';
+import { decodeToken, pageAt, rangeError } from './paging.js';
 import { parseTrustPolicy } from '../authorization/trust.js';
 
 /**
@@ -235,11 +235,10 @@ export const hybridActivations: Record<string, OperationHandler> = {
         }),
       )
       .sort((a, b) => a.createdMs - b.createdMs || a.id.localeCompare(b.id));
-    const page = all.slice(offset, offset + maxResults);
-    const more = offset + maxResults < all.length;
+    const { page, nextToken } = pageAt(all, 'DescribeActivations', offset, maxResults);
     return {
       ActivationList: page.map(describe),
-      ...(more ? { NextToken: encodeToken('DescribeActivations', offset + maxResults) } : {}),
+      ...(nextToken ? { NextToken: nextToken } : {}),
     };
   },
 

@@ -4,7 +4,7 @@ import { GetInstanceProfileCommand, IAMClient } from '@aws-sdk/client-iam';
 import { XMLParser } from 'fast-xml-parser';
 import type { EmulatorContext, OperationHandler } from '../context.js';
 import { AwsError, RawReply } from '../protocol.js';
-import { recordLaunch } from './managed-nodes.js';
+import { recordLaunch } from './managed-nodes/fleet.js';
 
 /**
  * EC2 where moto differs from AWS in ways the product's error handling depends on: RunInstances

@@ -13,7 +13,7 @@ import {
   listHosts,
   setAgentRunning,
   type HostView,
-} from './managed-nodes.js';
+} from './managed-nodes/fleet.js';
 import { hybridSession, instanceProfileSession } from './node-credentials.js';
 import { credentialsOf } from './role-sessions.js';
 

@@ -1,15 +1,17 @@
-import type { ControlHandler, ServiceTable } from '../context.js';
+import type { ControlHandler, ManagedNodeLookup, ServiceTable } from '../context.js';
 import { hybridActivations } from './activations.js';
 import { cloudTrail } from './cloudtrail.js';
 import { documents } from './documents.js';
 import { ec2Fidelity } from './ec2-fidelity.js';
 import { hostControls } from './host-controls.js';
-import { iamSimulation } from './iam-simulation.js';
-import { managedNodes } from './managed-nodes.js';
+import { iamSimulation } from './iam-simulation/operations.js';
+import { findNode } from './managed-nodes/nodes.js';
+import { managedNodes } from './managed-nodes/operations.js';
 import { roleCredentialControls, securityTokenService } from './role-credentials.js';
-import { runCommand } from './run-command.js';
+import { runCommand } from './run-command/operations.js';
 import { serviceSettings } from './service-settings.js';
-import { sessionControls, sessions } from './sessions.js';
+import { sessionControls } from './sessions/controls.js';
+import { sessions } from './sessions/operations.js';
 import { stepFunctions } from './step-functions.js';
 
 /**
@@ -31,6 +33,9 @@ export const services: ServiceTable = {
   sts: { ...securityTokenService },
   states: { ...stepFunctions },
 };
+
+/** The managed nodes the authorization layer reads tags from (`EmulatorContext.managedNode`). */
+export const managedNode: ManagedNodeLookup = findNode;
 
 /** Internal endpoints for the simulated hosts' commands (ssh, the agent, systemctl, aws). */
 export const controls: Record<string, ControlHandler> = {

@@ -5,7 +5,7 @@ import type { EmulatorContext, OperationHandler } from '../context.js';
  * SSM service settings: the account-wide activation tier, whose change passes through
  * PendingUpdate for the profile's `tierChangeSeconds` before the new value is in effect, as AWS
  * documents; and Default Host Management Configuration (DHMC), the role name Systems Manager
- * assumes to make EC2 instances without an instance profile managed nodes (managed-nodes.ts).
+ * assumes to make EC2 instances without an instance profile managed nodes (managed-nodes/nodes.ts).
  */
 
 const ACTIVATION_TIER = '/ssm/managed-instance/activation-tier';

@@ -1,12 +1,7 @@
 import { arn, iamArn } from '../arns.js';
 import { requestTagContext, tagMap } from '../context-keys.js';
-import {
-  anyResource,
-  type AuthRequest,
-  type OperationInput,
-  type OperationModel,
-  type ServiceModel,
-} from '../model.js';
+import { anyResource, modelAll } from '../model.js';
+import type { AuthRequest, OperationInput, OperationModel, ServiceModel } from '../model.js';
 
 /**
  * The lab registry and its plumbing: DynamoDB (prefix dynamodb, tables and their streams),
@@ -75,11 +70,8 @@ const TABLE_ACTIONS = [
   'UpdateContinuousBackups',
 ];
 
-const dynamoTable: ServiceModel = {};
-for (const op of TABLE_ACTIONS) dynamoTable[op] = table(`dynamodb:${op}`);
-
 export const dynamodb: ServiceModel = {
-  ...dynamoTable,
+  ...modelAll(TABLE_ACTIONS, (op) => table(`dynamodb:${op}`)),
   CreateTable: (op) => [
     {
       action: 'dynamodb:CreateTable',

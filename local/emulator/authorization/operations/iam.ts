@@ -1,13 +1,8 @@
 import { GetRoleCommand, GetUserCommand, IAMClient } from '@aws-sdk/client-iam';
 import { iamArn, withPath } from '../arns.js';
 import { requestTagContext, tagKeysContext, tagMap } from '../context-keys.js';
-import {
-  anyResource,
-  type AuthRequest,
-  type OperationInput,
-  type OperationModel,
-  type ServiceModel,
-} from '../model.js';
+import { anyResource, modelAll } from '../model.js';
+import type { AuthRequest, OperationInput, OperationModel, ServiceModel } from '../model.js';
 
 /**
  * IAM (prefix iam, global): users, roles, groups, policies and instance profiles. A resource named
@@ -210,16 +205,13 @@ const ACCOUNT_ACTIONS = [
   'GetContextKeysForCustomPolicy',
 ];
 
-const table: ServiceModel = {};
-for (const op of USER_ACTIONS) table[op] = on('user', `iam:${op}`);
-for (const op of ROLE_ACTIONS) table[op] = on('role', `iam:${op}`);
-for (const op of GROUP_ACTIONS) table[op] = on('group', `iam:${op}`);
-for (const op of POLICY_ACTIONS) table[op] = policy(`iam:${op}`);
-for (const op of PROFILE_ACTIONS) table[op] = on('instance-profile', `iam:${op}`);
-for (const op of ACCOUNT_ACTIONS) table[op] = anyResource(`iam:${op}`);
-
 export const iam: ServiceModel = {
-  ...table,
+  ...modelAll(USER_ACTIONS, (op) => on('user', `iam:${op}`)),
+  ...modelAll(ROLE_ACTIONS, (op) => on('role', `iam:${op}`)),
+  ...modelAll(GROUP_ACTIONS, (op) => on('group', `iam:${op}`)),
+  ...modelAll(POLICY_ACTIONS, (op) => policy(`iam:${op}`)),
+  ...modelAll(PROFILE_ACTIONS, (op) => on('instance-profile', `iam:${op}`)),
+  ...modelAll(ACCOUNT_ACTIONS, (op) => anyResource(`iam:${op}`)),
   CreateUser: withContext(create('user', 'iam:CreateUser'), requestedBoundary),
   CreateRole: withContext(create('role', 'iam:CreateRole'), requestedBoundary),
   CreateGroup: create('group', 'iam:CreateGroup'),

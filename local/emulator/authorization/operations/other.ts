@@ -1,14 +1,8 @@
 import { arn } from '../arns.js';
 import { requestTagContext, tagMap } from '../context-keys.js';
 import { encryptionContext, keyArnOf, keyIdOfCiphertext } from '../kms.js';
-import {
-  AUTHORIZED_BY_HANDLER,
-  anyResource,
-  type AuthRequest,
-  type OperationInput,
-  type OperationModel,
-  type ServiceModel,
-} from '../model.js';
+import { anyResource, AUTHORIZED_BY_HANDLER, modelAll } from '../model.js';
+import type { AuthRequest, OperationInput, OperationModel, ServiceModel } from '../model.js';
 
 /** STS, CloudTrail, KMS and S3. */
 
@@ -22,7 +16,7 @@ export const sts: ServiceModel = {
 /**
  * S3, as far as session-lab uses it: the bucket encryption check (GetBucketEncryption, IAM action
  * s3:GetEncryptionConfiguration), which validate-lab-input's role is granted and the agent makes
- * before a session logs to a bucket (sessions.ts builds its request here). S3 is a REST protocol
+ * before a session logs to a bucket (sessions/logging.ts builds its request here). S3 is a REST protocol
  * the emulator does not parse, so this entry is keyed by IAM action, not operation name, and a
  * signed S3 request from a caller other than the admin is still refused as unmodelled
  * (enforce.ts refuseUnparsed). s3:ResourceAccount is the bucket owner's account: moto holds one
@@ -32,7 +26,7 @@ export const s3: ServiceModel = {
   GetEncryptionConfiguration: (op) => [bucketEncryptionCheck(String(op.input.Bucket ?? ''), op.account)],
 };
 
-/** s3:GetEncryptionConfiguration on a bucket of `account` (also the agent's check, sessions.ts). */
+/** s3:GetEncryptionConfiguration on a bucket of `account` (also the agent's check, sessions/logging.ts). */
 export function bucketEncryptionCheck(bucket: string, account: string): AuthRequest {
   return {
     action: 's3:GetEncryptionConfiguration',
@@ -92,11 +86,8 @@ const KEY_ACTIONS = [
   'ListGrants',
 ];
 
-const keys: ServiceModel = {};
-for (const op of KEY_ACTIONS) keys[op] = key(`kms:${op}`);
-
 export const kms: ServiceModel = {
-  ...keys,
+  ...modelAll(KEY_ACTIONS, (op) => key(`kms:${op}`)),
   /** Decrypt names its key in the ciphertext (moto's blob starts with the key id) or in KeyId. */
   Decrypt: key('kms:Decrypt', (op) =>
     op.input.KeyId ? String(op.input.KeyId) : keyIdOfCiphertext(op.input.CiphertextBlob),

@@ -2,13 +2,8 @@ import { DescribeSecretCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import { arn } from '../arns.js';
 import { requestTagContext, tagKeysContext, tagMap } from '../context-keys.js';
 import { secretsManagerKmsRefusal, viaService } from '../kms.js';
-import {
-  anyResource,
-  type AuthRequest,
-  type OperationInput,
-  type OperationModel,
-  type ServiceModel,
-} from '../model.js';
+import { anyResource, modelAll } from '../model.js';
+import type { AuthRequest, OperationInput, OperationModel, ServiceModel } from '../model.js';
 
 /**
  * Secrets Manager (prefix secretsmanager). A secret named by name is looked up for its real ARN
@@ -106,8 +101,7 @@ const SECRET_ACTIONS = [
   'ValidateResourcePolicy',
 ];
 
-const table: ServiceModel = {};
-for (const op of SECRET_ACTIONS) table[op] = secret(`secretsmanager:${op}`);
+const table: ServiceModel = modelAll(SECRET_ACTIONS, (op) => secret(`secretsmanager:${op}`));
 
 table.GetSecretValue = withKms('GetSecretValue', 'kms:Decrypt', () => true);
 table.PutSecretValue = withKms('PutSecretValue', 'kms:GenerateDataKey', hasValue);

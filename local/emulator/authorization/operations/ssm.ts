@@ -2,14 +2,8 @@ import { DescribeParametersCommand, SSMClient, type ParameterStringFilter } from
 import { arn, documentArn, iamArn, nodeArn, parameterArn } from '../arns.js';
 import { requestTagContext, tagKeysContext, tagMap } from '../context-keys.js';
 import { ssmKmsRefusal, viaService } from '../kms.js';
-import {
-  AUTHORIZED_BY_HANDLER,
-  anyResource,
-  type AuthRequest,
-  type OperationInput,
-  type OperationModel,
-  type ServiceModel,
-} from '../model.js';
+import { anyResource, AUTHORIZED_BY_HANDLER } from '../model.js';
+import type { AuthRequest, OperationInput, OperationModel, ServiceModel } from '../model.js';
 
 /**
  * Systems Manager (prefix ssm) and the agent's channels (ssmmessages, ec2messages): parameters,
@@ -335,7 +329,7 @@ export const ssm: ServiceModel = {
   UpdateServiceSetting: serviceSetting('ssm:UpdateServiceSetting'),
   ResetServiceSetting: serviceSetting('ssm:ResetServiceSetting'),
 
-  // Session Manager: sessions.ts authorizes these itself (the node, the document, the owner).
+  // Session Manager: sessions/ authorizes these itself (the node, the document, the owner).
   StartSession: AUTHORIZED_BY_HANDLER,
   ResumeSession: AUTHORIZED_BY_HANDLER,
   TerminateSession: AUTHORIZED_BY_HANDLER,
