@@ -11,7 +11,7 @@ import { OPERATOR_CREDENTIALS, deployLocalStack } from '../deployment/deploy.js'
 import { localStack, type LocalFunction, type LocalStack } from '../deployment/local-stack.js';
 import { ExecutionEnvironment, LambdaInvocationError, type Environment } from './execution-environment.js';
 import { InProcessEnvironment } from './in-process-environment.js';
-import type { HandlerResolver, TaskHandler } from './runner.js';
+import type { HandlerResolver, TaskHandler } from './task-handler.js';
 
 /**
  * The local Lambda service: runs each function's deployed bundle in an execution environment of its
@@ -75,9 +75,9 @@ export interface LambdaService {
     resourceArn: string,
   ): Promise<{ allowed: boolean; message: string }>;
   /**
-   * Starts one environment of every function and asks every state machine's role about invoking
-   * every function, so that a measurement that follows sees neither cold starts nor Step
-   * Functions' own authorization calls (the benchmark).
+   * Starts every environment a function may have (`containersPerFunction`) and asks every state
+   * machine's role about invoking every function, so that a measurement that follows sees neither
+   * cold starts nor Step Functions' own authorization calls (the benchmark).
    */
   warm(): Promise<void>;
   stop(): Promise<void>;
@@ -291,8 +291,9 @@ export async function startLambdaService(options: LambdaServiceOptions): Promise
     authorize,
     async warm() {
       for (const fn of stack.functions.values()) {
-        const claimed = environmentFor(fn);
-        await claimed.finally(() => release(fn, claimed));
+        // Claimed all at once, so each claim starts an environment of its own.
+        const claims = Array.from({ length: perFunction }, () => environmentFor(fn));
+        for (const claimed of claims) await claimed.finally(() => release(fn, claimed));
         for (const machine of stack.stateMachines.keys())
           await authorize(machine, 'lambda:InvokeFunction', fn.arn);
       }
