@@ -71,63 +71,74 @@ async function allPages<T>(
   return items;
 }
 
-async function userPolicies(ctx: EmulatorContext, iam: IAMClient, userName: string): Promise<SourcePolicy[]> {
-  const policies: SourcePolicy[] = [];
-  const attached = await allPages(async (Marker) => {
-    const r = await iam.send(new ListAttachedUserPoliciesCommand({ UserName: userName, Marker }));
-    return { ...r, items: r.AttachedPolicies };
-  });
-  for (const p of attached) policies.push(await managedPolicy(ctx, iam, p.PolicyArn!));
-  const inline = await allPages(async (Marker) => {
-    const r = await iam.send(new ListUserPoliciesCommand({ UserName: userName, Marker }));
-    return { ...r, items: r.PolicyNames };
-  });
-  for (const name of inline) {
-    const r = await iam.send(new GetUserPolicyCommand({ UserName: userName, PolicyName: name }));
-    policies.push(sourcePolicy(name, 'user', r.PolicyDocument ?? '{}'));
-  }
-  return policies;
-}
+/** Marker-paginated pages of some list, as `allPages` reads them. */
+type Pages<T> = (
+  marker: string | undefined,
+) => Promise<{ items: T[] | undefined; IsTruncated?: boolean; Marker?: string }>;
 
-async function groupPolicies(
+/**
+ * A user's, group's or role's own policies: its attached managed policies, then its inline ones
+ * (`inline` reads one inline policy's document).
+ */
+async function ownPolicies(
   ctx: EmulatorContext,
   iam: IAMClient,
-  groupName: string,
+  type: 'user' | 'group' | 'role',
+  reads: {
+    attached: Pages<{ PolicyArn?: string }>;
+    inlineNames: Pages<string>;
+    inline: (name: string) => Promise<string | undefined>;
+  },
 ): Promise<SourcePolicy[]> {
   const policies: SourcePolicy[] = [];
-  const attached = await allPages(async (Marker) => {
-    const r = await iam.send(new ListAttachedGroupPoliciesCommand({ GroupName: groupName, Marker }));
-    return { ...r, items: r.AttachedPolicies };
-  });
+  const attached = await allPages(reads.attached);
   for (const p of attached) policies.push(await managedPolicy(ctx, iam, p.PolicyArn!));
-  const inline = await allPages(async (Marker) => {
-    const r = await iam.send(new ListGroupPoliciesCommand({ GroupName: groupName, Marker }));
-    return { ...r, items: r.PolicyNames };
-  });
-  for (const name of inline) {
-    const r = await iam.send(new GetGroupPolicyCommand({ GroupName: groupName, PolicyName: name }));
-    policies.push(sourcePolicy(name, 'group', r.PolicyDocument ?? '{}'));
-  }
+  const inline = await allPages(reads.inlineNames);
+  for (const name of inline) policies.push(sourcePolicy(name, type, (await reads.inline(name)) ?? '{}'));
   return policies;
 }
 
-async function rolePolicies(ctx: EmulatorContext, iam: IAMClient, roleName: string): Promise<SourcePolicy[]> {
-  const policies: SourcePolicy[] = [];
-  const attached = await allPages(async (Marker) => {
-    const r = await iam.send(new ListAttachedRolePoliciesCommand({ RoleName: roleName, Marker }));
-    return { ...r, items: r.AttachedPolicies };
+const userPolicies = (ctx: EmulatorContext, iam: IAMClient, UserName: string) =>
+  ownPolicies(ctx, iam, 'user', {
+    attached: async (Marker) => {
+      const r = await iam.send(new ListAttachedUserPoliciesCommand({ UserName, Marker }));
+      return { ...r, items: r.AttachedPolicies };
+    },
+    inlineNames: async (Marker) => {
+      const r = await iam.send(new ListUserPoliciesCommand({ UserName, Marker }));
+      return { ...r, items: r.PolicyNames };
+    },
+    inline: async (PolicyName) =>
+      (await iam.send(new GetUserPolicyCommand({ UserName, PolicyName }))).PolicyDocument,
   });
-  for (const p of attached) policies.push(await managedPolicy(ctx, iam, p.PolicyArn!));
-  const inline = await allPages(async (Marker) => {
-    const r = await iam.send(new ListRolePoliciesCommand({ RoleName: roleName, Marker }));
-    return { ...r, items: r.PolicyNames };
+
+const groupPolicies = (ctx: EmulatorContext, iam: IAMClient, GroupName: string) =>
+  ownPolicies(ctx, iam, 'group', {
+    attached: async (Marker) => {
+      const r = await iam.send(new ListAttachedGroupPoliciesCommand({ GroupName, Marker }));
+      return { ...r, items: r.AttachedPolicies };
+    },
+    inlineNames: async (Marker) => {
+      const r = await iam.send(new ListGroupPoliciesCommand({ GroupName, Marker }));
+      return { ...r, items: r.PolicyNames };
+    },
+    inline: async (PolicyName) =>
+      (await iam.send(new GetGroupPolicyCommand({ GroupName, PolicyName }))).PolicyDocument,
   });
-  for (const name of inline) {
-    const r = await iam.send(new GetRolePolicyCommand({ RoleName: roleName, PolicyName: name }));
-    policies.push(sourcePolicy(name, 'role', r.PolicyDocument ?? '{}'));
-  }
-  return policies;
-}
+
+const rolePolicies = (ctx: EmulatorContext, iam: IAMClient, RoleName: string) =>
+  ownPolicies(ctx, iam, 'role', {
+    attached: async (Marker) => {
+      const r = await iam.send(new ListAttachedRolePoliciesCommand({ RoleName, Marker }));
+      return { ...r, items: r.AttachedPolicies };
+    },
+    inlineNames: async (Marker) => {
+      const r = await iam.send(new ListRolePoliciesCommand({ RoleName, Marker }));
+      return { ...r, items: r.PolicyNames };
+    },
+    inline: async (PolicyName) =>
+      (await iam.send(new GetRolePolicyCommand({ RoleName, PolicyName }))).PolicyDocument,
+  });
 
 const tagMap = (tags: Tag[] | undefined) =>
   Object.fromEntries((tags ?? []).map((t) => [t.Key ?? '', t.Value ?? '']));

@@ -7,6 +7,7 @@ import {
   fleet,
   findHost,
   hostAgent,
+  hybridNode,
   listHosts,
   type HostView,
   type HybridNode,
@@ -189,8 +190,8 @@ async function findRecord(
   nodeId: string,
 ): Promise<NodeRecord | undefined> {
   if (nodeId.startsWith('mi-')) {
-    const node = fleet(ctx).nodes.get(nodeId);
-    if (!node || node.region !== region) return undefined;
+    const node = hybridNode(ctx, region, nodeId);
+    if (!node) return undefined;
     const host = await findHost(ctx, node.hostRegion, node.hostInstanceId);
     return hybridRecord(ctx, node, host);
   }
@@ -208,8 +209,8 @@ export async function nodeSession(
   nodeId: string,
 ): Promise<RoleSession | undefined> {
   if (nodeId.startsWith('mi-')) {
-    const node = fleet(ctx).nodes.get(nodeId);
-    return node && node.region === region ? hybridSession(ctx, node) : undefined;
+    const node = hybridNode(ctx, region, nodeId);
+    return node ? hybridSession(ctx, node) : undefined;
   }
   const host = await findHost(ctx, region, nodeId);
   return host ? (await ec2Identity(ctx, host))?.session : undefined;
