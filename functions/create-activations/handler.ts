@@ -1,5 +1,9 @@
-import { labClients } from '../shared/clients.js';
+import { EC2Client } from '@aws-sdk/client-ec2';
+import { SSMClient } from '@aws-sdk/client-ssm';
+import { clientsFor } from '../shared/clients.js';
 import { labHandler } from '../shared/handler.js';
 import { createActivations, inputSchema } from './task.js';
 
-export const handler = labHandler(inputSchema, (input) => createActivations(input, labClients()));
+export const handler = labHandler(inputSchema, (input) =>
+  createActivations(input, clientsFor({ ec2: EC2Client, ssm: SSMClient })),
+);

@@ -1,8 +1,9 @@
-import { labClients } from '../shared/clients.js';
+import { IAMClient } from '@aws-sdk/client-iam';
+import { clientsFor } from '../shared/clients.js';
 import { labHandler } from '../shared/handler.js';
 import { labRegistry } from '../shared/registry/lab-registry.js';
 import { createInstanceRole, inputSchema } from './task.js';
 
 export const handler = labHandler(inputSchema, (input) =>
-  createInstanceRole(input, labClients(), labRegistry()),
+  createInstanceRole(input, clientsFor({ iam: IAMClient }), labRegistry()),
 );

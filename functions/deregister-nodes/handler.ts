@@ -1,5 +1,8 @@
-import { labClients } from '../shared/clients.js';
+import { SSMClient } from '@aws-sdk/client-ssm';
+import { clientsFor } from '../shared/clients.js';
 import { labHandler } from '../shared/handler.js';
 import { deregisterNodes, inputSchema } from './task.js';
 
-export const handler = labHandler(inputSchema, (input) => deregisterNodes(input, labClients()));
+export const handler = labHandler(inputSchema, (input) =>
+  deregisterNodes(input, clientsFor({ ssm: SSMClient })),
+);

@@ -1,5 +1,11 @@
-import { labClients } from '../shared/clients.js';
+import { EC2Client } from '@aws-sdk/client-ec2';
+import { IAMClient } from '@aws-sdk/client-iam';
+import { SSMClient } from '@aws-sdk/client-ssm';
+import { STSClient } from '@aws-sdk/client-sts';
+import { clientsFor } from '../shared/clients.js';
 import { labHandler } from '../shared/handler.js';
 import { launchInstances, inputSchema } from './task.js';
 
-export const handler = labHandler(inputSchema, (input) => launchInstances(input, labClients()));
+export const handler = labHandler(inputSchema, (input) =>
+  launchInstances(input, clientsFor({ ec2: EC2Client, iam: IAMClient, ssm: SSMClient, sts: STSClient })),
+);

@@ -49,12 +49,17 @@ const cache = new Map<ClientClass<unknown>, unknown>();
  * with its own `InvocationRetryStrategy` (retries.ts): the SDK's adaptive one, bounded by the
  * invocation's deadline for throttling.
  */
-export function awsClient<T>(Client: ClientClass<T>): T {
+export function awsClient<T extends { config: { serviceId?: string } }>(Client: ClientClass<T>): T {
   let client = cache.get(Client) as T | undefined;
   if (!client) {
     const config = clientConfig();
-    const retryStrategy = new InvocationRetryStrategy(config.maxAttempts, NOT_THROTTLING.get(Client));
-    client = new Client({ ...config, retryStrategy });
+    // Filled once the client names its service; the strategy reads it only when a call fails.
+    const notThrottling: string[] = [];
+    client = new Client({
+      ...config,
+      retryStrategy: new InvocationRetryStrategy(config.maxAttempts, notThrottling),
+    });
+    notThrottling.push(...(NOT_THROTTLING[client.config.serviceId ?? ''] ?? []));
     cache.set(Client, client);
   }
   return client;
@@ -69,11 +74,13 @@ export function awsClient<T>(Client: ClientClass<T>): T {
  * SSM answers `TooManyUpdates` (HTTP 429) while a service setting change is pending, for minutes:
  * labs provisioned together meet it on the tier, and the SDK's 8 throttling retries outlasted
  * enable-advanced-tier's 60 s timeout (benchmark sweep); the task itself handles it at once.
+ * Keyed by the client's `serviceId` rather than its class, so that a bundle does not import the
+ * IAM and SSM clients just to look them up.
  */
-const NOT_THROTTLING = new Map<ClientClass<unknown>, string[]>([
-  [IAMClient, ['LimitExceededException']],
-  [SSMClient, ['TooManyUpdates']],
-]);
+const NOT_THROTTLING: Partial<Record<string, readonly string[]>> = {
+  IAM: ['LimitExceededException'],
+  SSM: ['TooManyUpdates'],
+};
 
 /** Drops cached clients, for a process that changes its region or endpoint (the local runner, tests). */
 export function resetClients(): void {
@@ -95,27 +102,40 @@ export interface LabClients {
   sts: STSClient;
 }
 
-const clientClasses: { [K in keyof LabClients]: ClientClass<LabClients[K]> } = {
-  cloudtrail: CloudTrailClient,
-  dynamodb: DynamoDBClient,
-  ec2: EC2Client,
-  events: EventBridgeClient,
-  iam: IAMClient,
-  logs: CloudWatchLogsClient,
-  s3: S3Client,
-  secrets: SecretsManagerClient,
-  sfn: SFNClient,
-  ssm: SSMClient,
-  sts: STSClient,
-};
+/** The client class of each of the given `LabClients` keys. */
+export type ClientClasses<K extends keyof LabClients> = { [P in K]: ClientClass<LabClients[P]> };
 
-/** The cached clients as a lazy object: only the services a handler touches are constructed. */
-export function labClients(): LabClients {
-  const lazy = {} as LabClients;
-  for (const [key, Client] of Object.entries(clientClasses) as [keyof LabClients, ClientClass<unknown>][]) {
+/**
+ * The cached clients of the given classes as a lazy object, each constructed on first use. A
+ * handler names the clients its task declares (`clientsFor({ ssm: SSMClient, sts: STSClient })`)
+ * so that its bundle carries only those SDK clients: esbuild keeps every client a module imports.
+ */
+export function clientsFor<K extends keyof LabClients>(classes: ClientClasses<K>): Pick<LabClients, K> {
+  const lazy = {} as Pick<LabClients, K>;
+  for (const [key, Client] of Object.entries(classes) as [K, ClientClass<LabClients[K]>][]) {
     Object.defineProperty(lazy, key, { enumerable: true, get: () => awsClient(Client) });
   }
   return lazy;
+}
+
+/**
+ * Every client, lazily, for callers that are not bundled as a Lambda (the CLI, the bench, tests).
+ * Handlers use `clientsFor` instead: a bundle that calls this carries every SDK client.
+ */
+export function labClients(): LabClients {
+  return clientsFor({
+    cloudtrail: CloudTrailClient,
+    dynamodb: DynamoDBClient,
+    ec2: EC2Client,
+    events: EventBridgeClient,
+    iam: IAMClient,
+    logs: CloudWatchLogsClient,
+    s3: S3Client,
+    secrets: SecretsManagerClient,
+    sfn: SFNClient,
+    ssm: SSMClient,
+    sts: STSClient,
+  });
 }
 
 /** The name of the error `sentAtMostOnce` raises: the call may or may not have taken effect. */

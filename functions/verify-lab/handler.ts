@@ -1,5 +1,14 @@
-import { labClients } from '../shared/clients.js';
+import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
+import { EC2Client } from '@aws-sdk/client-ec2';
+import { IAMClient } from '@aws-sdk/client-iam';
+import { SSMClient } from '@aws-sdk/client-ssm';
+import { clientsFor } from '../shared/clients.js';
 import { labHandler } from '../shared/handler.js';
 import { inputSchema, verifyLab } from './task.js';
 
-export const handler = labHandler(inputSchema, (input) => verifyLab(input, labClients()));
+export const handler = labHandler(inputSchema, (input) =>
+  verifyLab(
+    input,
+    clientsFor({ ec2: EC2Client, iam: IAMClient, logs: CloudWatchLogsClient, ssm: SSMClient }),
+  ),
+);

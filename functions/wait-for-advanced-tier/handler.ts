@@ -1,7 +1,13 @@
-import { labClients } from '../shared/clients.js';
+import { SSMClient } from '@aws-sdk/client-ssm';
+import { STSClient } from '@aws-sdk/client-sts';
+import { clientsFor } from '../shared/clients.js';
 import { labHandler } from '../shared/handler.js';
 import { inputSchema, waitForAdvancedTier } from './task.js';
 
-export const handler = labHandler(inputSchema, (input) => waitForAdvancedTier(input, labClients()), {
-  untilReady: true,
-});
+export const handler = labHandler(
+  inputSchema,
+  (input) => waitForAdvancedTier(input, clientsFor({ ssm: SSMClient, sts: STSClient })),
+  {
+    untilReady: true,
+  },
+);

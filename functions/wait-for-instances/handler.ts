@@ -1,7 +1,13 @@
-import { labClients } from '../shared/clients.js';
+import { EC2Client } from '@aws-sdk/client-ec2';
+import { SSMClient } from '@aws-sdk/client-ssm';
+import { clientsFor } from '../shared/clients.js';
 import { labHandler } from '../shared/handler.js';
 import { waitForInstances, inputSchema } from './task.js';
 
-export const handler = labHandler(inputSchema, (input) => waitForInstances(input, labClients()), {
-  untilReady: true,
-});
+export const handler = labHandler(
+  inputSchema,
+  (input) => waitForInstances(input, clientsFor({ ec2: EC2Client, ssm: SSMClient })),
+  {
+    untilReady: true,
+  },
+);

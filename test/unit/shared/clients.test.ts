@@ -10,6 +10,7 @@ import { GetRoleCommand, IAMClient } from '@aws-sdk/client-iam';
 import {
   awsClient,
   clientConfig,
+  clientsFor,
   labClients,
   resetClients,
   OUTCOME_UNKNOWN,
@@ -93,6 +94,13 @@ describe('awsClient', () => {
     const clients = labClients();
     expect(clients.ssm).toBe(awsClient(SSMClient));
     expect(clients.iam).toBeInstanceOf(IAMClient);
+  });
+
+  it('clientsFor holds only the clients it is given, from the same cache as awsClient', () => {
+    const clients = clientsFor({ ssm: SSMClient, iam: IAMClient });
+    expect(Object.keys(clients).sort()).toEqual(['iam', 'ssm']);
+    expect(clients.ssm).toBe(awsClient(SSMClient));
+    expect(clients.iam).toBe(labClients().iam);
   });
 
   it('does not retry IAM’s LimitExceeded (a quota, not throttling), but still retries its Throttling', async () => {
