@@ -1,5 +1,5 @@
 import { GetDocumentCommand } from '@aws-sdk/client-ssm';
-import { z } from 'zod';
+import * as z from 'zod';
 import { readActivationTier } from '../shared/activation-tier.js';
 import type { LabClients } from '../shared/clients.js';
 import { ignoreErrors } from '../shared/errors.js';

@@ -3,7 +3,7 @@ import {
   DescribeInstancesCommand,
   TerminateInstancesCommand,
 } from '@aws-sdk/client-ec2';
-import { z } from 'zod';
+import * as z from 'zod';
 import { deleteActivationCodes, deleteLabActivations } from '../shared/activations.js';
 import type { LabClients } from '../shared/clients.js';
 import { InvalidLabInput, LabStateMismatch, NotReadyYet, ignoreErrors } from '../shared/errors.js';

@@ -15,7 +15,7 @@ import {
   UpdateDocumentDefaultVersionCommand,
   type SSMClient,
 } from '@aws-sdk/client-ssm';
-import { z } from 'zod';
+import * as z from 'zod';
 import { callerAccount, clientRegion } from '../shared/account.js';
 import type { LabClients } from '../shared/clients.js';
 import { ignoreErrors, isErrorNamed, LabStateMismatch, NotReadyYet } from '../shared/errors.js';

@@ -4,7 +4,7 @@ import {
   paginateDescribeActivations,
   type Activation,
 } from '@aws-sdk/client-ssm';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { LabClients } from '../shared/clients.js';
 import { IamNotPropagatedYet, ignoreErrors, isErrorNamed } from '../shared/errors.js';
 import { labConfigSchema, type LabConfig } from '../shared/lab-config.js';

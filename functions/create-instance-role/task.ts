@@ -4,7 +4,7 @@ import {
   GetInstanceProfileCommand,
   type InstanceProfile,
 } from '@aws-sdk/client-iam';
-import { z } from 'zod';
+import * as z from 'zod';
 import { clientPartition } from '../shared/account.js';
 import type { LabClients } from '../shared/clients.js';
 import { IamNotPropagatedYet, LabStateMismatch, isErrorNamed } from '../shared/errors.js';

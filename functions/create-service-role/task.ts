@@ -1,5 +1,5 @@
 import type { Role } from '@aws-sdk/client-iam';
-import { z } from 'zod';
+import * as z from 'zod';
 import { callerAccount, clientRegion } from '../shared/account.js';
 import type { LabClients } from '../shared/clients.js';
 import {

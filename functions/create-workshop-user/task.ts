@@ -19,7 +19,7 @@ import {
   type User,
 } from '@aws-sdk/client-iam';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { z } from 'zod';
+import * as z from 'zod';
 import { clientPartition } from '../shared/account.js';
 import type { LabClients } from '../shared/clients.js';
 import {

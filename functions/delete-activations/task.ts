@@ -1,5 +1,5 @@
 import { paginateGetParametersByPath } from '@aws-sdk/client-ssm';
-import { z } from 'zod';
+import * as z from 'zod';
 import { deleteLabActivations } from '../shared/activations.js';
 import type { LabClients } from '../shared/clients.js';
 import { labIdSchema, labPath } from '../shared/names.js';

@@ -9,7 +9,7 @@ import {
   type SecurityGroup,
 } from '@aws-sdk/client-ec2';
 import { paginateGetParametersByPath } from '@aws-sdk/client-ssm';
-import { z } from 'zod';
+import * as z from 'zod';
 import { deleteBootstrapProfile } from '../shared/bootstrap-role.js';
 import type { LabClients } from '../shared/clients.js';
 import { NotReadyYet, ignoreErrors, isErrorNamed } from '../shared/errors.js';

@@ -22,7 +22,7 @@ import {
   paginateListUserPolicies,
   type IAMClient,
 } from '@aws-sdk/client-iam';
-import { z } from 'zod';
+import * as z from 'zod';
 import { callerAccount } from '../shared/account.js';
 import type { LabClients } from '../shared/clients.js';
 import { LabStateMismatch, ignoreErrors, isErrorNamed } from '../shared/errors.js';

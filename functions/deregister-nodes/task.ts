@@ -1,5 +1,5 @@
 import { DeregisterManagedInstanceCommand } from '@aws-sdk/client-ssm';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { LabClients } from '../shared/clients.js';
 import { findLabManagedNodes } from '../shared/discovery.js';
 import { ignoreErrors } from '../shared/errors.js';

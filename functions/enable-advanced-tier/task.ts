@@ -1,5 +1,5 @@
 import { UpdateServiceSettingCommand } from '@aws-sdk/client-ssm';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ADVANCED_TIER, readActivationTier, type TierSetting } from '../shared/activation-tier.js';
 import type { LabClients } from '../shared/clients.js';
 import { NotReadyYet, isErrorNamed } from '../shared/errors.js';

@@ -6,7 +6,7 @@ import {
   type _InstanceType,
 } from '@aws-sdk/client-ec2';
 import { GetParameterCommand } from '@aws-sdk/client-ssm';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ensureBootstrapProfile } from '../shared/bootstrap-role.js';
 import type { LabClients } from '../shared/clients.js';
 import { ACTIVE_INSTANCE_STATES, findLabInstances } from '../shared/discovery.js';

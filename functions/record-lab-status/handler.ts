@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { labHandler } from '../shared/handler.js';
 import { labRegistry } from '../shared/registry/lab-registry.js';
 import { recordFromEvent } from './task.js';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { parseInput } from '../shared/input.js';
 import { labIdSchema } from '../shared/names.js';
 import { deletedChanges } from '../shared/lab-lifecycle.js';

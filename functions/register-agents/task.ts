@@ -5,7 +5,7 @@ import {
   type CommandStatus,
   type SSMClient,
 } from '@aws-sdk/client-ssm';
-import { z } from 'zod';
+import * as z from 'zod';
 import { clientRegion } from '../shared/account.js';
 import { OUTCOME_UNKNOWN, sentAtMostOnce, type LabClients } from '../shared/clients.js';
 import { InvalidLabInput, LabStepFailed, NotReadyYet, isErrorNamed } from '../shared/errors.js';

@@ -6,7 +6,7 @@ import {
   UpdateDocumentDefaultVersionCommand,
   type DocumentFormat,
 } from '@aws-sdk/client-ssm';
-import { z } from 'zod';
+import * as z from 'zod';
 import { callerAccount, clientRegion } from '../shared/account.js';
 import type { LabClients } from '../shared/clients.js';
 import { ignoreErrors, isErrorNamed } from '../shared/errors.js';

@@ -1,5 +1,5 @@
 import { SFNClient } from '@aws-sdk/client-sfn';
-import { z } from 'zod';
+import * as z from 'zod';
 import { awsClient } from '../shared/clients.js';
 import { labHandler } from '../shared/handler.js';
 import { parseInput } from '../shared/input.js';

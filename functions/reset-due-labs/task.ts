@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { resetLab, teardownLab, type LifecycleDeps } from '../shared/lab-lifecycle.js';
 import { logger } from '../shared/logger.js';
 import { labIdSchema } from '../shared/names.js';

@@ -3,7 +3,7 @@ import { SFNClient } from '@aws-sdk/client-sfn';
 import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod';
 import { awsClient } from './clients.js';
 import { readEnv } from './env.js';
 import { ConfigurationError, InvalidLabInput } from './errors.js';

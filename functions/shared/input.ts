@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { InvalidLabInput } from './errors.js';
 
 /** The dotted path of the field a zod issue is about (`hosts.0.role`); unknown keys name themselves. */

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { InvalidLabInput } from './errors.js';
 import { SHARED_NAMES, labIdSchema } from './names.js';
 

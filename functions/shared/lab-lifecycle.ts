@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import type * as z from 'zod';
 import type { labInputSchema } from './lab-config.js';
 import type { LabChanges, LabRecord, WorkflowName } from './registry/lab-record.js';
 import type { LabRegistry } from './registry/lab-registry.js';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { ENVIRONMENTS, LAB_HOSTS, type Environment, type HostRole } from './names.js';
 
 /**

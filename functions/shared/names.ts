@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * Every name session-lab gives a resource comes from here, so teardown, verify and the tests

@@ -1,7 +1,7 @@
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import type middy from '@middy/core';
 import type { Context } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod';
 import { awsClient } from './clients.js';
 import { readEnv } from './env.js';
 import { RETRYABLE_ERRORS } from './errors.js';

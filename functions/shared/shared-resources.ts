@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { logger } from './logger.js';
 import { pollUntil } from './polling.js';
 import { labReferenceSchema, type LabConfig } from './lab-config.js';

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { StartExecutionCommand, type SFNClient } from '@aws-sdk/client-sfn';
-import { z } from 'zod';
+import * as z from 'zod';
 import { readEnv } from './env.js';
 import { ConfigurationError, isErrorNamed } from './errors.js';
 import type { WorkflowName } from './registry/lab-record.js';

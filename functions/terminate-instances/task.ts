@@ -1,5 +1,5 @@
 import { TerminateInstancesCommand, type EC2Client } from '@aws-sdk/client-ec2';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { LabClients } from '../shared/clients.js';
 import { findLabInstances } from '../shared/discovery.js';
 import { ignoreErrors, isErrorNamed } from '../shared/errors.js';

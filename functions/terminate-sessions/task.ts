@@ -1,5 +1,5 @@
 import { TerminateSessionCommand, paginateDescribeSessions, type Session } from '@aws-sdk/client-ssm';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { LabClients } from '../shared/clients.js';
 import { labIdSchema, labNames } from '../shared/names.js';
 

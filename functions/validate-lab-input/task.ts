@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { LabClients } from '../shared/clients.js';
 import { parseInput } from '../shared/input.js';
 import { checkPolicyModeAllowed, labInputSchema, runIdSchema, type LabConfig } from '../shared/lab-config.js';

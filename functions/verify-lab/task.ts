@@ -14,7 +14,7 @@ import {
   ListTagsForResourceCommand,
   type InstanceInformation,
 } from '@aws-sdk/client-ssm';
-import { z } from 'zod';
+import * as z from 'zod';
 import { clientRegion } from '../shared/account.js';
 import type { LabClients } from '../shared/clients.js';
 import { LabStateMismatch, NotReadyYet, ignoreErrors, isErrorNamed } from '../shared/errors.js';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { ADVANCED_TIER, readActivationTier } from '../shared/activation-tier.js';
 import type { LabClients } from '../shared/clients.js';
 import { labReferenceSchema } from '../shared/lab-config.js';

@@ -1,5 +1,5 @@
 import { DescribeInstancesCommand, type Instance } from '@aws-sdk/client-ec2';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { LabClients } from '../shared/clients.js';
 import { LabStepFailed, isErrorNamed } from '../shared/errors.js';
 import { labConfigSchema, type LabConfig } from '../shared/lab-config.js';

@@ -5,7 +5,7 @@ import {
   type GetCommandInvocationCommandOutput,
   type InstanceInformation,
 } from '@aws-sdk/client-ssm';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { LabClients } from '../shared/clients.js';
 import { LabStepFailed, isErrorNamed } from '../shared/errors.js';
 import { labConfigSchema, type LabConfig } from '../shared/lab-config.js';

@@ -1,5 +1,5 @@
 import type { APIGatewayProxyEvent } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ApiError, labIdOfPath, notFound, parseBody, type ApiDeps, type ApiReply } from '../../shared/api.js';
 import { resetLab } from '../../shared/lab-lifecycle.js';
 

@@ -1,5 +1,5 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { z } from 'zod';
+import * as z from 'zod';
 import { readEnv } from '../env.js';
 import { LabRecords } from './lab-records.js';
 import { ReadyMarkStore } from './ready-marks.js';

@@ -6,7 +6,7 @@ import {
   UpdateCommand,
   type ScanCommandInput,
 } from '@aws-sdk/lib-dynamodb';
-import { z } from 'zod';
+import * as z from 'zod';
 import { awsClient } from '../clients.js';
 import { isErrorNamed } from '../errors.js';
 
