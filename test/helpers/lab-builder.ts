@@ -55,7 +55,11 @@ export async function polling<T extends { ready: boolean }>(
       return last.ready;
     },
     { timeoutMs: 30_000, intervalMs: 50, what },
-  );
+  ).catch((err: Error) => {
+    // What it was still waiting for is what a failure needs to say.
+    err.message += ` (last answer: ${JSON.stringify(last)})`;
+    throw err;
+  });
   return last!;
 }
 

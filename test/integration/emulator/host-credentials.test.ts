@@ -34,6 +34,7 @@ import { waitForAdvancedTier } from '../../../functions/wait-for-advanced-tier/t
 import { waitForInstances } from '../../../functions/wait-for-instances/task.js';
 import { waitForRegistration } from '../../../functions/wait-for-registration/task.js';
 import { waitFor } from '../../../local/emulator/net.js';
+import { lambdaServiceFor } from '../../../local/runner/lambda-service.js';
 import { TEST_REGION, useEmulator } from '../../helpers/emulator.js';
 import { polling, retrying } from '../../helpers/lab-builder.js';
 
@@ -117,6 +118,9 @@ describe('lab hosts with their own role sessions', () => {
   };
 
   beforeAll(async () => {
+    // The stack as deployed first: the bootstrap role launch-instances creates is bounded by one of
+    // its resources (SessionLabBootstrapBoundary); without it the bootstrap host could do nothing.
+    await lambdaServiceFor(emulator().url, TEST_REGION);
     clients = labClients();
     lab = labConfigSchema.parse({ labId: 'hosts', runId: 'provision-hosts-1' });
     const { instanceProfileName } = await retrying(() => createInstanceRole({}, clients));
