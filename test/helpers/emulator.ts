@@ -2,7 +2,7 @@ import { afterAll, beforeAll } from '@jest/globals';
 import { resetClients } from '../../functions/shared/clients.js';
 import { startEmulator, type Emulator, type EmulatorOptions } from '../../local/emulator/index.js';
 import { motoAt } from '../../local/emulator/moto.js';
-import { stopLambdaServices } from '../../local/runner/lambda-service.js';
+import { lambdaServiceFor, stopLambdaServices } from '../../local/runner/lambda-service.js';
 import { POOL_ENV } from './moto-pool.js';
 
 export const TEST_REGION = 'us-east-1';
@@ -34,11 +34,17 @@ function pooledMoto() {
  * Starts one emulator for the test file and points the shared clients at it through the standard
  * AWS_ENDPOINT_URL (as the product runs locally); stops it and restores the environment afterwards.
  */
-export function useEmulator(options: EmulatorOptions = {}): () => Emulator {
+export function useEmulator({
+  deployStack,
+  ...options
+}: EmulatorOptions & { deployStack?: boolean } = {}): () => Emulator {
   let emulator: Emulator | undefined;
   const saved = { ...process.env };
   beforeAll(async () => {
     emulator = await startEmulator({ moto: pooledMoto(), ...options });
+    // `deployStack`: the stack's resources first (its roles, the bootstrap roles' permissions
+    // boundary, the registry table), for a test that runs the tasks itself, as after `cdk deploy`.
+    if (deployStack) await lambdaServiceFor(emulator.url, TEST_REGION);
     Object.assign(process.env, {
       AWS_ENDPOINT_URL: emulator.url,
       AWS_REGION: TEST_REGION,

@@ -34,7 +34,6 @@ import { waitForAdvancedTier } from '../../../functions/wait-for-advanced-tier/t
 import { waitForInstances } from '../../../functions/wait-for-instances/task.js';
 import { waitForRegistration } from '../../../functions/wait-for-registration/task.js';
 import { waitFor } from '../../../local/emulator/net.js';
-import { lambdaServiceFor } from '../../../local/runner/lambda-service.js';
 import { TEST_REGION, useEmulator } from '../../helpers/emulator.js';
 import { polling, retrying } from '../../helpers/lab-builder.js';
 
@@ -51,7 +50,8 @@ const DHMC_SETTING = `arn:aws:ssm:${TEST_REGION}:${ACCOUNT}:servicesetting/ssm/m
  */
 describe('lab hosts with their own role sessions', () => {
   // 0.05: a 40 s boot takes 2 s, the registration script's processes have room on a busy machine.
-  const emulator = useEmulator({ time: { scale: 0.05 } });
+  // The stack first: the bootstrap role launch-instances creates is bounded by one of its resources.
+  const emulator = useEmulator({ time: { scale: 0.05 }, deployStack: true });
   let clients: LabClients;
   let lab: LabConfig;
   let instances: LabInstance[];
@@ -118,9 +118,6 @@ describe('lab hosts with their own role sessions', () => {
   };
 
   beforeAll(async () => {
-    // The stack as deployed first: the bootstrap role launch-instances creates is bounded by one of
-    // its resources (SessionLabBootstrapBoundary); without it the bootstrap host could do nothing.
-    await lambdaServiceFor(emulator().url, TEST_REGION);
     clients = labClients();
     lab = labConfigSchema.parse({ labId: 'hosts', runId: 'provision-hosts-1' });
     const { instanceProfileName } = await retrying(() => createInstanceRole({}, clients));

@@ -36,7 +36,8 @@ const MANAGED_POLICIES = managedPolicies('aws');
 describe('provision tasks A against the emulator', () => {
   // 0.05: a 40 s boot takes 2 s; the script's 600 s execution limit is 30 s of real time, room for
   // the dozen real processes (simulated aws, ssh, systemctl, agent) it starts on a busy machine.
-  useEmulator({ time: { scale: 0.05 } });
+  // The stack first: the bootstrap role launch-instances creates is bounded by one of its resources.
+  useEmulator({ time: { scale: 0.05 }, deployStack: true });
 
   it('builds the hosts, registers the on-premises ones, closes the bootstrap access; no secret leaves', async () => {
     const clients = labClients();
