@@ -43,6 +43,17 @@ const BOOTSTRAP_PROFILES = iamArn('instance-profile/SessionLabBootstrap-*');
  */
 export const BOOTSTRAP_BOUNDARY = iamArn(`policy/${SHARED_NAMES.bootstrapBoundaryPolicy}`);
 const WITH_BOOTSTRAP_BOUNDARY = { 'iam:PermissionsBoundary': BOOTSTRAP_BOUNDARY };
+/**
+ * Each lab's Dev host roles (shared/dev-host-roles.ts): SessionLabDevHost-<labId> (role and
+ * instance profile of the Dev EC2 host, launch-instances) and SessionLabDevNode-<labId> (the role
+ * of the Dev hybrid node's activation, create-activations), both only with the Dev host boundary
+ * (shared/dev-host-boundary.ts, deployed by the stack under this name).
+ */
+const DEV_HOST_ROLES = iamArn('role/SessionLabDevHost-*');
+const DEV_HOST_PROFILES = iamArn('instance-profile/SessionLabDevHost-*');
+const DEV_NODE_ROLES = iamArn('role/SessionLabDevNode-*');
+export const DEV_HOST_BOUNDARY = iamArn(`policy/${SHARED_NAMES.devHostBoundaryPolicy}`);
+const WITH_DEV_HOST_BOUNDARY = { 'iam:PermissionsBoundary': DEV_HOST_BOUNDARY };
 const WORKSHOP_USERS = iamArn('user/MyWorkshopUser-*');
 const WORKSHOP_POLICIES = iamArn('policy/SSMDevAccess-*');
 const LAB_PARAMETERS = ssmArn('parameter/session-lab/*');
@@ -118,6 +129,12 @@ export const WILDCARD_PATTERN_REASONS: Record<string, string> = {
     'one bootstrap role per lab, named SessionLabBootstrap-<labId>; the lab id is known only at run time',
   [BOOTSTRAP_PROFILES]:
     'one bootstrap instance profile per lab, named SessionLabBootstrap-<labId>; the lab id is known only at run time',
+  [DEV_HOST_ROLES]:
+    'one Dev EC2 host role per lab, named SessionLabDevHost-<labId>; the lab id is known only at run time',
+  [DEV_HOST_PROFILES]:
+    'one Dev EC2 host instance profile per lab, named SessionLabDevHost-<labId>; the lab id is known only at run time',
+  [DEV_NODE_ROLES]:
+    'one Dev hybrid node role per lab, named SessionLabDevNode-<labId>; the lab id is known only at run time',
   [LAB_PARAMETERS]: "the lab's SecureString parameters live under /session-lab/<labId>/; only that tree",
   [ACTIVATIONS]:
     'activation ids are assigned by CreateActivation; tagging is limited to the session-lab tag (condition)',
@@ -203,6 +220,78 @@ const ssmRoleGrants = (roleArn: string, policies: string[]): Grant[] => [
   {
     why: 'put and read back the host guard (shared/host-guard.ts), an inline explicit deny',
     actions: ['iam:GetRolePolicy', 'iam:PutRolePolicy'],
+    resources: [roleArn],
+  },
+];
+
+/**
+ * Converging one kind of lab role under its permissions boundary (shared/lab-roles.ts): every write
+ * that gives the role something only while the role holds (or is created with) the boundary; the
+ * boundary is never removed.
+ */
+const boundedLabRoleGrants = (what: string, roleArn: string, boundary: Record<string, string>): Grant[] => [
+  {
+    why: `converge ${what} (shared/lab-roles.ts): tag it, its trust policy, read it back`,
+    actions: [
+      'iam:GetRole',
+      'iam:TagRole',
+      'iam:UpdateAssumeRolePolicy',
+      'iam:ListAttachedRolePolicies',
+      'iam:GetRolePolicy',
+    ],
+    resources: [roleArn],
+  },
+  {
+    why: `create ${what}, put its inline policies (guard, session logging), or put the boundary on a role of an earlier release: only with its boundary`,
+    actions: ['iam:CreateRole', 'iam:PutRolePolicy', 'iam:PutRolePermissionsBoundary'],
+    resources: [roleArn],
+    conditions: { StringEquals: boundary },
+  },
+  {
+    why: `${what} holds AmazonSSMManagedInstanceCore only (to be a managed node), attached under the boundary`,
+    actions: ['iam:AttachRolePolicy'],
+    resources: [roleArn],
+    conditions: {
+      ArnEquals: { 'iam:PolicyARN': MANAGED_POLICY('AmazonSSMManagedInstanceCore') },
+      StringEquals: boundary,
+    },
+  },
+  {
+    why: `detach the superseded managed policies from ${what} (a removal: no boundary condition)`,
+    actions: ['iam:DetachRolePolicy'],
+    resources: [roleArn],
+    conditions: {
+      ArnEquals: {
+        'iam:PolicyARN': ['AmazonSSMManagedInstanceCore', ...SUPERSEDED_ROLE_POLICIES].map(MANAGED_POLICY),
+      },
+    },
+  },
+];
+
+/** Removing one kind of lab role, and its instance profile when it has one (shared/lab-roles.ts). */
+const labRoleRemoval = (what: string, roleArn: string, profileArn?: string): Grant[] => [
+  ...(profileArn
+    ? [
+        {
+          why: `remove ${what}'s instance profile (shared/lab-roles.ts)`,
+          actions: [
+            'iam:GetInstanceProfile',
+            'iam:RemoveRoleFromInstanceProfile',
+            'iam:DeleteInstanceProfile',
+          ],
+          resources: [profileArn],
+        },
+      ]
+    : []),
+  {
+    why: `remove ${what}: its policies, then the role`,
+    actions: [
+      'iam:ListRolePolicies',
+      'iam:DeleteRolePolicy',
+      'iam:ListAttachedRolePolicies',
+      'iam:DetachRolePolicy',
+      'iam:DeleteRole',
+    ],
     resources: [roleArn],
   },
 ];
@@ -296,9 +385,20 @@ export const PERMISSIONS: Record<LabFunctionName, Grant[]> = {
     },
     ec2Reads('the lab’s on-prem hosts that are up, to match their nodes by address', 'ec2:DescribeInstances'),
     {
-      why: 'CreateActivation hands SSMServiceRole to Systems Manager',
+      why: 'CreateActivation hands SSMServiceRole to Systems Manager (the Prod activation)',
       actions: ['iam:PassRole'],
       resources: [LAB_ROLE_ARNS.serviceRole],
+      conditions: passedTo('ssm.amazonaws.com'),
+    },
+    ...boundedLabRoleGrants(
+      'the Dev hybrid node’s own role (shared/dev-host-roles.ts)',
+      DEV_NODE_ROLES,
+      WITH_DEV_HOST_BOUNDARY,
+    ),
+    {
+      why: 'CreateActivation hands the lab’s Dev node role to Systems Manager (the Dev activation)',
+      actions: ['iam:PassRole'],
+      resources: [DEV_NODE_ROLES],
       conditions: passedTo('ssm.amazonaws.com'),
     },
     labParameters(
@@ -466,6 +566,27 @@ export const PERMISSIONS: Record<LabFunctionName, Grant[]> = {
       why: 'the bootstrap host gets its own profile, whose role is passed to EC2',
       actions: ['iam:PassRole'],
       resources: [BOOTSTRAP_ROLES],
+      conditions: passedTo('ec2.amazonaws.com'),
+    },
+    ...boundedLabRoleGrants(
+      'the Dev EC2 host’s own role (shared/dev-host-roles.ts)',
+      DEV_HOST_ROLES,
+      WITH_DEV_HOST_BOUNDARY,
+    ),
+    {
+      why: 'the Dev EC2 host’s own instance profile, holding its role',
+      actions: [
+        'iam:CreateInstanceProfile',
+        'iam:GetInstanceProfile',
+        'iam:TagInstanceProfile',
+        'iam:AddRoleToInstanceProfile',
+      ],
+      resources: [DEV_HOST_PROFILES],
+    },
+    {
+      why: 'the Dev EC2 host gets its own profile, whose role is passed to EC2',
+      actions: ['iam:PassRole'],
+      resources: [DEV_HOST_ROLES],
       conditions: passedTo('ec2.amazonaws.com'),
     },
     {
@@ -783,6 +904,8 @@ export const PERMISSIONS: Record<LabFunctionName, Grant[]> = {
       ],
       resources: [BOOTSTRAP_ROLES],
     },
+    ...labRoleRemoval('the Dev EC2 host’s own role', DEV_HOST_ROLES, DEV_HOST_PROFILES),
+    ...labRoleRemoval('the Dev hybrid node’s own role (it has no instance profile)', DEV_NODE_ROLES),
   ],
 
   'acquire-shared-resources': [

@@ -1,7 +1,8 @@
 import { CfnOutput, Fn, Stack, Validations, type StackProps } from 'aws-cdk-lib';
 import { ManagedPolicy, PolicyDocument } from 'aws-cdk-lib/aws-iam';
 import type { Construct } from 'constructs';
-import { bootstrapBoundaryPolicy } from '../functions/shared/bootstrap-boundary.js';
+import { bootstrapBoundaryPolicy, type BoundaryScope } from '../functions/shared/bootstrap-boundary.js';
+import { devHostBoundaryPolicy } from '../functions/shared/dev-host-boundary.js';
 import { SHARED_NAMES } from '../functions/shared/names.js';
 import { LabFunctions } from './constructs/lab-functions.js';
 import { LabLifecycle } from './constructs/lab-lifecycle.js';
@@ -37,11 +38,13 @@ export class SessionLabStack extends Stack {
   readonly lifecycle: LabLifecycle;
   readonly portalApi: PortalApi;
   readonly bootstrapBoundary: ManagedPolicy;
+  readonly devHostBoundary: ManagedPolicy;
 
   constructor(scope: Construct, id: string, props: SessionLabStackProps) {
     super(scope, id, props);
     this.registry = new LabRegistry(this, 'Registry');
     this.bootstrapBoundary = bootstrapBoundary(this);
+    this.devHostBoundary = devHostBoundary(this);
     const registry = this.registry.refs();
     // The workflows' ARNs from their fixed names: the functions that start them need no reference
     // to the state machines, which reference the functions.
@@ -122,28 +125,13 @@ export class SessionLabStack extends Stack {
  * account-wide, so one deployment per account holds it.
  */
 function bootstrapBoundary(stack: Stack): ManagedPolicy {
-  // The pseudo parameters stay CloudFormation's: every string that names one is an Fn::Sub.
-  const sub = (value: unknown): unknown =>
-    typeof value === 'string'
-      ? value.includes('${AWS::')
-        ? Fn.sub(value)
-        : value
-      : Array.isArray(value)
-        ? value.map(sub)
-        : value && typeof value === 'object'
-          ? Object.fromEntries(Object.entries(value).map(([k, v]) => [k, sub(v)]))
-          : value;
-  const document = bootstrapBoundaryPolicy({
-    partition: '${AWS::Partition}',
-    region: '${AWS::Region}',
-    accountId: '${AWS::AccountId}',
-  });
-  const policy = new ManagedPolicy(stack, 'BootstrapBoundary', {
-    managedPolicyName: SHARED_NAMES.bootstrapBoundaryPolicy,
-    description:
-      'session-lab: the permissions boundary of each lab bootstrap role (SessionLabBootstrap-<labId>): lab parameters, decryption through SSM, the SSM agent',
-    document: PolicyDocument.fromJson(sub(document)),
-  });
+  const policy = boundaryPolicy(
+    stack,
+    'BootstrapBoundary',
+    SHARED_NAMES.bootstrapBoundaryPolicy,
+    'session-lab: the permissions boundary of each lab bootstrap role (SessionLabBootstrap-<labId>): lab parameters, decryption through SSM, the SSM agent',
+    bootstrapBoundaryPolicy,
+  );
   const acknowledge = (resource: string, reason: string) =>
     Validations.of(policy).acknowledge({ id: `AwsSolutions-IAM5[Resource::${resource}]`, reason });
   acknowledge(
@@ -159,4 +147,74 @@ function bootstrapBoundary(stack: Stack): ManagedPolicy {
     'decryption only through Systems Manager (kms:ViaService condition), of the SecureString parameters under the aws/ssm key, whose id differs per account',
   );
   return policy;
+}
+
+/**
+ * The permissions boundary of every lab's Dev host roles (SessionLabDevHost-<labId>,
+ * SessionLabDevNode-<labId>; functions/shared/dev-host-boundary.ts), under its fixed name:
+ * launch-instances and create-activations build its ARN from the name and may create and change
+ * those roles only with it as their boundary (infra/permissions.ts).
+ */
+function devHostBoundary(stack: Stack): ManagedPolicy {
+  const policy = boundaryPolicy(
+    stack,
+    'DevHostBoundary',
+    SHARED_NAMES.devHostBoundaryPolicy,
+    'session-lab: the permissions boundary of each lab Dev host role (SessionLabDevHost-<labId>, SessionLabDevNode-<labId>): the SSM agent and its session logging',
+    devHostBoundaryPolicy,
+  );
+  const acknowledge = (resource: string, reason: string) =>
+    Validations.of(policy).acknowledge({ id: `AwsSolutions-IAM5[Resource::${resource}]`, reason });
+  acknowledge(
+    '*',
+    "the calls of AmazonSSMManagedInstanceCore (the SSM agent's own, on the node itself, whose id is assigned at launch); a boundary caps, it grants nothing",
+  );
+  acknowledge(
+    'arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:*',
+    'DescribeLogGroups only, a list call authorized against no particular group (the agent looks the session log group up)',
+  );
+  acknowledge(
+    'arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:SSM-Logs:*',
+    "the streams of the seed's session log group (each role's own policy narrows it to its lab's sessions)",
+  );
+  acknowledge(
+    'arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:/session-lab/*',
+    "the session log groups a lab may name, under /session-lab/ (each role's own policy narrows it to its lab's group and sessions)",
+  );
+  acknowledge(
+    'arn:<AWS::Partition>:s3:::*',
+    "the session log bucket is lab input; only buckets of the account (s3:ResourceAccount condition), each role's own policy names its lab's bucket and objects",
+  );
+  return policy;
+}
+
+/** A named customer managed policy from a document built with the stack's pseudo parameters. */
+function boundaryPolicy(
+  stack: Stack,
+  id: string,
+  managedPolicyName: string,
+  description: string,
+  build: (scope: BoundaryScope) => unknown,
+): ManagedPolicy {
+  // The pseudo parameters stay CloudFormation's: every string that names one is an Fn::Sub.
+  const sub = (value: unknown): unknown =>
+    typeof value === 'string'
+      ? value.includes('${AWS::')
+        ? Fn.sub(value)
+        : value
+      : Array.isArray(value)
+        ? value.map(sub)
+        : value && typeof value === 'object'
+          ? Object.fromEntries(Object.entries(value).map(([k, v]) => [k, sub(v)]))
+          : value;
+  const document = build({
+    partition: '${AWS::Partition}',
+    region: '${AWS::Region}',
+    accountId: '${AWS::AccountId}',
+  });
+  return new ManagedPolicy(stack, id, {
+    managedPolicyName,
+    description,
+    document: PolicyDocument.fromJson(sub(document)),
+  });
 }

@@ -6,6 +6,7 @@ import {
 } from '@aws-sdk/client-ssm';
 import * as z from 'zod';
 import type { LabClients } from '../shared/clients.js';
+import { ensureDevNodeRole } from '../shared/dev-host-roles.js';
 import { IamNotPropagatedYet, ignoreErrors, isErrorNamed } from '../shared/errors.js';
 import { labConfigSchema, type LabConfig } from '../shared/lab-config.js';
 import { ACTIVE_INSTANCE_STATES, findLabInstances } from '../shared/discovery.js';
@@ -196,7 +197,9 @@ async function registeredHosts(
 
 /**
  * Seed task 2: one hybrid activation per environment for the lab's mock on-premises hosts, its
- * code kept in a SecureString parameter. Re-running reuses a still-usable activation whose code
+ * code kept in a SecureString parameter. The Prod activation names the shared SSMServiceRole
+ * (`serviceRoleName`), the Dev one the lab's own SessionLabDevNode-<labId>, created or converged
+ * here first. Re-running reuses a still-usable activation whose code
  * is stored, and replaces any other. An environment whose hosts are all up and registered already
  * (the lab is provisioned again) gets no activation at all: register-agents leaves those hosts
  * out, so a fresh activation would only be created to be left unused; the spent one stays until
@@ -204,7 +207,7 @@ async function registeredHosts(
  */
 export async function createActivations(
   input: CreateActivationsInput,
-  clients: Pick<LabClients, 'ec2' | 'ssm'>,
+  clients: Pick<LabClients, 'ec2' | 'ssm' | 'iam' | 'sts'>,
 ): Promise<CreateActivationsOutput> {
   const roleWaitUntil = Date.now() + ROLE_PROPAGATION_BUDGET_SECONDS * 1000;
   const registered = await registeredHosts(clients, input.lab.labId);
@@ -223,9 +226,11 @@ export async function createActivations(
       }
       continue;
     }
-    activations.push(
-      await ensureActivation(input.lab, input.serviceRoleName, environment, hosts, clients, roleWaitUntil),
-    );
+    // The Dev node registers with its lab's own role (shared/dev-host-roles.ts), converged here,
+    // before its activation names it; the Prod node with the shared SSMServiceRole.
+    const roleName =
+      environment === 'Dev' ? await ensureDevNodeRole(clients, input.lab) : input.serviceRoleName;
+    activations.push(await ensureActivation(input.lab, roleName, environment, hosts, clients, roleWaitUntil));
   }
   return { activations, alreadyRegistered };
 }

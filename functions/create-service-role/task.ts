@@ -6,8 +6,8 @@ import {
   ensureRole,
   readRole,
   samePolicy,
+  serviceTrustPolicy,
   verifyRole,
-  type PolicyDocument,
   type RoleSpec,
 } from '../shared/iam-roles.js';
 import { HOST_GUARD_POLICY_NAME, hostGuardPolicy } from '../shared/host-guard.js';
@@ -23,50 +23,6 @@ export type CreateServiceRoleInput = z.input<typeof inputSchema>;
 export interface CreateServiceRoleOutput {
   serviceRoleName: string;
   serviceRoleArn: string;
-}
-
-/** The `aws:SourceArn` values of a trust policy (string or list, anywhere in its conditions). */
-function sourceArns(policy: unknown): string[] {
-  const found: string[] = [];
-  const statements = (policy as { Statement?: unknown } | undefined)?.Statement;
-  for (const statement of [statements].flat()) {
-    const conditions = (statement as { Condition?: Record<string, Record<string, unknown>> } | undefined)
-      ?.Condition;
-    for (const operator of Object.values(conditions ?? {})) {
-      const value = operator?.['aws:SourceArn'];
-      for (const arn of [value].flat()) if (typeof arn === 'string') found.push(arn);
-    }
-  }
-  return found;
-}
-
-/**
- * The hybrid service role's trust policy with the confused-deputy conditions.
- * IAM is global but SourceArn names a Region, so the Regions already allowed for this account are
- * kept: labs deployed in two Regions must not take the role's trust from each other.
- */
-export function serviceTrustPolicy(
-  current: unknown,
-  account: { accountId: string; partition: string },
-  region: string,
-): PolicyDocument {
-  const ours = `arn:${account.partition}:ssm:${region}:${account.accountId}:*`;
-  const sameAccount = new RegExp(`^arn:${account.partition}:ssm:[a-z0-9-]+:${account.accountId}:\\*$`);
-  const arns = [...new Set([ours, ...sourceArns(current).filter((arn) => sameAccount.test(arn))])].sort();
-  return {
-    Version: '2012-10-17',
-    Statement: [
-      {
-        Effect: 'Allow',
-        Principal: { Service: 'ssm.amazonaws.com' },
-        Action: 'sts:AssumeRole',
-        Condition: {
-          StringEquals: { 'aws:SourceAccount': account.accountId },
-          ArnEquals: { 'aws:SourceArn': arns.length === 1 ? arns[0] : arns },
-        },
-      },
-    ],
-  };
 }
 
 /**

@@ -12,6 +12,7 @@ import { paginateGetParametersByPath } from '@aws-sdk/client-ssm';
 import * as z from 'zod';
 import { deleteBootstrapProfile } from '../shared/bootstrap-role.js';
 import type { LabClients } from '../shared/clients.js';
+import { deleteDevHostRoles } from '../shared/dev-host-roles.js';
 import { NotReadyYet, ignoreErrors, isErrorNamed } from '../shared/errors.js';
 import { labIdSchema, labNames } from '../shared/names.js';
 import { deleteParameter } from '../shared/secrets.js';
@@ -26,13 +27,15 @@ export interface Output {
   deletedParameters: string[];
   /** The bootstrap host's role and instance profile (`role/<name>`, `instance-profile/<name>`). */
   deletedBootstrapIdentity: string[];
+  /** The Dev hosts' own roles and DevEC2Instance's instance profile, in the same form. */
+  deletedDevHostIdentities: string[];
 }
 
 type Clients = Pick<LabClients, 'ec2' | 'ssm' | 'iam'>;
 
 /**
  * Teardown step 5, after the instances are terminated: the key pair (by name and by tag) with its
- * private-key parameter, the bootstrap host's own role and instance profile (by name), then the lab's security groups (by tag). Rules that reference the other
+ * private-key parameter, the bootstrap host's and the Dev hosts' own roles and instance profiles (by name), then the lab's security groups (by tag). Rules that reference the other
  * lab group are revoked first, since a referenced group cannot be deleted; DependencyViolation
  * while terminated instances' network interfaces linger is NotReadyYet
  * (docs/aws-behaviours.md#security-groups-after-termination), retried by the state machine. Everything already gone counts as deleted.
@@ -41,6 +44,7 @@ export async function deleteNetwork({ labId }: Input, { ec2, ssm, iam }: Clients
   const deletedKeyPairs = await deleteKeyPairs(ec2, labId);
   const deletedParameters = await deleteKeyParameters(ssm, labId);
   const deletedBootstrapIdentity = await deleteBootstrapProfile(iam, labId);
+  const deletedDevHostIdentities = await deleteDevHostRoles(iam, labId);
 
   const groups = await labSecurityGroups(ec2, labId);
   const groupIds = new Set(groups.map((g) => g.GroupId!));
@@ -74,7 +78,13 @@ export async function deleteNetwork({ labId }: Input, { ec2, ssm, iam }: Clients
       `security groups still in use (network interfaces of terminated instances): ${inUse.join(', ')}`,
     );
   }
-  return { deletedSecurityGroups, deletedKeyPairs, deletedParameters, deletedBootstrapIdentity };
+  return {
+    deletedSecurityGroups,
+    deletedKeyPairs,
+    deletedParameters,
+    deletedBootstrapIdentity,
+    deletedDevHostIdentities,
+  };
 }
 
 async function labSecurityGroups(ec2: EC2Client, labId: string): Promise<SecurityGroup[]> {

@@ -9,6 +9,7 @@ import { GetParameterCommand } from '@aws-sdk/client-ssm';
 import * as z from 'zod';
 import { ensureBootstrapProfile } from '../shared/bootstrap-role.js';
 import type { LabClients } from '../shared/clients.js';
+import { ensureDevHostProfile } from '../shared/dev-host-roles.js';
 import { ACTIVE_INSTANCE_STATES, findLabInstances } from '../shared/discovery.js';
 import { IamNotPropagatedYet, LabStepFailed, NotReadyYet, isErrorNamed } from '../shared/errors.js';
 import { labConfigSchema, type LabConfig } from '../shared/lab-config.js';
@@ -164,7 +165,8 @@ async function launch(
 
 /**
  * Seed step 3.5 (CreateSystems.sh): the lab's four hosts and the bootstrap host (with its own
- * per-lab instance profile SessionLabBootstrap-<labId>, created here) on the current
+ * per-lab instance profile SessionLabBootstrap-<labId>, created here; DevEC2Instance with its lab's
+ * SessionLabDevHost-<labId>, created here too; ProdEC2Instance with the shared profile) on the current
  * Amazon Linux 2023 AMI, IMDSv2 only, tagged (instance and volume) with the lab, Name, Environment
  * and the run that launched them. A role with a host up or coming up (pending, running) keeps it,
  * whatever run launched it, so provisioning an existing lab again converges on its hosts (and
@@ -202,10 +204,16 @@ export async function launchInstances(
   const settled = await Promise.allSettled(
     LAB_HOSTS.map(async (host): Promise<LabInstance> => {
       const found = (existing.get(names.host(host.role)) ?? []).filter(isActive);
-      // The bootstrap host has an identity of its own (shared/bootstrap-role.ts), converged only
-      // when it is launched: the lab hosts' SSMLabRole may read no lab's parameters.
+      // The bootstrap host has an identity of its own (shared/bootstrap-role.ts), and so has the
+      // Dev EC2 host (shared/dev-host-roles.ts: its student's root shell holds only its own lab's
+      // credentials), each converged only when the host is launched. The Prod EC2 host keeps the
+      // shared SSMLabProfile.
       const profileName = async () =>
-        host.kind === 'bootstrap' ? ensureBootstrapProfile(clients, lab.labId) : input.instanceProfileName;
+        host.kind === 'bootstrap'
+          ? ensureBootstrapProfile(clients, lab.labId)
+          : host.role === 'DevEC2Instance'
+            ? ensureDevHostProfile(clients, lab)
+            : input.instanceProfileName;
       const instance =
         found.length > 0
           ? await keepOne(clients, host.role, found)

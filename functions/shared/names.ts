@@ -51,11 +51,21 @@ export const SHARED_NAMES = {
    * roles only with it as their boundary.
    */
   bootstrapBoundaryPolicy: 'SessionLabBootstrapBoundary',
+  /**
+   * The customer managed policy the stack deploys as the permissions boundary of every lab's Dev
+   * host roles (shared/dev-host-boundary.ts); launch-instances and create-activations may create
+   * and change those roles only with it as their boundary.
+   */
+  devHostBoundaryPolicy: 'SessionLabDevHostBoundary',
 } as const;
 
 /** The ARN of the bootstrap roles' permissions boundary policy in an account. */
 export const bootstrapBoundaryArn = (partition: string, accountId: string) =>
   `arn:${partition}:iam::${accountId}:policy/${SHARED_NAMES.bootstrapBoundaryPolicy}`;
+
+/** The ARN of the Dev host roles' permissions boundary policy in an account. */
+export const devHostBoundaryArn = (partition: string, accountId: string) =>
+  `arn:${partition}:iam::${accountId}:policy/${SHARED_NAMES.devHostBoundaryPolicy}`;
 
 /**
  * The partition of a Region, the second field of every ARN in it: `aws-cn` in China, `aws-us-gov`
@@ -131,9 +141,10 @@ export const labPath = (labId: string) => `/session-lab/${labId}`;
 /** The names of one lab's resources. */
 export function labNames(labId: string) {
   const path = labPath(labId);
+  const user = `MyWorkshopUser-${labId}`;
   return {
     labId,
-    user: `MyWorkshopUser-${labId}`,
+    user,
     userPolicy: `SSMDevAccess-${labId}`,
     keyPair: `MyKeyPair-${labId}`,
     bootstrapSecurityGroup: `session-lab-${labId}-bootstrap`,
@@ -146,6 +157,23 @@ export function labNames(labId: string) {
     parameterPath: path,
     /** The bootstrap host's own role and instance profile (launch-instances; delete-network). */
     bootstrapRole: `SessionLabBootstrap-${labId}`,
+    /**
+     * The Dev hosts' own roles (shared/dev-host-roles.ts), so root on a Dev host holds its own
+     * lab's credentials, not the account-wide SSMLabRole / SSMServiceRole the Prod hosts keep:
+     * DevEC2Instance's role and instance profile (launch-instances), and the role DevOnPrem's
+     * activation names (create-activations). Both deleted by delete-network. With the longest lab
+     * id (32) they are 50 characters, within IAM's 64 for a role name.
+     */
+    devHostRole: `SessionLabDevHost-${labId}`,
+    devNodeRole: `SessionLabDevNode-${labId}`,
+    /**
+     * The log streams (and S3 objects) of the lab's sessions: Session Manager names a stream after
+     * the session, `<user name>-<suffix>`, the suffix without a hyphen. `sessionLogStreams` is the
+     * lab's; `longerLabSessionLogStreams` (one more hyphen) the streams of a lab whose id extends
+     * this one's (`sec` -> `sec-01`), which the lab's grants must not reach.
+     */
+    sessionLogStreams: `${user}-*`,
+    longerLabSessionLogStreams: `${user}-*-*`,
   };
 }
 

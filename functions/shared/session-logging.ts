@@ -2,7 +2,7 @@ import { DeleteRolePolicyCommand, PutRolePolicyCommand, type IAMClient } from '@
 import { ignoreErrors, isErrorNamed, NotReadyYet } from './errors.js';
 import { readInlinePolicy, samePolicy, type PolicyDocument } from './iam-roles.js';
 import type { LabConfig } from './lab-config.js';
-import { SHARED_NAMES } from './names.js';
+import { SHARED_NAMES, labNames } from './names.js';
 import { pollUntil } from './polling.js';
 
 /**
@@ -74,6 +74,80 @@ export function sessionLoggingPolicy(
         Action: 's3:PutObject',
         Resource: `${bucket}/*`,
         Condition: ownBucket,
+      },
+      {
+        Sid: 'CheckSessionLogBucketEncryption',
+        Effect: 'Allow',
+        Action: 's3:GetEncryptionConfiguration',
+        Resource: bucket,
+        Condition: ownBucket,
+      },
+    );
+  }
+  return { Version: '2012-10-17', Statement: statements };
+}
+
+/**
+ * The session logging grants of one lab's Dev host roles (shared/dev-host-roles.ts), put when the
+ * roles are created or converged (never by configure-session-logging, nor removed by
+ * release-shared-resources: those handle the shared roles only). Like `sessionLoggingPolicy`, for
+ * the lab's group and bucket, but the streams written are the lab's own sessions' only:
+ * `MyWorkshopUser-<labId>-<suffix>`, Session Manager's name for a session of the lab's user. The
+ * suffix has no hyphen, so one more hyphen is a lab whose id extends this one's (`sec` ->
+ * `sec-01`): denied outright, in every group. DescribeLogStreams is authorized on the group (it
+ * lists streams, it reads no events), so it cannot be narrowed to the lab's streams. With a
+ * bucket, uploads go only to the lab's sessions' objects (`<session id>.log`: the preferences'
+ * key prefix is empty).
+ */
+export function labSessionLoggingPolicy(
+  lab: Pick<LabConfig, 'labId' | 'logGroupName' | 's3BucketName'>,
+  { partition, region, accountId }: PolicyScope,
+): PolicyDocument {
+  const names = labNames(lab.labId);
+  const logs = `arn:${partition}:logs:${region}:${accountId}`;
+  const group = `${logs}:log-group:${lab.logGroupName}`;
+  const statements: PolicyDocument['Statement'] = [
+    {
+      Sid: 'FindSessionLogGroup',
+      Effect: 'Allow',
+      Action: 'logs:DescribeLogGroups',
+      Resource: `${logs}:log-group:*`,
+    },
+    {
+      Sid: 'FindSessionLogStream',
+      Effect: 'Allow',
+      Action: 'logs:DescribeLogStreams',
+      Resource: [group, `${group}:log-stream:`],
+    },
+    {
+      Sid: 'WriteOwnSessionLogs',
+      Effect: 'Allow',
+      Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+      Resource: `${group}:log-stream:${names.sessionLogStreams}`,
+    },
+    {
+      Sid: 'DenyLongerLabIdsSessionLogs',
+      Effect: 'Deny',
+      Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+      Resource: `arn:${partition}:logs:*:*:log-group:*:log-stream:${names.longerLabSessionLogStreams}`,
+    },
+  ];
+  if (lab.s3BucketName) {
+    const bucket = `arn:${partition}:s3:::${lab.s3BucketName}`;
+    const ownBucket = { StringEquals: { 's3:ResourceAccount': accountId } };
+    statements.push(
+      {
+        Sid: 'UploadOwnSessionLogs',
+        Effect: 'Allow',
+        Action: 's3:PutObject',
+        Resource: `${bucket}/${names.sessionLogStreams}`,
+        Condition: ownBucket,
+      },
+      {
+        Sid: 'DenyLongerLabIdsSessionUploads',
+        Effect: 'Deny',
+        Action: 's3:PutObject',
+        Resource: `${bucket}/${names.longerLabSessionLogStreams}`,
       },
       {
         Sid: 'CheckSessionLogBucketEncryption',

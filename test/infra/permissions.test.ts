@@ -110,20 +110,47 @@ describe('the grants themselves', () => {
     const passRole = grants.filter((g) => g.actions.includes('iam:PassRole'));
     expect(passRole.map((g) => g.fn).sort()).toEqual([
       'create-activations',
+      'create-activations',
       'create-instance-role',
+      'launch-instances',
       'launch-instances',
       'launch-instances',
     ]);
     for (const grant of passRole) {
       expect(grant.actions).toEqual(['iam:PassRole']);
       expect(grant.resources).toHaveLength(1);
-      // The shared roles, and each lab's bootstrap role (launch-instances, to EC2).
-      expect(grant.resources[0]).toMatch(/:role\/(SSMLabRole|SSMServiceRole|SessionLabBootstrap-\*)$/);
-      const service = grant.resources[0]!.endsWith('SSMServiceRole')
+      // The shared roles, each lab's bootstrap role and Dev EC2 host role (launch-instances, to
+      // EC2) and each lab's Dev hybrid node role (create-activations, to Systems Manager).
+      expect(grant.resources[0]).toMatch(
+        /:role\/(SSMLabRole|SSMServiceRole|SessionLabBootstrap-\*|SessionLabDevHost-\*|SessionLabDevNode-\*)$/,
+      );
+      const service = /(SSMServiceRole|SessionLabDevNode-\*)$/.test(grant.resources[0]!)
         ? 'ssm.amazonaws.com'
         : 'ec2.amazonaws.com';
       expect(grant.conditions).toEqual({ StringEquals: { 'iam:PassedToService': service } });
     }
+  });
+
+  it('let the Dev host roles be created or given a policy only with the Dev host boundary on them', () => {
+    const devRoleWrites = grants.filter(
+      (g) =>
+        g.resources.some((r) => /role\/SessionLabDev(Host|Node)-\*$/.test(r)) &&
+        g.actions.some((a) =>
+          /^iam:(CreateRole|PutRolePolicy|AttachRolePolicy|PutRolePermissionsBoundary)$/.test(a),
+        ),
+    );
+    expect(devRoleWrites.map((g) => g.fn).sort()).toEqual([
+      'create-activations',
+      'create-activations',
+      'launch-instances',
+      'launch-instances',
+    ]);
+    for (const grant of devRoleWrites)
+      expect(grant.conditions?.StringEquals).toEqual({
+        'iam:PermissionsBoundary':
+          'arn:${AWS::Partition}:iam::${AWS::AccountId}:policy/SessionLabDevHostBoundary',
+      });
+    expect(grants.some((g) => g.actions.includes('iam:DeleteRolePermissionsBoundary'))).toBe(false);
   });
 
   it('let create-activations tag the activations it creates (CreateActivation with Tags is also AddTagsToResource)', () => {

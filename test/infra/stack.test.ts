@@ -188,7 +188,7 @@ describe('task roles', () => {
         expect(statement.Action).toBe('iam:PassRole');
         expect(statement.Resource).toEqual({
           'Fn::Sub': expect.stringMatching(
-            /^arn:\$\{AWS::Partition\}:iam::\$\{AWS::AccountId\}:role\/(SSM(Lab|Service)Role|SessionLabBootstrap-\*)$/,
+            /^arn:\$\{AWS::Partition\}:iam::\$\{AWS::AccountId\}:role\/(SSM(Lab|Service)Role|SessionLab(Bootstrap|DevHost|DevNode)-\*)$/,
           ),
         });
         expect(statement.Condition).toEqual({
@@ -207,7 +207,7 @@ describe('task roles', () => {
         if (!writesIam) continue;
         for (const resource of list(statement.Resource)) {
           expect((resource as { 'Fn::Sub': string })['Fn::Sub']).toMatch(
-            /:(role\/SSMLabRole|role\/SSMServiceRole|instance-profile\/SSMLabProfile|(role|instance-profile)\/SessionLabBootstrap-\*|user\/MyWorkshopUser-\*|policy\/SSMDevAccess-\*)$/,
+            /:(role\/SSMLabRole|role\/SSMServiceRole|instance-profile\/SSMLabProfile|(role|instance-profile)\/SessionLab(Bootstrap|DevHost)-\*|role\/SessionLabDevNode-\*|user\/MyWorkshopUser-\*|policy\/SSMDevAccess-\*)$/,
           );
         }
       }

@@ -127,7 +127,10 @@ describe('closeBootstrapAccess', () => {
   });
 
   it('treats each "already gone" answer as done', async () => {
-    await createActivations({ lab, serviceRoleName: 'SSMServiceRole' }, { ec2: ec2.client, ssm: ssm.client });
+    await createActivations(
+      { lab, serviceRoleName: 'SSMServiceRole' },
+      { ec2: ec2.client, ssm: ssm.client, iam: new FakeIam().client, sts: callerSts() },
+    );
     ssm.mock.resetHistory();
     // Removed by someone else between our read and our revoke.
     ec2.mock.on(RevokeSecurityGroupIngressCommand).callsFake((request: { GroupId: string }) => {
@@ -147,7 +150,7 @@ describe('closeBootstrapAccess', () => {
   });
 
   it("deletes the lab's activations and their codes (registration is done), not another lab's", async () => {
-    const clients = { ec2: ec2.client, ssm: ssm.client };
+    const clients = { ec2: ec2.client, ssm: ssm.client, iam: new FakeIam().client, sts: callerSts() };
     const mine = await createActivations({ lab, serviceRoleName: 'SSMServiceRole' }, clients);
     const other = await createActivations(
       { lab: testLab({ labId: 'demo-2' }), serviceRoleName: 'SSMServiceRole' },

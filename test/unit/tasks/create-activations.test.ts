@@ -17,16 +17,26 @@ import { labTags, toTagRecord } from '../../../functions/shared/tags.js';
 import { awsError, testLab, throttled } from '../../helpers/aws.js';
 import { FakeEc2 } from '../../helpers/fake-ec2.js';
 import { FakeSsm, node } from '../../helpers/fake-ssm.js';
+import { FakeIam } from '../../helpers/fake-iam.js';
+import { ACCOUNT, REGION, callerSts } from '../../helpers/aws-mock.js';
+import { HOST_GUARD_POLICY_NAME, hostGuardPolicy } from '../../../functions/shared/host-guard.js';
+import { serviceTrustPolicy } from '../../../functions/shared/iam-roles.js';
+import {
+  labSessionLoggingPolicy,
+  sessionLoggingPolicyName,
+} from '../../../functions/shared/session-logging.js';
 
 let ssm: FakeSsm;
 let ec2: FakeEc2;
+let iam: FakeIam;
 beforeEach(() => {
   ssm = new FakeSsm();
   ec2 = new FakeEc2();
+  iam = new FakeIam();
 });
 
 const lab = testLab();
-const clients = () => ({ ssm: ssm.client, ec2: ec2.client });
+const clients = () => ({ ssm: ssm.client, ec2: ec2.client, iam: iam.client, sts: callerSts() });
 const run = () => createActivations({ lab, serviceRoleName: 'SSMServiceRole' }, clients());
 const HOUR = 3600 * 1000;
 
@@ -52,7 +62,7 @@ describe('createActivations', () => {
       const activation = ssm.activations.get(activationId)!;
       expect(activation).toMatchObject({
         DefaultInstanceName: `${environment}OnPrem-demo`,
-        IamRole: 'SSMServiceRole',
+        IamRole: environment === 'Dev' ? 'SessionLabDevNode-demo' : 'SSMServiceRole',
         RegistrationLimit: 1,
       });
       expect(toTagRecord(activation.Tags)).toEqual({
@@ -71,6 +81,52 @@ describe('createActivations', () => {
     }
     const text = JSON.stringify(out);
     for (const secret of ssm.secrets()) expect(text).not.toContain(secret);
+  });
+
+  it("registers the Dev node with its lab's own role (bounded, trusted by Systems Manager for this account), the Prod node with SSMServiceRole", async () => {
+    await run();
+    const role = iam.roles.get('SessionLabDevNode-demo')!;
+    expect(role.boundary).toBe(`arn:aws:iam::${ACCOUNT}:policy/SessionLabDevHostBoundary`);
+    expect([...role.attached]).toEqual(['arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore']);
+    expect(JSON.parse(decodeURIComponent(role.trust))).toEqual(
+      serviceTrustPolicy(undefined, { accountId: ACCOUNT, partition: 'aws' }, REGION),
+    );
+    expect(JSON.parse(role.inline!.get(HOST_GUARD_POLICY_NAME)!)).toEqual(hostGuardPolicy('aws'));
+    expect(JSON.parse(role.inline!.get(sessionLoggingPolicyName(REGION))!)).toEqual(
+      labSessionLoggingPolicy(lab, { partition: 'aws', region: REGION, accountId: ACCOUNT }),
+    );
+    // Only the lab's own role is created here; SSMServiceRole is create-service-role's.
+    expect([...iam.roles.keys()]).toEqual(['SessionLabDevNode-demo']);
+  });
+
+  it('converges an existing Dev node role (boundary first), and reuses the Dev activation only while it names that role', async () => {
+    iam.roles.set('SessionLabDevNode-demo', {
+      trust: JSON.stringify({ Version: '2012-10-17', Statement: [] }),
+      attached: new Set(),
+      tags: [],
+    });
+    const first = await run();
+    expect(iam.roles.get('SessionLabDevNode-demo')!.boundary).toMatch(/SessionLabDevHostBoundary$/);
+    const writes = iam.writes();
+    expect(writes[0]).toBe('PutRolePermissionsBoundaryCommand');
+    expect(writes).toEqual(
+      expect.arrayContaining([
+        'UpdateAssumeRolePolicyCommand',
+        'AttachRolePolicyCommand',
+        'PutRolePolicyCommand',
+      ]),
+    );
+    // Converged: the next run writes nothing to IAM and reuses both activations.
+    iam.mock.resetHistory();
+    await expect(run()).resolves.toEqual(first);
+    expect(iam.writes()).toEqual([]);
+    // A Dev activation of an earlier release, naming the shared role, is replaced.
+    const dev = first.activations.find((a) => a.environment === 'Dev')!;
+    ssm.activations.get(dev.activationId)!.IamRole = 'SSMServiceRole';
+    const again = await run();
+    const newDev = again.activations.find((a) => a.environment === 'Dev')!;
+    expect(newDev.activationId).not.toBe(dev.activationId);
+    expect(ssm.activations.get(newDev.activationId)!.IamRole).toBe('SessionLabDevNode-demo');
   });
 
   it('refuses an expiry longer than 1 hour, naming the field', async () => {
@@ -247,6 +303,7 @@ describe('createActivations', () => {
       await registeredHost('DevOnPrem', 'mi-0d0000000000000d1');
       await registeredHost('ProdOnPrem', 'mi-0a0000000000000a1');
       ssm.mock.resetHistory();
+      iam.mock.resetHistory();
       await expect(run()).resolves.toEqual({
         activations: [],
         alreadyRegistered: [
@@ -256,6 +313,8 @@ describe('createActivations', () => {
       });
       expect(ssm.mock.commandCalls(CreateActivationCommand)).toHaveLength(0);
       expect(ssm.mock.commandCalls(DeleteActivationCommand)).toHaveLength(0);
+      // No activation, so the Dev node's role is not even looked at.
+      expect(iam.mock.calls()).toHaveLength(0);
       // The spent activations and their codes stay until teardown.
       expect([...ssm.activations.keys()].sort()).toEqual(first.activations.map((a) => a.activationId).sort());
     });

@@ -9,8 +9,12 @@ import {
 } from '@aws-sdk/client-ec2';
 import { DeleteParameterCommand, GetParametersByPathCommand, SSMClient } from '@aws-sdk/client-ssm';
 import {
+  DeleteInstanceProfileCommand,
+  DeleteRoleCommand,
+  DeleteRolePolicyCommand,
   GetInstanceProfileCommand,
   IAMClient,
+  RemoveRoleFromInstanceProfileCommand,
   ListAttachedRolePoliciesCommand,
   ListRolePoliciesCommand,
 } from '@aws-sdk/client-iam';
@@ -160,6 +164,7 @@ describe('deleteNetwork', () => {
       deletedKeyPairs: ['MyKeyPair-demo'],
       deletedParameters: ['/session-lab/demo/key-pair/private-key'],
       deletedBootstrapIdentity: [],
+      deletedDevHostIdentities: [],
     });
     expect(state.groups.map((g) => g.GroupId)).toEqual([OTHER]);
     expect(state.keyPairs.map((k) => k.KeyName)).toEqual(['MyKeyPair-other']);
@@ -198,6 +203,7 @@ describe('deleteNetwork', () => {
       deletedKeyPairs: [],
       deletedParameters: [],
       deletedBootstrapIdentity: [],
+      deletedDevHostIdentities: [],
     });
   });
 
@@ -214,7 +220,11 @@ describe('deleteNetwork', () => {
     await expect(deleteNetwork({ labId: 'demo' }, testClients())).resolves.toMatchObject({
       deletedBootstrapIdentity: [`instance-profile/${name}`, `role/${name}`],
     });
-    expect(iam.calls().map((c) => (c.args[0] as object).constructor.name)).toEqual([
+    const forName = iam
+      .calls()
+      .filter((c) => JSON.stringify(c.args[0].input).includes(`"${name}"`))
+      .map((c) => (c.args[0] as object).constructor.name);
+    expect(forName).toEqual([
       'GetInstanceProfileCommand',
       'RemoveRoleFromInstanceProfileCommand',
       'DeleteInstanceProfileCommand',
@@ -224,6 +234,70 @@ describe('deleteNetwork', () => {
       'DetachRolePolicyCommand',
       'DeleteRoleCommand',
     ]);
+  });
+
+  it("removes the Dev hosts' own roles and the Dev EC2 host's instance profile, by the lab's name", async () => {
+    labNetwork();
+    const host = 'SessionLabDevHost-demo';
+    const node = 'SessionLabDevNode-demo';
+    iam
+      .on(GetInstanceProfileCommand, { InstanceProfileName: host })
+      .resolves({ InstanceProfile: { InstanceProfileName: host, Roles: [{ RoleName: host }] } as never });
+    for (const RoleName of [host, node]) {
+      iam
+        .on(ListRolePoliciesCommand, { RoleName })
+        .resolves({ PolicyNames: ['SessionLabHostGuard', 'SessionLabSessionLogging-us-east-1'] });
+      iam.on(ListAttachedRolePoliciesCommand, { RoleName }).resolves({
+        AttachedPolicies: [{ PolicyArn: 'arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore' }],
+      });
+    }
+    await expect(deleteNetwork({ labId: 'demo' }, testClients())).resolves.toMatchObject({
+      deletedDevHostIdentities: [`instance-profile/${host}`, `role/${host}`, `role/${node}`],
+    });
+    const calls = (name: string) =>
+      iam
+        .calls()
+        .filter((c) => JSON.stringify(c.args[0].input).includes(`"${name}"`))
+        .map((c) => (c.args[0] as object).constructor.name);
+    expect(calls(host)).toEqual([
+      'GetInstanceProfileCommand',
+      'RemoveRoleFromInstanceProfileCommand',
+      'DeleteInstanceProfileCommand',
+      'ListRolePoliciesCommand',
+      'DeleteRolePolicyCommand',
+      'DeleteRolePolicyCommand',
+      'ListAttachedRolePoliciesCommand',
+      'DetachRolePolicyCommand',
+      'DeleteRoleCommand',
+    ]);
+    expect(calls(node)).toEqual([
+      'ListRolePoliciesCommand',
+      'DeleteRolePolicyCommand',
+      'DeleteRolePolicyCommand',
+      'ListAttachedRolePoliciesCommand',
+      'DetachRolePolicyCommand',
+      'DeleteRoleCommand',
+    ]);
+  });
+
+  it('counts Dev host roles deleted meanwhile (NoSuchEntity at every step) as removed', async () => {
+    labNetwork();
+    const host = 'SessionLabDevHost-demo';
+    iam
+      .on(GetInstanceProfileCommand, { InstanceProfileName: host })
+      .resolves({ InstanceProfile: { InstanceProfileName: host, Roles: [{ RoleName: host }] } as never });
+    iam.on(ListRolePoliciesCommand, { RoleName: host }).resolves({ PolicyNames: ['SessionLabHostGuard'] });
+    for (const command of [
+      RemoveRoleFromInstanceProfileCommand,
+      DeleteInstanceProfileCommand,
+      DeleteRolePolicyCommand,
+      DeleteRoleCommand,
+    ] as const)
+      iam.on(command as never).rejects(awsError('NoSuchEntityException'));
+    iam.on(ListAttachedRolePoliciesCommand).rejects(awsError('NoSuchEntityException'));
+    await expect(deleteNetwork({ labId: 'demo' }, testClients())).resolves.toMatchObject({
+      deletedDevHostIdentities: [`instance-profile/${host}`, `role/${host}`],
+    });
   });
 
   it('treats a group deleted meanwhile as deleted', async () => {

@@ -11,11 +11,16 @@ import {
 import { HOST_GUARD_POLICY_NAME, hostGuardPolicy } from '../../../functions/shared/host-guard.js';
 import { SHARED_NAMES } from '../../../functions/shared/names.js';
 import {
+  AddRoleToInstanceProfileCommand,
   PutRolePermissionsBoundaryCommand,
   CreateRoleCommand,
-  PutRolePolicyCommand,
 } from '@aws-sdk/client-iam';
-import { callerSts } from '../../helpers/aws-mock.js';
+import { ACCOUNT, REGION, callerSts } from '../../helpers/aws-mock.js';
+import { EC2_TRUST_POLICY, type PolicyDocument } from '../../../functions/shared/iam-roles.js';
+import {
+  labSessionLoggingPolicy,
+  sessionLoggingPolicyName,
+} from '../../../functions/shared/session-logging.js';
 import { toTagRecord } from '../../../functions/shared/tags.js';
 import { awsError, testLab, throttled } from '../../helpers/aws.js';
 import { FakeEc2 } from '../../helpers/fake-ec2.js';
@@ -28,6 +33,7 @@ let ssm: FakeSsm;
 let iam: FakeIam;
 const sts = callerSts();
 const BOUNDARY = 'arn:aws:iam::123456789012:policy/SessionLabBootstrapBoundary';
+const DEV_BOUNDARY = 'arn:aws:iam::123456789012:policy/SessionLabDevHostBoundary';
 beforeEach(() => {
   ec2 = new FakeEc2();
   ssm = new FakeSsm();
@@ -88,9 +94,15 @@ describe('launchInstances', () => {
         expect(request.KeyName).toBe('MyKeyPair-demo');
         expect(request.SecurityGroupIds).toEqual([network.onPremSecurityGroupId]);
       } else {
-        // The bootstrap host has its own lab's profile (shared/bootstrap-role.ts), the lab hosts the shared one.
+        // The bootstrap host and the Dev EC2 host have their own lab's profiles
+        // (shared/bootstrap-role.ts, shared/dev-host-roles.ts), the Prod EC2 host the shared one.
         expect(request.IamInstanceProfile).toEqual({
-          Name: instance.kind === 'bootstrap' ? 'SessionLabBootstrap-demo' : 'SSMLabProfile',
+          Name:
+            instance.kind === 'bootstrap'
+              ? 'SessionLabBootstrap-demo'
+              : instance.role === 'DevEC2Instance'
+                ? 'SessionLabDevHost-demo'
+                : 'SSMLabProfile',
         });
         expect(request.KeyName).toBeUndefined();
         expect(request.SecurityGroupIds).toEqual([
@@ -111,22 +123,20 @@ describe('launchInstances', () => {
   it('a re-run after a crash launches only what is missing, even where ClientToken is ignored (moto)', async () => {
     ec2.honourClientToken = false;
     await run();
-    // As if the run had crashed after launching the first two hosts.
-    const [prodEc2, devEc2, ...rest] = [...ec2.instances.values()];
-    for (const instance of rest) ec2.instances.delete(instance.InstanceId!);
+    // As if the run had crashed after launching the two EC2 hosts (launched side by side, in any order).
+    const launched = [...ec2.instances.values()];
+    const byRole = (role: string) => launched.find((i) => i.request.ClientToken!.startsWith(`${role}-`))!;
+    const [prodEc2, devEc2] = [byRole('ProdEC2Instance'), byRole('DevEC2Instance')];
+    for (const instance of launched)
+      if (instance !== prodEc2 && instance !== devEc2) ec2.instances.delete(instance.InstanceId!);
     const out = await run();
     expect(out.instances[0]!.instanceId).toBe(prodEc2!.InstanceId);
     expect(out.instances[1]!.instanceId).toBe(devEc2!.InstanceId);
-    expect(requests().map((r) => r.ClientToken!.split('-')[0])).toEqual([
-      'ProdEC2Instance',
-      'DevEC2Instance',
-      'ProdOnPrem',
-      'DevOnPrem',
-      'Bootstrap',
-      'ProdOnPrem',
-      'DevOnPrem',
-      'Bootstrap',
-    ]);
+    const launchedRoles = requests().map((r) => r.ClientToken!.split('-')[0]!);
+    expect(launchedRoles.slice(0, 5).sort()).toEqual(
+      ['ProdEC2Instance', 'DevEC2Instance', 'ProdOnPrem', 'DevOnPrem', 'Bootstrap'].sort(),
+    );
+    expect(launchedRoles.slice(5).sort()).toEqual(['ProdOnPrem', 'DevOnPrem', 'Bootstrap'].sort());
     expect(ec2.instances.size).toBe(5);
   });
 
@@ -270,9 +280,10 @@ describe('launchInstances', () => {
       });
     await expect(run()).rejects.toMatchObject({ name: 'IamNotPropagatedYet' });
     expect(requests()).toHaveLength(5);
-    // The bootstrap host's own profile was visible.
+    // The bootstrap host's and the Dev EC2 host's own profiles were visible.
     expect([...ec2.instances.values()].map((i) => toTagRecord(i.Tags).Name).sort()).toEqual([
       'Bootstrap-demo',
+      'DevEC2Instance-demo',
       'DevOnPrem-demo',
       'ProdOnPrem-demo',
     ]);
@@ -291,7 +302,7 @@ describe('launchInstances', () => {
       requests()
         .slice(5)
         .map((r) => r.ClientToken!.split('-')[0]),
-    ).toEqual(['ProdEC2Instance', 'DevEC2Instance']);
+    ).toEqual(['ProdEC2Instance']);
     expect(ec2.instances.size).toBe(5);
   });
 
@@ -310,7 +321,10 @@ describe('launchInstances', () => {
 
   it('creates the bootstrap role with the stack’s permissions boundary, before any policy is put', async () => {
     await run();
-    const created = iam.mock.commandCalls(CreateRoleCommand).map((call) => call.args[0].input);
+    const created = iam.mock
+      .commandCalls(CreateRoleCommand)
+      .map((call) => call.args[0].input)
+      .filter((request) => request.RoleName === 'SessionLabBootstrap-demo');
     expect(created).toEqual([
       expect.objectContaining({ RoleName: 'SessionLabBootstrap-demo', PermissionsBoundary: BOUNDARY }),
     ]);
@@ -333,7 +347,12 @@ describe('launchInstances', () => {
       });
       await run();
       expect(iam.roles.get('SessionLabBootstrap-demo')!.boundary).toBe(BOUNDARY);
-      const order = iam.writes();
+      const bootstrapCalls = iam.mock
+        .calls()
+        .filter(
+          (call) => (call.args[0].input as { RoleName?: string }).RoleName === 'SessionLabBootstrap-demo',
+        );
+      const order = bootstrapCalls.map((call) => (call.args[0] as object).constructor.name);
       expect(order).toContain('PutRolePermissionsBoundaryCommand');
       expect(order.indexOf('PutRolePermissionsBoundaryCommand')).toBeLessThan(
         order.indexOf('PutRolePolicyCommand'),
@@ -345,9 +364,78 @@ describe('launchInstances', () => {
         RoleName: 'SessionLabBootstrap-demo',
         PermissionsBoundary: BOUNDARY,
       });
-      expect(iam.mock.commandCalls(PutRolePolicyCommand)).toHaveLength(1);
+      expect(order.filter((name) => name === 'PutRolePolicyCommand')).toHaveLength(1);
     },
   );
+
+  it("gives the Dev EC2 host a role of its own lab: the shared guard, logging to its own lab's streams only, bounded, in its own profile", async () => {
+    await run();
+    const name = 'SessionLabDevHost-demo';
+    const role = iam.roles.get(name)!;
+    expect(JSON.parse(decodeURIComponent(role.trust))).toEqual(EC2_TRUST_POLICY);
+    expect([...role.attached]).toEqual(['arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore']);
+    expect(role.boundary).toBe(DEV_BOUNDARY);
+    expect(JSON.parse(role.inline!.get(HOST_GUARD_POLICY_NAME)!)).toEqual(hostGuardPolicy('aws'));
+    const logging = JSON.parse(role.inline!.get(sessionLoggingPolicyName(REGION))!) as PolicyDocument;
+    expect(logging).toEqual(
+      labSessionLoggingPolicy(testLab(), { partition: 'aws', region: REGION, accountId: ACCOUNT }),
+    );
+    const statement = (sid: string) => logging.Statement.find((s) => s.Sid === sid);
+    expect(statement('WriteOwnSessionLogs')).toMatchObject({
+      Effect: 'Allow',
+      Resource: `arn:aws:logs:${REGION}:${ACCOUNT}:log-group:SSM-Logs:log-stream:MyWorkshopUser-demo-*`,
+    });
+    expect(statement('DenyLongerLabIdsSessionLogs')).toMatchObject({
+      Effect: 'Deny',
+      Resource: 'arn:aws:logs:*:*:log-group:*:log-stream:MyWorkshopUser-demo-*-*',
+    });
+    expect(toTagRecord(role.tags)).toMatchObject({ 'session-lab:lab-id': 'demo' });
+    expect(iam.profiles.get(name)).toEqual([name]);
+    // The Prod EC2 host keeps the shared profile; the shared role is not touched here.
+    expect(iam.roles.has(SHARED_NAMES.instanceRole)).toBe(false);
+  });
+
+  it('converges an existing Dev EC2 host role: the boundary first, then its missing policies and profile', async () => {
+    const name = 'SessionLabDevHost-demo';
+    iam.roles.set(name, {
+      trust: JSON.stringify(EC2_TRUST_POLICY),
+      attached: new Set(['arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore']),
+      tags: [],
+    });
+    iam.profiles.set(name, []);
+    await run();
+    const role = iam.roles.get(name)!;
+    expect(role.boundary).toBe(DEV_BOUNDARY);
+    expect([...role.inline!.keys()].sort()).toEqual([
+      HOST_GUARD_POLICY_NAME,
+      sessionLoggingPolicyName(REGION),
+    ]);
+    expect(iam.profiles.get(name)).toEqual([name]);
+    const order = iam.mock
+      .calls()
+      .filter((call) => (call.args[0].input as { RoleName?: string }).RoleName === name)
+      .map((call) => (call.args[0] as object).constructor.name)
+      .filter((command) => !/^(Get|List)/.test(command));
+    expect(order).toEqual([
+      'PutRolePermissionsBoundaryCommand',
+      'PutRolePolicyCommand',
+      'PutRolePolicyCommand',
+      'AddRoleToInstanceProfileCommand',
+    ]);
+  });
+
+  it('retries a Dev host role IAM does not show yet as IamNotPropagatedYet, launching the other hosts', async () => {
+    const name = 'SessionLabDevHost-demo';
+    iam.mock
+      .on(AddRoleToInstanceProfileCommand, { RoleName: name })
+      .rejects(awsError('NoSuchEntityException'));
+    await expect(run()).rejects.toMatchObject({ name: 'IamNotPropagatedYet' });
+    expect(
+      requests()
+        .map((r) => r.ClientToken!.split('-')[0])
+        .sort(),
+    ).toEqual(['Bootstrap', 'DevOnPrem', 'ProdEC2Instance', 'ProdOnPrem']);
+  });
 
   it('any other InvalidParameterValue is not retried as propagation', async () => {
     ec2.mock
