@@ -723,6 +723,17 @@ export const PERMISSIONS: Record<LabFunctionName, Grant[]> = {
       actions: ['iam:GetRolePolicy', 'iam:PutRolePolicy'],
       resources: [LAB_ROLE_ARNS.instanceRole, LAB_ROLE_ARNS.serviceRole],
     },
+    {
+      why: 'read the lab’s own Dev host roles (whether they exist yet, under their boundary) and their session logging policy (shared/dev-host-roles.ts)',
+      actions: ['iam:GetRole', 'iam:GetRolePolicy'],
+      resources: [DEV_HOST_ROLES, DEV_NODE_ROLES],
+    },
+    {
+      why: 'give the lab’s own Dev host roles, when they exist, the logging policy of its current settings: only roles under the Dev host boundary',
+      actions: ['iam:PutRolePolicy'],
+      resources: [DEV_HOST_ROLES, DEV_NODE_ROLES],
+      conditions: { StringEquals: WITH_DEV_HOST_BOUNDARY },
+    },
   ],
 
   'create-workshop-user': [

@@ -24,6 +24,7 @@ import { SHARED_NAMES, partitionOf } from '../shared/names.js';
 import { sharedUseSchema, useOrConverge } from '../shared/shared-resources.js';
 import { sharedTags, toTagRecord } from '../shared/tags.js';
 import {
+  ensureLabSessionLoggingPolicy,
   ensureSessionLoggingPolicy,
   sessionLoggingPolicy,
   sessionLoggingPolicyName,
@@ -57,13 +58,20 @@ const DOCUMENT = SHARED_NAMES.preferencesDocument;
  * Both are shared by every lab in the Region: teardown leaves them in place.
  * Whoever converges the preferences first gives the shared roles the grants the nodes' agents
  * need to log there (shared/session-logging.ts), before the preferences name the group: a lab that finds
- * the preferences in place finds the grants too.
+ * the preferences in place finds the grants too. Every lab also gives its own Dev host roles, when
+ * they exist already, the logging policy for its own group and sessions (a lab provisioned again
+ * with other settings keeps its hosts; new roles get it at creation).
  */
 export async function configureSessionLogging(
   { lab, logGroup, preferences }: Input,
   { iam, logs, ssm, sts }: Pick<LabClients, 'iam' | 'logs' | 'ssm' | 'sts'>,
 ): Promise<Output> {
   const desired = sessionPreferences(lab);
+  const scope = Promise.all([clientRegion(ssm), callerAccount(sts)]).then(([region, { accountId }]) => ({
+    partition: partitionOf(region),
+    region,
+    accountId,
+  }));
   const [, documentVersion] = await Promise.all([
     useOrConverge(
       logGroup ?? {},
@@ -87,16 +95,18 @@ export async function configureSessionLogging(
           : undefined;
       },
       async () => {
-        const [region, { accountId }] = await Promise.all([clientRegion(ssm), callerAccount(sts)]);
+        const { region, ...rest } = await scope;
         await ensureSessionLoggingPolicy(
           iam,
           sessionLoggingPolicyName(region),
-          sessionLoggingPolicy(lab, { partition: partitionOf(region), region, accountId }),
+          sessionLoggingPolicy(lab, { region, ...rest }),
         );
         await ensurePreferences(ssm, desired);
         return verifyPreferences(ssm, desired);
       },
     ),
+    // Every lab (holder or not): its own Dev host roles log to its own group and streams.
+    scope.then((s) => ensureLabSessionLoggingPolicy(iam, lab, s)),
   ]);
   return {
     logGroupName: lab.logGroupName,

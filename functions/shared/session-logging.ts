@@ -1,4 +1,9 @@
-import { DeleteRolePolicyCommand, PutRolePolicyCommand, type IAMClient } from '@aws-sdk/client-iam';
+import {
+  DeleteRolePolicyCommand,
+  GetRoleCommand,
+  PutRolePolicyCommand,
+  type IAMClient,
+} from '@aws-sdk/client-iam';
 import { ignoreErrors, isErrorNamed, NotReadyYet } from './errors.js';
 import { readInlinePolicy, samePolicy, type PolicyDocument } from './iam-roles.js';
 import type { LabConfig } from './lab-config.js';
@@ -203,6 +208,51 @@ export async function ensureSessionLoggingPolicy(
       );
       if (!done) {
         throw new NotReadyYet(`${roleName} cannot take its session logging policy yet (not created yet?)`);
+      }
+    }),
+  );
+}
+
+/**
+ * Puts the lab's own session logging policy (`labSessionLoggingPolicy`) on the lab's Dev host
+ * roles that exist (under their boundary), reading first: the lab's logging settings may differ from the ones the roles
+ * were created with (a lab provisioned again with another group or bucket keeps its hosts and
+ * their roles). A role not created yet is left to its creator, which puts the same policy
+ * (shared/dev-host-roles.ts). Only this lab's roles; the shared roles are `ensureSessionLoggingPolicy`'s.
+ */
+export async function ensureLabSessionLoggingPolicy(
+  iam: IAMClient,
+  lab: Pick<LabConfig, 'labId' | 'logGroupName' | 's3BucketName'>,
+  scope: PolicyScope,
+): Promise<void> {
+  const names = labNames(lab.labId);
+  const policyName = sessionLoggingPolicyName(scope.region);
+  const document = labSessionLoggingPolicy(lab, scope);
+  await Promise.all(
+    [names.devHostRole, names.devNodeRole].map(async (roleName) => {
+      // Only a role that exists under its boundary may take a policy (the grant's condition); a
+      // missing one is its creator's, who puts the boundary first (shared/lab-roles.ts).
+      const role = await ignoreErrors(
+        () => iam.send(new GetRoleCommand({ RoleName: roleName })),
+        'NoSuchEntityException',
+      );
+      if (!role?.Role?.PermissionsBoundary) return;
+      const current = await readInlinePolicy(iam, roleName, policyName);
+      if (samePolicy(current, document)) return;
+      try {
+        await iam.send(
+          new PutRolePolicyCommand({
+            RoleName: roleName,
+            PolicyName: policyName,
+            PolicyDocument: JSON.stringify(document),
+          }),
+        );
+      } catch (err) {
+        if (isErrorNamed(err, 'NoSuchEntityException')) return;
+        if (isErrorNamed(err, 'ConcurrentModificationException')) {
+          throw new NotReadyYet(`${roleName} is being changed by another execution`, { cause: err });
+        }
+        throw err;
       }
     }),
   );

@@ -140,6 +140,7 @@ describe('the grants themselves', () => {
         ),
     );
     expect(devRoleWrites.map((g) => g.fn).sort()).toEqual([
+      'configure-session-logging',
       'create-activations',
       'create-activations',
       'launch-instances',

@@ -25,7 +25,7 @@ import { registerAgents } from '../../../functions/register-agents/task.js';
 import { labClients, type LabClients } from '../../../functions/shared/clients.js';
 import { labConfigSchema, type LabConfig } from '../../../functions/shared/lab-config.js';
 import type { LabInstance, LabNode } from '../../../functions/shared/lab-state.js';
-import { SHARED_NAMES } from '../../../functions/shared/names.js';
+import { labNames } from '../../../functions/shared/names.js';
 import {
   removeSessionLoggingPolicy,
   sessionLoggingPolicyName,
@@ -41,12 +41,14 @@ const ACCOUNT = '123456789012';
 const DHMC_SETTING = `arn:aws:ssm:${TEST_REGION}:${ACCOUNT}:servicesetting/ssm/managed-instance/default-ec2-instance-management-role`;
 
 /**
- * The lab's hosts act with their own credentials, as on AWS: the EC2 hosts with SSMLabRole's
- * session from their instance profile, the hybrid nodes with SSMServiceRole's session that Systems
- * Manager issues them (which the agent shares with root), each authorized by the emulator's full
- * evaluator. The lab is provisioned by the product's own tasks (the registration script runs for
- * real on the bootstrap host, its `aws ssm get-parameter` as SSMLabRole); the session logging
- * grants are configure-session-logging's own.
+ * The lab's hosts act with their own credentials, as on AWS: the EC2 hosts with the session of
+ * their instance profile's role (the Prod host's shared SSMLabRole, the Dev host's own
+ * SessionLabDevHost-<labId>), the hybrid nodes with the session Systems Manager issues them for
+ * their activation's role (Prod: SSMServiceRole, Dev: SessionLabDevNode-<labId>; the agent shares
+ * it with root), each authorized by the emulator's full evaluator. The lab is provisioned by the
+ * product's own tasks (the registration script runs for real on the bootstrap host, its
+ * `aws ssm get-parameter` as its own SessionLabBootstrap-<labId>); the session logging grants are
+ * configure-session-logging's and the Dev roles' own.
  */
 describe('lab hosts with their own role sessions', () => {
   // 0.05: a 40 s boot takes 2 s, the registration script's processes have room on a busy machine.
@@ -184,23 +186,23 @@ describe('lab hosts with their own role sessions', () => {
     }
   });
 
-  it('runs `aws` on a Dev EC2 host as SSMLabRole, refused what the role does not grant', async () => {
+  it("runs `aws` on a Dev EC2 host as its lab's own role (SessionLabDevHost-<labId>), refused what the role does not grant", async () => {
     const instanceId = target.DevEC2Instance;
     const who = await onNode(instanceId, 'aws sts get-caller-identity --query Arn --output text');
     expect(who).toMatchObject({
       exitCode: 0,
-      stdout: `arn:aws:sts::${ACCOUNT}:assumed-role/${SHARED_NAMES.instanceRole}/${instanceId}\n`,
+      stdout: `arn:aws:sts::${ACCOUNT}:assumed-role/${labNames('hosts').devHostRole}/${instanceId}\n`,
     });
     // root (sudo) finds the same instance profile credentials.
     const asRoot = await onNode(instanceId, 'sudo aws sts get-caller-identity --output json');
     expect(JSON.parse(asRoot.stdout)).toMatchObject({
       Account: ACCOUNT,
-      Arn: `arn:aws:sts::${ACCOUNT}:assumed-role/${SHARED_NAMES.instanceRole}/${instanceId}`,
+      Arn: `arn:aws:sts::${ACCOUNT}:assumed-role/${labNames('hosts').devHostRole}/${instanceId}`,
     });
     const denied = await onNode(instanceId, 'sudo aws secretsmanager get-secret-value --secret-id anything');
     expect(denied.exitCode).toBe(254);
     expect(denied.stderr).toContain(
-      `An error occurred (AccessDeniedException) when calling the GetSecretValue operation: User: arn:aws:sts::${ACCOUNT}:assumed-role/${SHARED_NAMES.instanceRole}/${instanceId} is not authorized to perform: secretsmanager:GetSecretValue`,
+      `An error occurred (AccessDeniedException) when calling the GetSecretValue operation: User: arn:aws:sts::${ACCOUNT}:assumed-role/${labNames('hosts').devHostRole}/${instanceId} is not authorized to perform: secretsmanager:GetSecretValue`,
     );
     // What the role grants works, any service the lab touches (the logging grant: its own group).
     const streams = await onNode(
@@ -215,12 +217,12 @@ describe('lab hosts with their own role sessions', () => {
     expect(other.stderr).toContain('(AccessDeniedException) when calling the DescribeLogStreams operation');
   });
 
-  it('runs `aws` as root on a hybrid node as SSMServiceRole (the agent shares its credentials with root only)', async () => {
+  it("runs `aws` as root on a Dev hybrid node as its lab's own role (SessionLabDevNode-<labId>; the agent shares its credentials with root only)", async () => {
     const nodeId = target.DevOnPrem;
     const asRoot = await onNode(nodeId, 'sudo aws sts get-caller-identity --query Arn --output text');
     expect(asRoot).toMatchObject({
       exitCode: 0,
-      stdout: `arn:aws:sts::${ACCOUNT}:assumed-role/${SHARED_NAMES.serviceRole}/${nodeId}\n`,
+      stdout: `arn:aws:sts::${ACCOUNT}:assumed-role/${labNames('hosts').devNodeRole}/${nodeId}\n`,
     });
     // ssm-user has no credentials file, and the host (an EC2 instance without a profile) no IMDS role.
     const asUser = await onNode(nodeId, 'aws sts get-caller-identity');
@@ -331,7 +333,7 @@ describe('lab hosts with their own role sessions', () => {
       s3BucketName: Bucket,
     });
     await retrying(() => configureSessionLogging({ lab: withBucket }, clients));
-    // s3EncryptionEnabled: the agent's GetBucketEncryption as SSMLabRole must be allowed, and the
+    // s3EncryptionEnabled: the agent's GetBucketEncryption as the Dev host's role must be allowed, and the
     // grant holds only with s3:ResourceAccount the account, which the request carries.
     const { SessionId } = await clients.ssm.send(new StartSessionCommand({ Target: target.DevEC2Instance }));
     const session = await sessionOf(SessionId!);
@@ -359,10 +361,11 @@ describe('lab hosts with their own role sessions', () => {
       expect(record).toMatchObject({ target: { id: nodeId }, sessionData: ['sh-5.2$ whoami', 'ssm-user'] });
     }
 
-    // The nodes cannot verify the group (both roles lost the grant; SSMServiceRole no longer holds
-    // CloudWatchAgentServerPolicy): with encryption required their agents refuse the session.
+    // The Prod nodes cannot verify the group (both shared roles lost the grant; SSMServiceRole no
+    // longer holds CloudWatchAgentServerPolicy): with encryption required their agents refuse the
+    // session. (The Dev hosts' own roles keep their lab's policy: release never touches it.)
     await removeSessionLoggingPolicy(clients.iam, sessionLoggingPolicyName(TEST_REGION));
-    for (const nodeId of [target.DevEC2Instance, target.DevOnPrem]) {
+    for (const nodeId of [target.ProdEC2Instance, target.ProdOnPrem]) {
       const refused = await clients.ssm.send(new StartSessionCommand({ Target: nodeId }));
       const failed = await sessionOf(refused.SessionId!);
       expect(failed).toMatchObject({ Status: 'Failed' });
@@ -388,7 +391,7 @@ describe('lab hosts with their own role sessions', () => {
       }),
     );
     const { SessionId } = await clients.ssm.send(
-      new StartSessionCommand({ Target: target.DevEC2Instance, DocumentName: 'Hosts-UnencryptedShell' }),
+      new StartSessionCommand({ Target: target.ProdEC2Instance, DocumentName: 'Hosts-UnencryptedShell' }),
     );
     expect((await sessionInput(SessionId!, 'whoami')).stdout).toBe('ssm-user\n');
     await clients.ssm.send(new TerminateSessionCommand({ SessionId }));

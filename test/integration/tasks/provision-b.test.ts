@@ -36,7 +36,8 @@ const verifyInput = ({ lab, instances, nodes, user, logging }: Built, extra: obj
  */
 describe('provisioning tasks against the emulator', () => {
   // 0.01: a 40 s boot is 0.4 s, the 120 s tier change 1.2 s.
-  const emulator = useEmulator({ time: { scale: 0.01 } });
+  // The stack first: the bootstrap and Dev host roles the tasks create are bounded by its policies.
+  const emulator = useEmulator({ time: { scale: 0.01 }, deployStack: true });
 
   /** Types a command into a session, as the session's user would. */
   const sessionInput = (sessionId: string, command: string) =>
@@ -159,11 +160,12 @@ describe('provisioning tasks against the emulator', () => {
     expect(report.nodes.every((n) => n.pingStatus === 'Online')).toBe(true);
     expect(report.signInUrl).toMatch(/^https:\/\/\d{12}\.signin\.aws\.amazon\.com\/console$/);
 
-    // A session on an EC2 host is logged with only what the product gave SSMLabRole, once the
-    // role's new policy has reached the node (the emulator reuses IAM reads that long).
+    // An operator's session on the Prod EC2 host is logged with only what the product gave
+    // SSMLabRole, once the role's new policy has reached the node (the emulator reuses IAM reads
+    // that long). (The Dev hosts' own roles log only the lab user's sessions.)
     await new Promise((resolve) => setTimeout(resolve, IAM_REUSE_MS));
-    const dev = built.instances.find((i) => i.role === 'DevEC2Instance')!.instanceId;
-    const { SessionId } = await built.clients.ssm.send(new StartSessionCommand({ Target: dev }));
+    const prod = built.instances.find((i) => i.role === 'ProdEC2Instance')!.instanceId;
+    const { SessionId } = await built.clients.ssm.send(new StartSessionCommand({ Target: prod }));
     await sessionInput(SessionId!, 'whoami');
     const { events } = await built.clients.logs.send(
       new GetLogEventsCommand({

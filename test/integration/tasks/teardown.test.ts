@@ -23,7 +23,8 @@ import { buildLab, polling, retrying } from '../../helpers/lab-builder.js';
  * second teardown does nothing, and the shared resources stay.
  */
 describe('teardown tasks against the emulator', () => {
-  const emulator = useEmulator({ time: { scale: 0.01 } });
+  // The stack first: the bootstrap and Dev host roles the tasks create are bounded by its policies.
+  const emulator = useEmulator({ time: { scale: 0.01 }, deployStack: true });
 
   it('removes everything the lab owns, converges when run again, and keeps the shared resources', async () => {
     const built = await buildLab({ labId: 'gone' });
@@ -80,6 +81,11 @@ describe('teardown tasks against the emulator', () => {
       'instance-profile/SessionLabBootstrap-gone',
       'role/SessionLabBootstrap-gone',
     ]);
+    expect(network.deletedDevHostIdentities).toEqual([
+      'instance-profile/SessionLabDevHost-gone',
+      'role/SessionLabDevHost-gone',
+      'role/SessionLabDevNode-gone',
+    ]);
     const user = await deleteWorkshopUser(input, clients);
     expect(user.removed).toEqual([
       'user MyWorkshopUser-gone',
@@ -114,6 +120,7 @@ describe('teardown tasks against the emulator', () => {
       deletedKeyPairs: [],
       deletedParameters: [],
       deletedBootstrapIdentity: [],
+      deletedDevHostIdentities: [],
     });
     await expect(deleteWorkshopUser(input, clients)).resolves.toMatchObject({ removed: [] });
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import {
   CloudWatchLogsClient,
+  CreateLogStreamCommand,
   DeleteLogGroupCommand,
   FilterLogEventsCommand,
   GetLogEventsCommand,
@@ -12,7 +13,12 @@ import {
   RunInstancesCommand,
   TerminateInstancesCommand,
 } from '@aws-sdk/client-ec2';
-import { CreateAccessKeyCommand, GetRoleCommand, IAMClient } from '@aws-sdk/client-iam';
+import {
+  CreateAccessKeyCommand,
+  GetInstanceProfileCommand,
+  GetRoleCommand,
+  IAMClient,
+} from '@aws-sdk/client-iam';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import {
   CreateActivationCommand,
@@ -43,6 +49,8 @@ const ACCOUNT = '123456789012';
 const A = 'sec';
 const B = 'sec-01';
 const LOG_GROUP = SHARED_NAMES.defaultLogGroup;
+/** A transcript stream of a lab whose id neither extends nor is extended by `sec`'s. */
+const THIRD_LAB_STREAM = `${labNames('other').user}-0a1b2c3d4e5f60718`;
 
 type Clients = {
   ssm: SSMClient;
@@ -73,8 +81,9 @@ async function refused(call: Promise<unknown>, code: string, action?: string): P
  * A student's reach in a shared account, attempted with the credentials a student really holds,
  * under the IAM the emulator enforces, against two labs provisioned side by side by the product,
  * one in each policy mode (sec strict, sec-01 seed), and a node of no lab: the workshop user's access keys (created here as the admin, used with real SDK
- * clients), root on a Dev EC2 host (SSMLabRole from its instance profile) and on a DevOnPrem
- * node (SSMServiceRole's credentials the agent shares with root), each through `aws` run on the
+ * clients), root on a Dev EC2 host (its lab's own SessionLabDevHost-<labId> from its instance
+ * profile) and on a DevOnPrem node (its lab's own SessionLabDevNode-<labId>, whose credentials the
+ * agent shares with root), each through `aws` run on the
  * host over Run Command, and the lab's bootstrap identity (its own role, on a host launched with
  * the lab's bootstrap profile). Every attempt on the other lab, on secrets, on shared settings
  * and logs is refused with AWS's error; what the seed's exercises need still works.
@@ -232,6 +241,10 @@ describe('student isolation between labs sec (strict) and sec-01 (seed)', () => 
     await sessionInput(victimSession, 'echo victim-was-here');
     aSession = (await student[A]!.ssm.send(new StartSessionCommand({ Target: hosts[A]!.devEc2 }))).SessionId!;
     await sessionInput(aSession, 'echo sec-was-here');
+    // A third lab's transcript stream in the same group, as its agent would have created it.
+    await admin().logs.send(
+      new CreateLogStreamCommand({ logGroupName: LOG_GROUP, logStreamName: THIRD_LAB_STREAM }),
+    );
 
     // A node of no lab: an instance with the lab hosts' profile, tagged Dev, not session-lab's.
     const { Instances: launched } = await admin().ec2.send(
@@ -267,6 +280,14 @@ describe('student isolation between labs sec (strict) and sec-01 (seed)', () => 
       'start session': `aws ssm start-session --target ${hosts[B]!.devEc2}`,
       'run command': `aws ssm send-command --document-name AWS-RunShellScript --instance-ids ${hosts[B]!.devEc2} --parameters commands=id`,
       'create activation': `aws ssm create-activation --iam-role ${SHARED_NAMES.serviceRole}`,
+      // The shared session log group: sec's Dev hosts write their own lab's streams only.
+      identity: 'aws sts get-caller-identity --query Arn --output text',
+      'forge transcript of longer lab id': `aws logs put-log-events --log-group-name ${LOG_GROUP} --log-stream-name ${victimSession} --log-events '[{"timestamp":1,"message":"forged"}]'`,
+      'create stream of longer lab id': `aws logs create-log-stream --log-group-name ${LOG_GROUP} --log-stream-name ${otherLab.user}-0f0r9e8d7c6b5a4f3`,
+      'forge transcript of third lab': `aws logs put-log-events --log-group-name ${LOG_GROUP} --log-stream-name ${THIRD_LAB_STREAM} --log-events '[{"timestamp":1,"message":"forged"}]'`,
+      'create stream of third lab': `aws logs create-log-stream --log-group-name ${LOG_GROUP} --log-stream-name ${labNames('other').user}-0f0r9e8d7c6b5a4f3`,
+      'write own lab transcript': `aws logs put-log-events --log-group-name ${LOG_GROUP} --log-stream-name ${aSession} --log-events '[{"timestamp":1,"message":"own"}]'`,
+      'list log streams': `aws logs describe-log-streams --log-group-name ${LOG_GROUP} --query 'logStreams[].logStreamName' --output text`,
     };
     await attemptOnHost('Dev EC2 host', hosts[A]!.devEc2, hostAttempts);
     await attemptOnHost('DevOnPrem node', hosts[A]!.devOnPrem, hostAttempts);
@@ -605,9 +626,48 @@ describe('student isolation between labs sec (strict) and sec-01 (seed)', () => 
   });
 
   describe.each([
-    ['Dev EC2 host', 'SSMLabRole'],
-    ['DevOnPrem node', 'SSMServiceRole'],
-  ])("root on sec's %s (%s)", (host) => {
+    ['Dev EC2 host', labNames(A).devHostRole],
+    ['DevOnPrem node', labNames(A).devNodeRole],
+  ])("root on sec's %s (%s, the lab's own role)", (host, role) => {
+    it("holds its lab's own role, not the shared one the Prod hosts keep", () => {
+      expect(onHost[`${host}: identity`]).toEqual({
+        rc: 0,
+        out: expect.stringMatching(new RegExp(`:assumed-role/${role}/(i|mi)-[0-9a-f]+\n$`)),
+      });
+    });
+
+    it("cannot write sec-01's transcripts, nor create streams named after its sessions (one more hyphen: denied outright)", () => {
+      refusedOnHost(
+        `${host}: forge transcript of longer lab id`,
+        'AccessDeniedException',
+        'PutLogEvents',
+        true,
+      );
+      refusedOnHost(
+        `${host}: create stream of longer lab id`,
+        'AccessDeniedException',
+        'CreateLogStream',
+        true,
+      );
+    });
+
+    it("cannot write another lab's transcripts, nor create streams named after its sessions", () => {
+      for (const [name, operation] of [
+        ['forge transcript of third lab', 'PutLogEvents'],
+        ['create stream of third lab', 'CreateLogStream'],
+      ])
+        refusedOnHost(`${host}: ${name}`, 'AccessDeniedException', operation!, false);
+    });
+
+    it("writes its own lab's session streams (what its agent does)", () => {
+      expect(onHost[`${host}: write own lab transcript`]).toMatchObject({ rc: 0 });
+    });
+
+    it('still lists the names of every stream of the shared group (DescribeLogStreams is authorized on the group; left open)', () => {
+      expect(onHost[`${host}: list log streams`]).toMatchObject({ rc: 0 });
+      expect(onHost[`${host}: list log streams`]!.out).toContain(victimSession);
+    });
+
     it.each([
       ['other lab activation code', 'AccessDeniedException', 'GetParameter', true],
       ['other lab private key', 'AccessDeniedException', 'GetParameter', true],
@@ -631,7 +691,7 @@ describe('student isolation between labs sec (strict) and sec-01 (seed)', () => 
     );
   });
 
-  it('tears both labs down, the bootstrap identities with them', async () => {
+  it("tears both labs down, the bootstrap identities and the Dev hosts' own roles with them", async () => {
     for (const labId of [A, B]) {
       const run = await runLocally('teardown-lab', {
         input: { labId },
@@ -639,8 +699,13 @@ describe('student isolation between labs sec (strict) and sec-01 (seed)', () => 
         timeScale: SCALE,
       });
       expect([labId, run.status, run.error ?? '']).toEqual([labId, 'SUCCEEDED', '']);
+      const names = labNames(labId);
+      for (const RoleName of [names.bootstrapRole, names.devHostRole, names.devNodeRole])
+        await expect(admin().iam.send(new GetRoleCommand({ RoleName }))).rejects.toMatchObject({
+          name: 'NoSuchEntityException',
+        });
       await expect(
-        admin().iam.send(new GetRoleCommand({ RoleName: labNames(labId).bootstrapRole })),
+        admin().iam.send(new GetInstanceProfileCommand({ InstanceProfileName: names.devHostRole })),
       ).rejects.toMatchObject({ name: 'NoSuchEntityException' });
     }
   }, 300_000);

@@ -18,6 +18,7 @@ import {
 import {
   GetRolePolicyCommand,
   IAMClient,
+  GetRoleCommand,
   PutRolePolicyCommand,
   type PutRolePolicyCommandInput,
 } from '@aws-sdk/client-iam';
@@ -25,6 +26,7 @@ import { STSClient } from '@aws-sdk/client-sts';
 import { mockClient } from 'aws-sdk-client-mock';
 import { sessionPreferences } from '../../../functions/configure-session-logging/preferences.js';
 import { configureSessionLogging } from '../../../functions/configure-session-logging/task.js';
+import { labSessionLoggingPolicy } from '../../../functions/shared/session-logging.js';
 import {
   ACCOUNT,
   awsError,
@@ -38,6 +40,11 @@ const logs = mockClient(CloudWatchLogsClient);
 const ssm = mockClient(SSMClient);
 const iam = mockClient(IAMClient);
 const sts = mockClient(STSClient);
+/** The calls of a command on the shared roles (the lab's own Dev host roles are checked apart). */
+const onSharedRoles = (command: typeof GetRolePolicyCommand | typeof PutRolePolicyCommand) =>
+  iam
+    .commandCalls(command as never)
+    .filter((c) => (c.args[0].input as { RoleName: string }).RoleName.startsWith('SSM'));
 const POLICY_NAME = 'SessionLabSessionLogging-us-east-1';
 const KMS = 'arn:aws:kms:us-east-1:123456789012:key/0b8f3c1e-1111-4222-8333-944455556666';
 
@@ -120,6 +127,18 @@ function fakeLogGroups(
  */
 function fakeRolePolicies(roles = ['SSMLabRole', 'SSMServiceRole']) {
   const state = { roles: new Set(roles), policies: new Map<string, string>(), order: [] as string[] };
+  iam.on(GetRoleCommand).callsFake((input: { RoleName: string }) => {
+    if (!state.roles.has(input.RoleName)) throw awsError('NoSuchEntityException');
+    const boundary = `arn:aws:iam::${ACCOUNT}:policy/SessionLabDevHostBoundary`;
+    return {
+      Role: {
+        RoleName: input.RoleName,
+        ...(input.RoleName.startsWith('SessionLabDev')
+          ? { PermissionsBoundary: { PermissionsBoundaryArn: boundary } }
+          : {}),
+      },
+    };
+  });
   iam.on(GetRolePolicyCommand).callsFake((input: { RoleName: string; PolicyName: string }) => {
     const document = state.policies.get(`${input.RoleName}/${input.PolicyName}`);
     if (!document) throw awsError('NoSuchEntityException');
@@ -251,7 +270,7 @@ describe('configureSessionLogging', () => {
         },
       ],
     };
-    const puts = inputsOf(iam, PutRolePolicyCommand);
+    const puts = inputsOf(iam, PutRolePolicyCommand).filter((p) => p.RoleName!.startsWith('SSM'));
     expect(puts.map((p) => [p.RoleName, p.PolicyName]).sort()).toEqual([
       ['SSMLabRole', POLICY_NAME],
       ['SSMServiceRole', POLICY_NAME],
@@ -288,8 +307,32 @@ describe('configureSessionLogging', () => {
 
     iam.resetHistory();
     await configureSessionLogging({ lab }, testClients());
-    expect(iam.commandCalls(GetRolePolicyCommand)).toHaveLength(2);
+    expect(onSharedRoles(GetRolePolicyCommand)).toHaveLength(2);
+    expect(onSharedRoles(PutRolePolicyCommand)).toHaveLength(0);
+  });
+
+  it("gives the lab's own Dev host roles, where they exist, the logging policy of its current settings, and nobody else's", async () => {
+    const roles = fakeRolePolicies(['SSMLabRole', 'SSMServiceRole', 'SessionLabDevHost-demo']);
+    fakeLogGroups();
+    fakeDocumentStore();
+    const lab = testLab({ logGroupName: '/session-lab/demo-logs', s3BucketName: 'lab-session-logs' });
+    await configureSessionLogging({ lab }, testClients());
+    const scope = { partition: 'aws', region: 'us-east-1', accountId: ACCOUNT };
+    expect(JSON.parse(roles.policies.get(`SessionLabDevHost-demo/${POLICY_NAME}`)!)).toEqual(
+      labSessionLoggingPolicy(lab, scope),
+    );
+    // The Dev node role does not exist yet: create-activations creates it with the same policy.
+    expect(roles.policies.has(`SessionLabDevNode-demo/${POLICY_NAME}`)).toBe(false);
+    // A re-run reads and writes nothing more.
+    iam.resetHistory();
+    await configureSessionLogging({ lab }, testClients());
     expect(iam.commandCalls(PutRolePolicyCommand)).toHaveLength(0);
+    // Other settings (a lab provisioned again): the Dev role follows them.
+    const moved = testLab({ logGroupName: '/session-lab/other-logs' });
+    await configureSessionLogging({ lab: moved }, testClients());
+    expect(JSON.parse(roles.policies.get(`SessionLabDevHost-demo/${POLICY_NAME}`)!)).toEqual(
+      labSessionLoggingPolicy(moved, scope),
+    );
   });
 
   it('waits for a shared role the workflow is still creating, then puts its policy', async () => {
@@ -504,7 +547,17 @@ describe('configureSessionLogging', () => {
       await expect(asHolder(justNow())).resolves.toEqual(first);
       expect(logs.calls().map((c) => c.args[0].constructor.name)).toEqual(['DescribeLogGroupsCommand']);
       expect(ssm.calls().map((c) => c.args[0].constructor.name)).toEqual(['GetDocumentCommand']);
-      expect(iam.calls()).toHaveLength(0);
+      // Only the lab's own Dev host roles (not created yet here), never the shared ones.
+      expect(
+        iam
+          .calls()
+          .filter(
+            (c) =>
+              !/^SessionLabDev(Host|Node)-demo$/.test(
+                (c.args[0].input as { RoleName?: string }).RoleName ?? '',
+              ),
+          ),
+      ).toHaveLength(0);
     });
 
     it('checks again while the first holder may still be creating them, writing nothing until the grace ends', async () => {
