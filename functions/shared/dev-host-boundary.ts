@@ -2,6 +2,7 @@ import { BOOTSTRAP_AGENT_ACTIONS, type BoundaryScope } from './bootstrap-boundar
 import type { PolicyDocument } from './iam-roles.js';
 import { SESSION_LOG_GROUP_PREFIX } from './lab-config.js';
 import { SHARED_NAMES } from './names.js';
+import { findSessionLogGroupStatement } from './session-log-statements.js';
 
 /**
  * The permissions boundary of every lab's Dev host roles (SessionLabDevHost-<labId>,
@@ -36,12 +37,7 @@ export function devHostBoundaryPolicy({ partition, region, accountId }: Boundary
     Version: '2012-10-17',
     Statement: [
       { Sid: 'ManagedNodeAgent', Effect: 'Allow', Action: MANAGED_INSTANCE_CORE_ACTIONS, Resource: '*' },
-      {
-        Sid: 'FindSessionLogGroup',
-        Effect: 'Allow',
-        Action: 'logs:DescribeLogGroups',
-        Resource: `${logs}:log-group:*`,
-      },
+      findSessionLogGroupStatement(logs),
       {
         Sid: 'WriteSessionLogs',
         Effect: 'Allow',

@@ -9,6 +9,7 @@ import { readInlinePolicy, samePolicy, type PolicyDocument } from './iam-roles.j
 import type { LabConfig } from './lab-config.js';
 import { SHARED_NAMES, labNames } from './names.js';
 import { pollUntil } from './polling.js';
+import { findSessionLogGroupStatement } from './session-log-statements.js';
 
 /**
  * What the nodes' own roles need for the session logging the preferences ask for. Session Manager
@@ -54,12 +55,7 @@ export function sessionLoggingPolicy(
   const logs = `arn:${partition}:logs:${region}:${accountId}`;
   const group = `${logs}:log-group:${lab.logGroupName}`;
   const statements: PolicyDocument['Statement'] = [
-    {
-      Sid: 'FindSessionLogGroup',
-      Effect: 'Allow',
-      Action: 'logs:DescribeLogGroups',
-      Resource: `${logs}:log-group:*`,
-    },
+    findSessionLogGroupStatement(logs),
     {
       Sid: 'WriteSessionLogs',
       Effect: 'Allow',
@@ -112,12 +108,7 @@ export function labSessionLoggingPolicy(
   const logs = `arn:${partition}:logs:${region}:${accountId}`;
   const group = `${logs}:log-group:${lab.logGroupName}`;
   const statements: PolicyDocument['Statement'] = [
-    {
-      Sid: 'FindSessionLogGroup',
-      Effect: 'Allow',
-      Action: 'logs:DescribeLogGroups',
-      Resource: `${logs}:log-group:*`,
-    },
+    findSessionLogGroupStatement(logs),
     {
       Sid: 'FindSessionLogStream',
       Effect: 'Allow',

@@ -11,7 +11,11 @@ import { ACCOUNT_ID } from '../../../local/emulator/index.js';
  * StartExecution on that emulator, and the emulator's process runs them.
  */
 const BIN = fileURLToPath(new URL('../../../bin/session-lab.js', import.meta.url));
-const CREDENTIALS = { AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing', AWS_REGION: 'us-east-1' };
+const CREDENTIALS = {
+  AWS_ACCESS_KEY_ID: 'testing',
+  AWS_SECRET_ACCESS_KEY: 'testing',
+  AWS_REGION: 'us-east-1',
+};
 
 const children: ChildProcess[] = [];
 

@@ -192,19 +192,22 @@ describe('waitForRegistration', () => {
   it.each([
     ['reports no address yet', { IPAddress: undefined }],
     ['reports another address', { IPAddress: '172.31.9.9' }],
-  ])('a reported node that %s keeps its host pending (name and tags alone never match)', async (_why, change) => {
-    command('Success', stdout);
-    registered();
-    Object.assign(ssm.nodes.get(PROD_NODE)!, change);
-    await expect(run()).resolves.toEqual({
-      ready: false,
-      pending: ['ProdOnPrem'],
-      nodes: [{ role: 'DevOnPrem', environment: 'Dev', managedInstanceId: DEV_NODE }],
-    });
-    // Once it reports the host's address, it is the host's.
-    ssm.nodes.get(PROD_NODE)!.IPAddress = INSTANCES.find((i) => i.role === 'ProdOnPrem')!.privateIpAddress;
-    await expect(run()).resolves.toEqual(READY);
-  });
+  ])(
+    'a reported node that %s keeps its host pending (name and tags alone never match)',
+    async (_why, change) => {
+      command('Success', stdout);
+      registered();
+      Object.assign(ssm.nodes.get(PROD_NODE)!, change);
+      await expect(run()).resolves.toEqual({
+        ready: false,
+        pending: ['ProdOnPrem'],
+        nodes: [{ role: 'DevOnPrem', environment: 'Dev', managedInstanceId: DEV_NODE }],
+      });
+      // Once it reports the host's address, it is the host's.
+      ssm.nodes.get(PROD_NODE)!.IPAddress = INSTANCES.find((i) => i.role === 'ProdOnPrem')!.privateIpAddress;
+      await expect(run()).resolves.toEqual(READY);
+    },
+  );
 
   it('without REGISTERED lines (hosts registered by an earlier command) the newest Online node is taken', async () => {
     command('Success', '');
