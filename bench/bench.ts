@@ -55,8 +55,8 @@ const clockMode = process.env.BENCH_CLOCK === 'realtime' ? 'realtime' : 'compute
 const clock = new VirtualTime({ computeFree: clockMode === 'compute-free' }).install();
 /**
  * Execution environments per function (BENCH_CONTAINERS_PER_FUNCTION, default 4): Lambda gives each
- * concurrent invocation one; here each holds about 23 MB of heap, so past this number labs share them (and
- * their SDK clients' adaptive rate limiters and retry quotas).
+ * concurrent invocation one; here each holds a bundle in this process's heap, so past this number
+ * labs share them, and their SDK clients' adaptive rate limiters and retry quotas (bench/README.md).
  */
 const containersPerFunction = Number(process.env.BENCH_CONTAINERS_PER_FUNCTION ?? 4);
 let lambdaService: LambdaService | undefined;

@@ -516,42 +516,7 @@ export const PERMISSIONS: Record<LabFunctionName, Grant[]> = {
       resources: [LAB_ROLE_ARNS.instanceRole],
       conditions: passedTo('ec2.amazonaws.com'),
     },
-    {
-      why: 'converge the bootstrap host’s own role (shared/bootstrap-role.ts): tag it, its trust policy, read it back',
-      actions: [
-        'iam:GetRole',
-        'iam:TagRole',
-        'iam:UpdateAssumeRolePolicy',
-        'iam:ListAttachedRolePolicies',
-        'iam:GetRolePolicy',
-      ],
-      resources: [BOOTSTRAP_ROLES],
-    },
-    {
-      why: 'create the bootstrap role, put its guard, or put the boundary on a role of an earlier release: only with the bootstrap boundary (never another, never none; it is never removed)',
-      actions: ['iam:CreateRole', 'iam:PutRolePolicy', 'iam:PutRolePermissionsBoundary'],
-      resources: [BOOTSTRAP_ROLES],
-      conditions: { StringEquals: WITH_BOOTSTRAP_BOUNDARY },
-    },
-    {
-      why: 'the bootstrap role holds AmazonSSMManagedInstanceCore only (to be a managed node), attached under the boundary',
-      actions: ['iam:AttachRolePolicy'],
-      resources: [BOOTSTRAP_ROLES],
-      conditions: {
-        ArnEquals: { 'iam:PolicyARN': MANAGED_POLICY('AmazonSSMManagedInstanceCore') },
-        StringEquals: WITH_BOOTSTRAP_BOUNDARY,
-      },
-    },
-    {
-      why: 'detach the superseded managed policies from a bootstrap role of an earlier release (a removal: no boundary condition)',
-      actions: ['iam:DetachRolePolicy'],
-      resources: [BOOTSTRAP_ROLES],
-      conditions: {
-        ArnEquals: {
-          'iam:PolicyARN': ['AmazonSSMManagedInstanceCore', ...SUPERSEDED_ROLE_POLICIES].map(MANAGED_POLICY),
-        },
-      },
-    },
+    ...boundedLabRoleGrants('the bootstrap host’s own role', BOOTSTRAP_ROLES, WITH_BOOTSTRAP_BOUNDARY),
     {
       why: 'the bootstrap host’s own instance profile, holding its role',
       actions: [
@@ -899,22 +864,7 @@ export const PERMISSIONS: Record<LabFunctionName, Grant[]> = {
       conditions: TAGGED_BY_LAB,
     },
     labParameters('delete the private key parameter', 'ssm:DeleteParameter', 'ssm:GetParametersByPath'),
-    {
-      why: 'remove the bootstrap host’s own instance profile (shared/bootstrap-role.ts)',
-      actions: ['iam:GetInstanceProfile', 'iam:RemoveRoleFromInstanceProfile', 'iam:DeleteInstanceProfile'],
-      resources: [BOOTSTRAP_PROFILES],
-    },
-    {
-      why: 'remove the bootstrap host’s own role: its policies, then the role',
-      actions: [
-        'iam:ListRolePolicies',
-        'iam:DeleteRolePolicy',
-        'iam:ListAttachedRolePolicies',
-        'iam:DetachRolePolicy',
-        'iam:DeleteRole',
-      ],
-      resources: [BOOTSTRAP_ROLES],
-    },
+    ...labRoleRemoval('the bootstrap host’s own role', BOOTSTRAP_ROLES, BOOTSTRAP_PROFILES),
     ...labRoleRemoval('the Dev EC2 host’s own role', DEV_HOST_ROLES, DEV_HOST_PROFILES),
     ...labRoleRemoval('the Dev hybrid node’s own role (it has no instance profile)', DEV_NODE_ROLES),
   ],

@@ -97,7 +97,8 @@ export interface LambdaServiceOptions {
   /**
    * Execution environments a function may have at once (default 1). An invocation takes an idle
    * one, else a new one up to this number, else shares the least busy: Lambda starts one per
-   * concurrent invocation, but each costs about half a second of CPU and 40 MB here.
+   * concurrent invocation, but here each holds a whole bundle's SDK in memory and costs a cold
+   * start of CPU, which a class of labs on a laptop cannot pay per lab (bench/README.md).
    */
   containersPerFunction?: number;
 }

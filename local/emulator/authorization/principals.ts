@@ -19,18 +19,12 @@ interface Entry {
 }
 
 const cacheOf = (ctx: EmulatorContext) =>
-  ctx.slice('authorization:principals', () => ({ entries: new Map<string, Entry>(), loads: 0 }));
-
-/** How many times policies were read from moto (for tests of the cache). */
-export function principalLoads(ctx: EmulatorContext): number {
-  return cacheOf(ctx).loads;
-}
+  ctx.slice('authorization:principals', () => ({ entries: new Map<string, Entry>() }));
 
 export function principalPolicies(ctx: EmulatorContext, principalArn: string): Promise<PrincipalPolicies> {
   const cache = cacheOf(ctx);
   const hit = cache.entries.get(principalArn);
   if (hit) return hit.policies;
-  cache.loads += 1;
   const policies = loadPrincipalPolicies(ctx, principalArn);
   const entry: Entry = { policies, dependsOn: new Set() };
   cache.entries.set(principalArn, entry);
